@@ -1,0 +1,35 @@
+// Linux calls that Swift 6.3's Glibc module does not expose (epoll, eventfd, accept4).
+// `struct epoll_event` is packed on x86_64, so callers use the unpacked `csystem_epoll_event`
+// and these wrappers translate; Swift never sees the packed layout.
+#ifndef CSYSTEM_H
+#define CSYSTEM_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+typedef struct {
+    uint32_t events;
+    uint64_t data;
+} csystem_epoll_event;
+
+extern const uint32_t CSYSTEM_EPOLLIN;
+extern const uint32_t CSYSTEM_EPOLLOUT;
+extern const uint32_t CSYSTEM_EPOLLERR;
+extern const uint32_t CSYSTEM_EPOLLHUP;
+extern const uint32_t CSYSTEM_EPOLLRDHUP;
+extern const uint32_t CSYSTEM_EPOLLEXCLUSIVE;
+extern const int CSYSTEM_EPOLL_CTL_ADD;
+extern const int CSYSTEM_EPOLL_CTL_MOD;
+extern const int CSYSTEM_EPOLL_CTL_DEL;
+
+int csystem_epoll_create(void);
+int csystem_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+int csystem_epoll_wait(int epfd, csystem_epoll_event *events, int maxevents, int timeout_ms);
+
+int csystem_eventfd(void);
+int csystem_eventfd_signal(int fd);
+int csystem_eventfd_drain(int fd);
+
+int csystem_accept4(int fd, struct sockaddr *addr, socklen_t *len);
+
+#endif

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSystem
+
+/// Thin wrappers over the socket calls the server makes, all through `syscall`.
+enum Socket {
+    /// A non-blocking, close-on-exec listening socket bound to `address`.
+    static func listen(on address: SocketAddress, backlog: Int32, reusePort: Bool) throws(SystemError) -> Int32 {
+        let fd = try syscallValue("socket") {
+            Glibc.socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        do {
+            try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+            if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
+            if address.isIPv6 {
+                // Listen on IPv6 only; an operator who wants both binds twice or uses 0.0.0.0.
+                try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1)
+            }
+            _ = try syscallValue("bind(\(address))") {
+                address.withSockAddr { Glibc.bind(fd, $0, $1) }
+            }
+            _ = try syscallValue("listen") { Glibc.listen(fd, backlog) }
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    static func localAddress(of fd: Int32) throws(SystemError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = try syscallValue("getsockname") {
+            withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.getsockname(fd, $0, &length) }
+            }
+        }
+        return SocketAddress(storage)
+    }
+
+    static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(SystemError) {
+        var value = value
+        _ = try syscallValue("setsockopt(\(name))") {
+            Glibc.setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
+    /// Accepts one connection; `nil` when none is waiting.
+    static func accept(_ fd: Int32) throws(SystemError) -> Int32? {
+        switch try syscall("accept4", { csystem_accept4(fd, nil, nil) }) {
+        case .done(let client): return client
+        case .wouldBlock: return nil
+        }
+    }
+
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try syscall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// `send` with `MSG_NOSIGNAL`: a peer that went away yields `EPIPE`, never SIGPIPE.
+    static func send(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try syscall("send") { Glibc.send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
+    }
+}
