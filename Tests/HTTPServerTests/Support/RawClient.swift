@@ -1,0 +1,166 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+@testable import HTTPServer
+import Logging
+
+/// A blocking TCP client that sends exact bytes, so tests can send what no real HTTP client
+/// would (smuggling attempts, half requests, garbage) and read exactly what comes back.
+final class RawClient {
+    let fd: Int32
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    init(port: UInt16, host: String = "127.0.0.1", timeout: Double = 5) throws {
+        let address = try SocketAddress(host: host, port: port)
+        fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: errno \(errno)") }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let result = address.withSockAddr { connect(fd, $0, $1) }
+        guard result == 0 else {
+            let code = errno
+            close(fd)
+            throw Failure(description: "connect: errno \(code)")
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw Failure(description: "send: errno \(errno)") }
+            offset += sent
+        }
+    }
+
+    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
+    private var buffer: [UInt8] = []
+
+    /// Reads more bytes into the buffer; false on EOF, reset or timeout.
+    private func fill() -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { return false }
+        buffer.append(contentsOf: chunk[0..<count])
+        return true
+    }
+
+    /// Reads one response (status line, headers, body by Content-Length); nil if the
+    /// connection ended or timed out first.
+    func readResponse(forHead: Bool = false) -> TestResponse? {
+        while true {
+            if let end = headEnd() {
+                let head = String(decoding: buffer[0..<end], as: UTF8.self)
+                var lines = head.components(separatedBy: "\r\n")
+                let statusLine = lines.removeFirst()
+                let parts = statusLine.split(separator: " ", maxSplits: 2)
+                guard parts.count >= 2, let status = Int(parts[1]) else { return nil }
+                var headers: [(String, String)] = []
+                for line in lines where !line.isEmpty {
+                    guard let colon = line.firstIndex(of: ":") else { continue }
+                    headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+                }
+                let response = TestResponse(status: status, headers: headers, body: [])
+                let length = (forHead || status < 200 || status == 204) ? 0 : Int(response.header("content-length") ?? "0") ?? 0
+                while buffer.count < end + 4 + length {
+                    guard fill() else { return nil }
+                }
+                var complete = response
+                complete.body = Array(buffer[(end + 4)..<(end + 4 + length)])
+                buffer.removeFirst(end + 4 + length)
+                return complete
+            }
+            guard fill() else { return nil }
+        }
+    }
+
+    private func headEnd() -> Int? {
+        guard buffer.count >= 4 else { return nil }
+        for index in 0...(buffer.count - 4)
+        where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
+            return index
+        }
+        return nil
+    }
+
+    /// True once the server has closed its side: read returns EOF or a reset (after
+    /// discarding anything still buffered).
+    func waitForClose() -> Bool {
+        buffer.removeAll()
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count == 0 { return true }
+            if count < 0 { return errno == ECONNRESET }
+        }
+    }
+}
+
+struct TestResponse {
+    var status: Int
+    var headers: [(String, String)]
+    var body: [UInt8]
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// Starts a server on 127.0.0.1 port 0 with the routes tests use, runs `body`, then shuts down.
+func withTestServer(
+    _ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
+    routes: (inout Router) -> Void = { _ in },
+    _ body: (HTTPServer, UInt16) throws -> Void
+) throws {
+    var configuration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
+    configuration.eventLoopCount = 1
+    configure(&configuration)
+    var router = Router()
+    router.get("/hello") { _, _ in .response(.json(200, #"{"hello":"world"}"#)) }
+    router.post("/echo") { request, _ in
+        .response(HTTPResponse(status: 200, headers: ["Content-Type": "application/octet-stream"], body: request.body))
+    }
+    router.get("/path/{name}") { request, _ in
+        .response(.json(200, "{\"name\":\"\(request.pathParameters["name"] ?? "")\"}"))
+    }
+    routes(&router)
+    var logger = Logger(label: "test-server")
+    logger.logLevel = .warning
+    let server = HTTPServer(configuration: configuration, responder: router, logger: logger)
+    let address = try server.start()
+    defer {
+        server.shutdown(gracePeriod: .seconds(2))
+        server.wait()
+    }
+    try body(server, address.port)
+}
+
+/// Runs `body` on a new thread after `delay`; used to complete pending responses "later".
+func afterDelay(_ delay: Double, _ body: @escaping @Sendable () -> Void) {
+    Thread.detachNewThread {
+        Thread.sleep(forTimeInterval: delay)
+        body()
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
+    let end = Date().addingTimeInterval(timeout)
+    while Date() < end {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return condition()
+}
