@@ -61,6 +61,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Benchmarks/: the HTTP ceiling server that Benchmarks/http_vs_nginx.sh measures.
+        .executableTarget(
+            name: "bench-server",
+            dependencies: ["HTTPServer", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/BenchServer",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], swiftSettings: strictSettings),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "HTTPServer"], swiftSettings: strictSettings),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "HTTPServer"], swiftSettings: strictSettings),
