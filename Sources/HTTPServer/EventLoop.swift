@@ -121,7 +121,14 @@ final class EventLoop: @unchecked Sendable {
     private func handle(_ event: csystem_epoll_event) {
         let fd = Int32(truncatingIfNeeded: event.data & 0xFFFF_FFFF)
         guard let connection = connections[fd], connection.token == event.data else { return }
-        if event.events & (CSYSTEM_EPOLLIN | CSYSTEM_EPOLLHUP | CSYSTEM_EPOLLERR) != 0 {
+        if event.events & (CSYSTEM_EPOLLHUP | CSYSTEM_EPOLLERR) != 0 {
+            // Both directions are gone (a reset, or the client's FIN after our own shutdown):
+            // nothing can be written any more, and these events cannot be masked, so waiting
+            // for a pending response here would spin.
+            closeConnection(connection)
+            return
+        }
+        if event.events & CSYSTEM_EPOLLIN != 0 {
             onReadable(connection)
         }
         if connections[fd] === connection, event.events & CSYSTEM_EPOLLOUT != 0 {

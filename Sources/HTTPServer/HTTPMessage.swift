@@ -37,10 +37,22 @@ public struct HTTPRequest: Sendable {
     public var trailers: HTTPHeaders
     /// Values bound by the route template, e.g. `id` for `/v1/subscriptions/{id}`.
     public var pathParameters: [String: String] = [:]
+    /// The `Connection` options, read once when the head was parsed.
+    let connection: ConnectionOptions
 
     public init(
         method: HTTPMethod, target: String, version: HTTPVersion = .http1_1,
         headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], trailers: HTTPHeaders = HTTPHeaders()
+    ) {
+        var connection = ConnectionOptions()
+        for value in headers.values(of: "connection") { connection.note(value) }
+        self.init(method: method, target: target, version: version, headers: headers, body: body,
+                  trailers: trailers, connection: connection)
+    }
+
+    init(
+        method: HTTPMethod, target: String, version: HTTPVersion, headers: HTTPHeaders,
+        body: [UInt8], trailers: HTTPHeaders, connection: ConnectionOptions
     ) {
         self.method = method
         self.target = target
@@ -48,6 +60,7 @@ public struct HTTPRequest: Sendable {
         self.headers = headers
         self.body = body
         self.trailers = trailers
+        self.connection = connection
     }
 
     /// The path part of the target, without the query.
@@ -84,8 +97,22 @@ public struct HTTPRequest: Sendable {
     /// Whether the client asked to keep the connection open (RFC 9112 §9.3).
     public var wantsKeepAlive: Bool {
         switch version {
-        case .http1_1: !headers.listContains("connection", token: "close")
-        case .http1_0: headers.listContains("connection", token: "keep-alive")
+        case .http1_1: !connection.close
+        case .http1_0: connection.keepAlive && !connection.close
+        }
+    }
+}
+
+/// The tokens of `Connection` fields that matter to persistence (RFC 9112 §9.3).
+struct ConnectionOptions: Sendable {
+    var close = false
+    var keepAlive = false
+
+    mutating func note(_ value: String) {
+        for token in value.split(separator: ",") {
+            let option = token.trimmingOWS()
+            if asciiCaseInsensitiveEquals(option, "close") { close = true }
+            if asciiCaseInsensitiveEquals(option, "keep-alive") { keepAlive = true }
         }
     }
 }

@@ -34,6 +34,7 @@ public struct HTTPRequestParser: Sendable {
         var target: String
         var version: HTTPVersion
         var headers: HTTPHeaders
+        var framing: FramingFields
         var expectsContinue: Bool
     }
 
@@ -164,7 +165,9 @@ public struct HTTPRequestParser: Sendable {
             if scan.lineStart == scan.start && index - scan.start > limits.maxRequestTargetLength + 32 {
                 throw Self.targetTooLong(limits)
             }
-            if index - scan.start > limits.maxHeaderBytes {
+            // Counted from the first unconsumed byte, not from `scan.start`: skipped empty
+            // lines stay buffered, so a client sending only CRLFs must hit the limit too.
+            if index > limits.maxHeaderBytes {
                 throw Self.headTooLarge(limits)
             }
             return nil
@@ -180,21 +183,24 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private func parseHead(from start: Int, to end: Int) throws(HTTPParseError) -> Head {
-        if end - start > limits.maxHeaderBytes { throw Self.headTooLarge(limits) }
+        if end > limits.maxHeaderBytes { throw Self.headTooLarge(limits) }
         let limits = self.limits
         return try buffer.withReadable { (bytes) throws(HTTPParseError) -> Head in
             var lines = LineReader(bytes: bytes, position: start, end: end)
             guard let requestLine = try lines.next() else { throw .bad("The request line is missing.") }
             let (method, target, version) = try parseRequestLine(bytes, requestLine, limits: limits)
             var headers = HTTPHeaders()
+            var framing = FramingFields()
             while let line = try lines.next(), !line.isEmpty {
                 if headers.count == limits.maxHeaderFields {
                     throw HTTPParseError(status: 431, detail: "The request has more than \(limits.maxHeaderFields) header fields.")
                 }
                 let field = try parseField(bytes, line)
+                framing.note(field)
                 headers.add(name: field.name, value: field.value)
             }
-            return try validate(Head(method: method, target: target, version: version, headers: headers, expectsContinue: false))
+            return try validate(Head(
+                method: method, target: target, version: version, headers: headers, framing: framing, expectsContinue: false))
         }
     }
 
@@ -202,14 +208,14 @@ public struct HTTPRequestParser: Sendable {
     /// from the head alone.
     private func validate(_ head: Head) throws(HTTPParseError) -> Head {
         var head = head
-        let hostCount = head.headers.values(of: "host").count
+        let hostCount = head.framing.hostCount
         if head.version == .http1_1 && hostCount == 0 {
             throw .bad("An HTTP/1.1 request must carry a Host header (RFC 9112 §3.2).")
         }
         if hostCount > 1 {
             throw .bad("The request carries more than one Host header (RFC 9112 §3.2).")
         }
-        if let expectation = head.headers["expect"] {
+        if let expectation = head.framing.expect {
             if asciiCaseInsensitiveEquals(expectation.trimmingOWS(), "100-continue") {
                 // An HTTP/1.0 client cannot understand 100 Continue (RFC 9110 §10.1.1).
                 head.expectsContinue = head.version == .http1_1
@@ -222,8 +228,8 @@ public struct HTTPRequestParser: Sendable {
 
     /// Decides how the body is framed (RFC 9112 §6.3) and moves to reading it.
     private mutating func beginBody(_ head: Head) throws(HTTPParseError) -> HTTPParserEvent {
-        let transferEncodings = head.headers.values(of: "transfer-encoding")
-        let contentLengths = head.headers.values(of: "content-length")
+        let transferEncodings = head.framing.transferEncodings
+        let contentLengths = head.framing.contentLengths
         if !transferEncodings.isEmpty {
             if head.version == .http1_0 {
                 throw .bad("Transfer-Encoding is not allowed in an HTTP/1.0 request (RFC 9112 §6.1).")
@@ -281,7 +287,7 @@ public struct HTTPRequestParser: Sendable {
         buffer.compactIfWorthwhile()
         return .request(HTTPRequest(
             method: head.method, target: head.target, version: head.version,
-            headers: head.headers, body: body, trailers: trailers))
+            headers: head.headers, body: body, trailers: trailers, connection: head.framing.connection))
     }
 
     // MARK: - Chunked bodies (RFC 9112 §7.1)
@@ -354,6 +360,35 @@ public struct HTTPRequestParser: Sendable {
             throw .bad("The chunk size is not a hexadecimal number.")
         }
         return size
+    }
+}
+
+/// The fields that decide framing and connection handling, picked out while the head is
+/// parsed so that no later lookup has to scan (and allocate over) every field again.
+private struct FramingFields {
+    var hostCount = 0
+    var expect: String?
+    var contentLengths: [String] = []
+    var transferEncodings: [String] = []
+    var connection = ConnectionOptions()
+
+    mutating func note(_ field: (name: String, value: String)) {
+        let name = field.name
+        switch name.utf8.count {
+        case 4 where asciiCaseInsensitiveEquals(name, "host"):
+            hostCount += 1
+        case 6 where asciiCaseInsensitiveEquals(name, "expect"):
+            // Several Expect fields form one list; anything but 100-continue is refused later.
+            expect = expect.map { "\($0), \(field.value)" } ?? field.value
+        case 10 where asciiCaseInsensitiveEquals(name, "connection"):
+            connection.note(field.value)
+        case 14 where asciiCaseInsensitiveEquals(name, "content-length"):
+            contentLengths.append(field.value)
+        case 17 where asciiCaseInsensitiveEquals(name, "transfer-encoding"):
+            transferEncodings.append(field.value)
+        default:
+            break
+        }
     }
 }
 

@@ -56,7 +56,9 @@ public struct Router: HTTPResponder {
     ) {
         add(method, template) { request, context in
             let pending = context.makePending()
-            Task.detached {
+            // High priority: a person or a script is waiting on this answer, while background
+            // work sharing the concurrency pool can wait.
+            Task.detached(priority: .high) {
                 do {
                     pending.complete(try await handler(request))
                 } catch let error as HTTPError {

@@ -8,200 +8,203 @@ import Testing
 
 // MARK: - Harness
 
-/// A header or trailer field, comparable (the parser's tuples are not).
-struct Field: Equatable, Sendable, CustomStringConvertible {
-    let name: String
-    let value: String
+extension HTTPRequestParserTests {
+    /// A header or trailer field, comparable (the parser's tuples are not).
+    struct Field: Equatable, Sendable, CustomStringConvertible {
+        let name: String
+        let value: String
 
-    init(_ name: String, _ value: String) {
-        self.name = name
-        self.value = value
-    }
-
-    var description: String { "\(name): \(value)" }
-}
-
-/// The observable content of an `HTTPRequest`, comparable.
-struct ParsedRequest: Equatable, Sendable, CustomStringConvertible {
-    var method: String
-    var target: String
-    var version: HTTPVersion
-    var headers: [Field]
-    var body: [UInt8]
-    var trailers: [Field]
-
-    init(
-        _ method: String, _ target: String, _ version: HTTPVersion = .http1_1,
-        headers: [Field], body: String = "", trailers: [Field] = []
-    ) {
-        self.method = method
-        self.target = target
-        self.version = version
-        self.headers = headers
-        self.body = Array(body.utf8)
-        self.trailers = trailers
-    }
-
-    init(_ request: HTTPRequest) {
-        method = request.method.rawValue
-        target = request.target
-        version = request.version
-        headers = request.headers.map { Field($0.name, $0.value) }
-        body = request.body
-        trailers = request.trailers.map { Field($0.name, $0.value) }
-    }
-
-    var description: String {
-        "\(method) \(target) \(version) headers=\(headers) body=\(String(decoding: body, as: UTF8.self).debugDescription) trailers=\(trailers)"
-    }
-}
-
-enum ParsedEvent: Equatable, Sendable, CustomStringConvertible {
-    case expectContinue
-    case request(ParsedRequest)
-
-    var description: String {
-        switch self {
-        case .expectContinue: "100-continue"
-        case .request(let request): "request(\(request))"
+        init(_ name: String, _ value: String) {
+            self.name = name
+            self.value = value
         }
-    }
-}
 
-/// Everything one feeding of a byte string produced.
-struct ParseRun: Sendable, CustomStringConvertible {
-    var events: [ParsedEvent] = []
-    var error: HTTPParseError?
-    /// Whether the parser sat between requests with nothing buffered once all bytes were fed.
-    var endsBetweenRequests = false
-
-    var requests: [ParsedRequest] {
-        events.compactMap { if case .request(let request) = $0 { request } else { nil } }
+        var description: String { "\(name): \(value)" }
     }
 
-    var continueCount: Int { events.filter { $0 == .expectContinue }.count }
+    /// The observable content of an `HTTPRequest`, comparable.
+    struct ParsedRequest: Equatable, Sendable, CustomStringConvertible {
+        var method: String
+        var target: String
+        var version: HTTPVersion
+        var headers: [Field]
+        var body: [UInt8]
+        var trailers: [Field]
 
-    /// The part that must not depend on how the input was split.
-    var framing: Framing { Framing(requests: requests, error: error, endsBetweenRequests: endsBetweenRequests) }
+        init(
+            _ method: String, _ target: String, _ version: HTTPVersion = .http1_1,
+            headers: [Field], body: String = "", trailers: [Field] = []
+        ) {
+            self.method = method
+            self.target = target
+            self.version = version
+            self.headers = headers
+            self.body = Array(body.utf8)
+            self.trailers = trailers
+        }
 
-    struct Framing: Equatable, CustomStringConvertible {
-        var requests: [ParsedRequest]
-        var error: HTTPParseError?
-        var endsBetweenRequests: Bool
+        init(_ request: HTTPRequest) {
+            method = request.method.rawValue
+            target = request.target
+            version = request.version
+            headers = request.headers.map { Field($0.name, $0.value) }
+            body = request.body
+            trailers = request.trailers.map { Field($0.name, $0.value) }
+        }
 
         var description: String {
-            "requests=\(requests) error=\(error.map { "\($0)" } ?? "none") betweenRequests=\(endsBetweenRequests)"
+            "\(method) \(target) \(version) headers=\(headers) body=\(String(decoding: body, as: UTF8.self).debugDescription) trailers=\(trailers)"
         }
     }
 
-    var description: String { "events=\(events) error=\(error.map { "\($0)" } ?? "none")" }
-}
+    enum ParsedEvent: Equatable, Sendable, CustomStringConvertible {
+        case expectContinue
+        case request(ParsedRequest)
 
-func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
-
-/// Feeds `chunks` in order, draining the parser after each, until it throws.
-func parse(
-    _ chunks: [ArraySlice<UInt8>], limits: HTTPParserLimits = HTTPParserLimits(), viaWritableTail: Bool = false
-) -> ParseRun {
-    var parser = HTTPRequestParser(limits: limits)
-    var run = ParseRun()
-    for chunk in chunks {
-        if viaWritableTail {
-            let written = parser.writableTail(minimumCapacity: chunk.count) { tail in
-                tail.copyBytes(from: chunk)
-                return chunk.count
+        var description: String {
+            switch self {
+            case .expectContinue: "100-continue"
+            case .request(let request): "request(\(request))"
             }
-            precondition(written == chunk.count)
-        } else {
-            parser.append(chunk)
         }
-        var steps = 0
-        do throws(HTTPParseError) {
-            drain: while true {
-                steps += 1
-                if steps > 10_000 {
-                    Issue.record("the parser keeps reporting events without consuming input")
-                    return run
-                }
-                switch try parser.next() {
-                case .needMore: break drain
-                case .expectContinue: run.events.append(.expectContinue)
-                case .request(let request): run.events.append(.request(ParsedRequest(request)))
-                }
+    }
+
+    /// Everything one feeding of a byte string produced.
+    struct ParseRun: Sendable, CustomStringConvertible {
+        var events: [ParsedEvent] = []
+        var error: HTTPParseError?
+        /// Whether the parser sat between requests with nothing buffered once all bytes were fed.
+        var endsBetweenRequests = false
+
+        var requests: [ParsedRequest] {
+            events.compactMap { if case .request(let request) = $0 { request } else { nil } }
+        }
+
+        var continueCount: Int { events.filter { $0 == .expectContinue }.count }
+
+        /// The part that must not depend on how the input was split.
+        var framing: Framing { Framing(requests: requests, error: error, endsBetweenRequests: endsBetweenRequests) }
+
+        struct Framing: Equatable, CustomStringConvertible {
+            var requests: [ParsedRequest]
+            var error: HTTPParseError?
+            var endsBetweenRequests: Bool
+
+            var description: String {
+                "requests=\(requests) error=\(error.map { "\($0)" } ?? "none") betweenRequests=\(endsBetweenRequests)"
             }
-        } catch {
-            run.error = error
-            return run
         }
+
+        var description: String { "events=\(events) error=\(error.map { "\($0)" } ?? "none")" }
     }
-    run.endsBetweenRequests = parser.isBetweenRequests
-    return run
-}
 
-func parse(_ input: [UInt8], limits: HTTPParserLimits = HTTPParserLimits()) -> ParseRun {
-    parse([input[...]], limits: limits)
-}
+    func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
-func parse(_ input: String, limits: HTTPParserLimits = HTTPParserLimits()) -> ParseRun {
-    parse(bytes(input), limits: limits)
-}
-
-/// Feeds `input` whole, split in two at every index, byte by byte, and through `writableTail`
-/// three bytes at a time; records an issue for the first way whose requests or error differ
-/// from the whole feed. Returns the whole feed's run.
-@discardableResult
-func parseEveryWay(
-    _ input: [UInt8], limits: HTTPParserLimits = HTTPParserLimits(),
-    sourceLocation: SourceLocation = #_sourceLocation
-) -> ParseRun {
-    let whole = parse([input[...]], limits: limits)
-    func check(_ how: String, _ run: ParseRun) -> Bool {
-        guard run.framing == whole.framing else {
-            Issue.record(
-                "fed \(how): \(run.framing)\nfed whole: \(whole.framing)", sourceLocation: sourceLocation)
-            return false
+    /// Feeds `chunks` in order, draining the parser after each, until it throws.
+    func parse(
+        _ chunks: [ArraySlice<UInt8>], limits: HTTPParserLimits = HTTPParserLimits(), viaWritableTail: Bool = false
+    ) -> ParseRun {
+        var parser = HTTPRequestParser(limits: limits)
+        var run = ParseRun()
+        for chunk in chunks {
+            if viaWritableTail {
+                let written = parser.writableTail(minimumCapacity: chunk.count) { tail in
+                    tail.copyBytes(from: chunk)
+                    return chunk.count
+                }
+                precondition(written == chunk.count)
+            } else {
+                parser.append(chunk)
+            }
+            var steps = 0
+            do throws(HTTPParseError) {
+                drain: while true {
+                    steps += 1
+                    if steps > 10_000 {
+                        Issue.record("the parser keeps reporting events without consuming input")
+                        return run
+                    }
+                    switch try parser.next() {
+                    case .needMore: break drain
+                    case .expectContinue: run.events.append(.expectContinue)
+                    case .request(let request): run.events.append(.request(ParsedRequest(request)))
+                    }
+                }
+            } catch {
+                run.error = error
+                return run
+            }
         }
-        return true
+        run.endsBetweenRequests = parser.isBetweenRequests
+        return run
     }
-    for index in 1..<max(1, input.count) {
-        let run = parse([input[..<index], input[index...]], limits: limits)
-        if !check("split at byte \(index)", run) { break }
+
+    func parse(_ input: [UInt8], limits: HTTPParserLimits = HTTPParserLimits()) -> ParseRun {
+        parse([input[...]], limits: limits)
     }
-    _ = check("byte by byte", parse(input.indices.map { input[$0...$0] }, limits: limits))
-    let threes = stride(from: 0, to: input.count, by: 3).map { input[$0..<min($0 + 3, input.count)] }
-    _ = check("through writableTail in 3-byte pieces", parse(threes, limits: limits, viaWritableTail: true))
-    return whole
-}
 
-@discardableResult
-func parseEveryWay(
-    _ input: String, limits: HTTPParserLimits = HTTPParserLimits(),
-    sourceLocation: SourceLocation = #_sourceLocation
-) -> ParseRun {
-    parseEveryWay(bytes(input), limits: limits, sourceLocation: sourceLocation)
-}
-
-/// Parses `input` every way and returns its single request, recording an issue otherwise.
-func parseOne(
-    _ input: String, limits: HTTPParserLimits = HTTPParserLimits(),
-    sourceLocation: SourceLocation = #_sourceLocation
-) throws -> ParsedRequest {
-    let run = parseEveryWay(input, limits: limits, sourceLocation: sourceLocation)
-    #expect(run.error == nil, sourceLocation: sourceLocation)
-    #expect(run.requests.count == 1, sourceLocation: sourceLocation)
-    #expect(run.endsBetweenRequests, sourceLocation: sourceLocation)
-    return try #require(run.requests.first, sourceLocation: sourceLocation)
-}
-
-/// The `HTTPRequest` itself, for its computed properties.
-func parseRequest(_ input: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> HTTPRequest {
-    var parser = HTTPRequestParser()
-    parser.append(input.utf8)
-    guard case .request(let request) = try parser.next() else {
-        Issue.record("no request in \(input.debugDescription)", sourceLocation: sourceLocation)
-        throw HTTPParseError(status: 0, detail: "no request")
+    func parse(_ input: String, limits: HTTPParserLimits = HTTPParserLimits()) -> ParseRun {
+        parse(bytes(input), limits: limits)
     }
-    return request
+
+    /// Feeds `input` whole, split in two at every index, byte by byte, and through `writableTail`
+    /// three bytes at a time; records an issue for the first way whose requests or error differ
+    /// from the whole feed. Returns the whole feed's run. `splitEvery` thins the two-part splits
+    /// to every nth index, except near either end, for inputs of several KiB.
+    @discardableResult
+    func parseEveryWay(
+        _ input: [UInt8], limits: HTTPParserLimits = HTTPParserLimits(), splitEvery: Int = 1,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> ParseRun {
+        let whole = parse([input[...]], limits: limits)
+        func check(_ how: String, _ run: ParseRun) -> Bool {
+            guard run.framing == whole.framing else {
+                Issue.record(
+                    "fed \(how): \(run.framing)\nfed whole: \(whole.framing)", sourceLocation: sourceLocation)
+                return false
+            }
+            return true
+        }
+        for index in 1..<max(1, input.count) where index % splitEvery == 0 || index < 256 || input.count - index < 256 {
+            let run = parse([input[..<index], input[index...]], limits: limits)
+            if !check("split at byte \(index)", run) { break }
+        }
+        _ = check("byte by byte", parse(input.indices.map { input[$0...$0] }, limits: limits))
+        let threes = stride(from: 0, to: input.count, by: 3).map { input[$0..<min($0 + 3, input.count)] }
+        _ = check("through writableTail in 3-byte pieces", parse(threes, limits: limits, viaWritableTail: true))
+        return whole
+    }
+
+    @discardableResult
+    func parseEveryWay(
+        _ input: String, limits: HTTPParserLimits = HTTPParserLimits(), splitEvery: Int = 1,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> ParseRun {
+        parseEveryWay(bytes(input), limits: limits, splitEvery: splitEvery, sourceLocation: sourceLocation)
+    }
+
+    /// Parses `input` every way and returns its single request, recording an issue otherwise.
+    func parseOne(
+        _ input: String, limits: HTTPParserLimits = HTTPParserLimits(),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> ParsedRequest {
+        let run = parseEveryWay(input, limits: limits, sourceLocation: sourceLocation)
+        #expect(run.error == nil, sourceLocation: sourceLocation)
+        #expect(run.requests.count == 1, sourceLocation: sourceLocation)
+        #expect(run.endsBetweenRequests, sourceLocation: sourceLocation)
+        return try #require(run.requests.first, sourceLocation: sourceLocation)
+    }
+
+    /// The `HTTPRequest` itself, for its computed properties.
+    func parseRequest(_ input: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> HTTPRequest {
+        var parser = HTTPRequestParser()
+        parser.append(input.utf8)
+        guard case .request(let request) = try parser.next() else {
+            Issue.record("no request in \(input.debugDescription)", sourceLocation: sourceLocation)
+            throw HTTPParseError(status: 0, detail: "no request")
+        }
+        return request
+    }
 }
 
 // MARK: - Valid requests
@@ -249,7 +252,7 @@ func parseRequest(_ input: String, sourceLocation: SourceLocation = #_sourceLoca
                 + "5;name=value\r\nhello\r\n"
                 + "1 ; quoted=\"x y\"\r\n \r\n"
                 + "0000A\r\n0123456789\r\n"
-                + "b\r\n\r\n\r\n\r\n\r\n\r\n\r\n"
+                + "b\r\n\r\n\r\n\r\n\r\n\r\n\r\r\n"
                 + "0;last=yes\r\nX-Checksum: abc123\r\nx-checksum:  second \r\nX-Empty:\r\n\r\n")
         #expect(request.body == bytes("hello 0123456789\r\n\r\n\r\n\r\n\r\n\r"))
         #expect(request.trailers == [Field("X-Checksum", "abc123"), Field("x-checksum", "second"), Field("X-Empty", "")])
@@ -459,7 +462,7 @@ func parseRequest(_ input: String, sourceLocation: SourceLocation = #_sourceLoca
     }
 
     @Test func targetsMayUseEveryVisibleASCIICharacter() throws {
-        let target = "/a-z_A.Z~0:9@!$&'()*+,;=%20/?q=/?#"
+        let target = "/a-z_A.Z~0:9@!$&'()*+,;=%20/?q=/?"
         let request = try parseOne("GET \(target) HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(request.target == target)
     }
@@ -550,8 +553,8 @@ func parseRequest(_ input: String, sourceLocation: SourceLocation = #_sourceLoca
         "POST /v1/events HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nTransfer-Encoding: chunked\r\n\r\n"
 
     @Test(arguments: [
-        (expectHead, "hello"),
-        (expectChunkedHead, "2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n"),
+        (HTTPRequestParserTests.expectHead, "hello"),
+        (HTTPRequestParserTests.expectChunkedHead, "2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n"),
     ])
     func expectContinueIsReportedOnceOnlyWhileTheBodyIsMissing(head: String, body: String) throws {
         let input = bytes(head + body)
@@ -673,6 +676,21 @@ func parseRequest(_ input: String, sourceLocation: SourceLocation = #_sourceLoca
         guard case .needMore = try parser.next() else { Issue.record("expected .needMore"); return }
     }
 
+    @Test func overlongChunkSizeLineIsRefused() throws {
+        // The chunk-size line (with extensions) is capped at 4 KiB, so this input is long:
+        // two-part splits are thinned in the middle of the extension, where every index is alike.
+        let input = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;"
+            + String(repeating: "e", count: 4094) + "\r\nhello\r\n0\r\n\r\n"
+        let run = parseEveryWay(input, splitEvery: 61)
+        #expect(run.error?.status == 400)
+        #expect(run.requests.isEmpty)
+        let fits = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;"
+            + String(repeating: "e", count: 4093) + "\r\nhello\r\n0\r\n\r\n"
+        let accepted = parseEveryWay(fits, splitEvery: 61)
+        #expect(accepted.error == nil)
+        #expect(accepted.requests.map(\.body) == [Array("hello".utf8)])
+    }
+
     @Test func largeBodiesSurviveBufferGrowthAndCompaction() throws {
         let body = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         var input = bytes("POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n") + body
@@ -697,189 +715,191 @@ func parseRequest(_ input: String, sourceLocation: SourceLocation = #_sourceLoca
 
 // MARK: - Invalid requests
 
-struct InvalidCase: Sendable, CustomTestStringConvertible {
-    let name: String
-    let input: [UInt8]
-    let status: Int
-    var limits = HTTPParserLimits()
-    /// Requests that come out before the error.
-    var precedingRequests = 0
+extension HTTPRequestParserTests {
+    struct InvalidCase: Sendable, CustomTestStringConvertible {
+        let name: String
+        let input: [UInt8]
+        let status: Int
+        var limits = HTTPParserLimits()
+        /// Requests that come out before the error.
+        var precedingRequests = 0
 
-    init(_ name: String, _ input: String, _ status: Int, limits: HTTPParserLimits = HTTPParserLimits(), precedingRequests: Int = 0) {
-        self.init(name, bytes(input), status, limits: limits, precedingRequests: precedingRequests)
+        init(_ name: String, _ input: String, _ status: Int, limits: HTTPParserLimits = HTTPParserLimits(), precedingRequests: Int = 0) {
+            self.init(name, Array(input.utf8), status, limits: limits, precedingRequests: precedingRequests)
+        }
+
+        init(_ name: String, _ input: [UInt8], _ status: Int, limits: HTTPParserLimits = HTTPParserLimits(), precedingRequests: Int = 0) {
+            self.name = name
+            self.input = input
+            self.status = status
+            self.limits = limits
+            self.precedingRequests = precedingRequests
+        }
+
+        var testDescription: String { "\(name) → \(status)" }
     }
 
-    init(_ name: String, _ input: [UInt8], _ status: Int, limits: HTTPParserLimits = HTTPParserLimits(), precedingRequests: Int = 0) {
-        self.name = name
-        self.input = input
-        self.status = status
-        self.limits = limits
-        self.precedingRequests = precedingRequests
-    }
+    static let host = "Host: a\r\n"
+    static let chunkedHead = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
 
-    var testDescription: String { "\(name) → \(status)" }
+    static let invalidCases: [InvalidCase] = [
+        // Framing (RFC 9112 §6)
+        InvalidCase("Content-Length with Transfer-Encoding",
+                    "POST / HTTP/1.1\r\n\(host)Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        InvalidCase("Transfer-Encoding with Content-Length",
+                    "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n0\r\n\r\n", 400),
+        InvalidCase("conflicting Content-Length in one field", "POST / HTTP/1.1\r\n\(host)Content-Length: 5, 6\r\n\r\nhello!", 400),
+        InvalidCase("conflicting Content-Length fields",
+                    "POST / HTTP/1.1\r\n\(host)Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
+        InvalidCase("non-numeric Content-Length", "POST / HTTP/1.1\r\n\(host)Content-Length: abc\r\n\r\n", 400),
+        InvalidCase("hexadecimal Content-Length", "POST / HTTP/1.1\r\n\(host)Content-Length: 0x5\r\n\r\nhello", 400),
+        InvalidCase("Content-Length with a plus sign", "POST / HTTP/1.1\r\n\(host)Content-Length: +5\r\n\r\nhello", 400),
+        InvalidCase("negative Content-Length", "POST / HTTP/1.1\r\n\(host)Content-Length: -1\r\n\r\n", 400),
+        InvalidCase("Content-Length with inner space", "POST / HTTP/1.1\r\n\(host)Content-Length: 1 2\r\n\r\n", 400),
+        InvalidCase("empty Content-Length", "POST / HTTP/1.1\r\n\(host)Content-Length:\r\n\r\n", 400),
+        InvalidCase("Content-Length with an empty list element", "POST / HTTP/1.1\r\n\(host)Content-Length: 5,\r\n\r\nhello", 400),
+        InvalidCase("fractional Content-Length", "POST / HTTP/1.1\r\n\(host)Content-Length: 5.0\r\n\r\nhello", 400),
+        InvalidCase("unknown transfer coding gzip", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: gzip\r\n\r\n", 501),
+        InvalidCase("gzip before chunked", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        InvalidCase("chunked before gzip", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked, gzip\r\n\r\n", 501),
+        InvalidCase("identity transfer coding", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: identity\r\n\r\n", 501),
+        InvalidCase("gzip in a second field",
+                    "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        InvalidCase("chunked twice in one field", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400),
+        InvalidCase("chunked in two fields",
+                    "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        InvalidCase("empty Transfer-Encoding", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding:\r\n\r\n", 400),
+        InvalidCase("Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        InvalidCase("Transfer-Encoding and Content-Length in HTTP/1.0",
+                    "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello", 400),
+
+        // Field syntax (RFC 9112 §5)
+        InvalidCase("obs-fold", "GET / HTTP/1.1\r\n\(host)X-Long: first\r\n  second\r\n\r\n", 400),
+        InvalidCase("obs-fold with a tab", "GET / HTTP/1.1\r\n\(host)X-Long: first\r\n\tsecond\r\n\r\n", 400),
+        InvalidCase("whitespace before the first field", "GET / HTTP/1.1\r\n \(host)\r\n", 400),
+        InvalidCase("whitespace-only line", "GET / HTTP/1.1\r\n\(host) \r\n\r\n", 400),
+        InvalidCase("space before the colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+        InvalidCase("tab before the colon", "GET / HTTP/1.1\r\n\(host)X-A\t: b\r\n\r\n", 400),
+        InvalidCase("space inside a field name", "GET / HTTP/1.1\r\n\(host)X A: b\r\n\r\n", 400),
+        InvalidCase("parenthesis in a field name", "GET / HTTP/1.1\r\n\(host)X(A): b\r\n\r\n", 400),
+        InvalidCase("slash in a field name", "GET / HTTP/1.1\r\n\(host)X/A: b\r\n\r\n", 400),
+        InvalidCase("non-ASCII field name", "GET / HTTP/1.1\r\n\(host)Héader: b\r\n\r\n", 400),
+        InvalidCase("NUL in a field name", "GET / HTTP/1.1\r\n\(host)X\u{0}A: b\r\n\r\n", 400),
+        InvalidCase("empty field name", "GET / HTTP/1.1\r\n\(host): b\r\n\r\n", 400),
+        InvalidCase("field without a colon", "GET / HTTP/1.1\r\n\(host)X-No-Colon\r\n\r\n", 400),
+        InvalidCase("control character in a value", "GET / HTTP/1.1\r\n\(host)X-A: b\u{1}c\r\n\r\n", 400),
+        InvalidCase("NUL in a value", "GET / HTTP/1.1\r\n\(host)X-A: b\u{0}c\r\n\r\n", 400),
+        InvalidCase("DEL in a value", "GET / HTTP/1.1\r\n\(host)X-A: b\u{7F}c\r\n\r\n", 400),
+        InvalidCase("escape in a value", "GET / HTTP/1.1\r\n\(host)X-A: \u{1B}[31m\r\n\r\n", 400),
+        InvalidCase("bare CR in a value", "GET / HTTP/1.1\r\n\(host)X-A: b\rc\r\n\r\n", 400),
+        InvalidCase("bare CR ending a field line", "GET / HTTP/1.1\r\n\(host)X-A: b\r\r\n\r\n", 400),
+        InvalidCase("bare CR in the request line", "GET /\r HTTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("bare CR line ending throughout", "GET / HTTP/1.1\r\(host)\r\r\n\r\n", 400),
+
+        // Request line (RFC 9112 §3)
+        InvalidCase("extra token after the target", "GET /a b HTTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("empty method", " / HTTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("two spaces after the method", "GET  / HTTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("two spaces before the version", "GET /  HTTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("tab as separator", "GET\t/ HTTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("invalid character in the method", "GE@T / HTTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("method only", "GET\r\n\(host)\r\n", 400),
+        InvalidCase("no version", "GET /\r\n\(host)\r\n", 400),
+        InvalidCase("target missing", "GET HTTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("relative target", "GET a/b HTTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("asterisk outside OPTIONS", "GET * HTTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("authority-form", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 400),
+        InvalidCase("scheme without authority", "GET http:// HTTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("unsupported scheme", "GET ftp://example.com/ HTTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("non-ASCII in the target", "GET /caf\u{E9} HTTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("trailing space after the version", "GET / HTTP/1.1 \r\n\(host)\r\n", 400),
+        InvalidCase("lower-case protocol name", "GET / http/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("garbage version", "GET / HTTP/x.y\r\n\(host)\r\n", 400),
+        InvalidCase("version with two-digit major", "GET / HTTP/11.1\r\n\(host)\r\n", 400),
+        InvalidCase("version without a minor", "GET / HTTP/1\r\n\(host)\r\n", 400),
+        InvalidCase("other protocol", "GET / FTP/1.1\r\n\(host)\r\n", 400),
+        InvalidCase("HTTP/2.0", "GET / HTTP/2.0\r\n\(host)\r\n", 505),
+        InvalidCase("HTTP/1.2", "GET / HTTP/1.2\r\n\(host)\r\n", 505),
+        InvalidCase("HTTP/0.9", "GET / HTTP/0.9\r\n\(host)\r\n", 505),
+        InvalidCase("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
+        InvalidCase("binary garbage", [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03, 0x0D, 0x0A, 0x0D, 0x0A], 400),
+        InvalidCase("binary garbage with bare LFs", [0x00, 0xFF, 0xFE, 0x80, 0x0A, 0x0A], 400),
+        InvalidCase("NUL before the method", [0x00] + Array("GET / HTTP/1.1\r\n\(host)\r\n".utf8), 400),
+
+        // Host (RFC 9112 §3.2)
+        InvalidCase("missing Host in HTTP/1.1", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400),
+        InvalidCase("two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        InvalidCase("two identical Host fields", "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", 400),
+        InvalidCase("two Host fields in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+
+        // Expect (RFC 9110 §10.1.1)
+        InvalidCase("unknown expectation", "POST / HTTP/1.1\r\n\(host)Expect: something-else\r\nContent-Length: 1\r\n\r\nx", 417),
+        InvalidCase("100-continue listed with another expectation",
+                    "POST / HTTP/1.1\r\n\(host)Expect: 100-continue, foo\r\nContent-Length: 1\r\n\r\nx", 417),
+        InvalidCase("another expectation in a second Expect field",
+                    "POST / HTTP/1.1\r\n\(host)Expect: 100-continue\r\nExpect: foo\r\nContent-Length: 1\r\n\r\nx", 417),
+        InvalidCase("empty expectation", "GET / HTTP/1.1\r\n\(host)Expect:\r\n\r\n", 417),
+
+        // Chunked framing (RFC 9112 §7.1)
+        InvalidCase("non-hexadecimal chunk size", chunkedHead + "z\r\nhello\r\n0\r\n\r\n", 400),
+        InvalidCase("empty chunk size", chunkedHead + "\r\nhello\r\n0\r\n\r\n", 400),
+        InvalidCase("chunk size with trailing garbage", chunkedHead + "5x\r\nhello\r\n0\r\n\r\n", 400),
+        InvalidCase("chunk size with 0x prefix", chunkedHead + "0x5\r\nhello\r\n0\r\n\r\n", 400),
+        InvalidCase("negative chunk size", chunkedHead + "-5\r\nhello\r\n0\r\n\r\n", 400),
+        InvalidCase("chunk size with leading space", chunkedHead + " 5\r\nhello\r\n0\r\n\r\n", 400),
+        InvalidCase("chunk size of 16 hex digits", chunkedHead + "0000000000000005\r\nhello\r\n0\r\n\r\n", 400),
+        InvalidCase("chunk size that would overflow", chunkedHead + "10000000000000000\r\nhello\r\n0\r\n\r\n", 400),
+        InvalidCase("chunk data longer than its size", chunkedHead + "5\r\nhelloX\r\n0\r\n\r\n", 400),
+        InvalidCase("chunk data shorter than its size", chunkedHead + "5\r\nhell\r\n0\r\n\r\n", 400),
+        InvalidCase("bare LF after the chunk size", chunkedHead + "5\nhello\r\n0\r\n\r\n", 400),
+        InvalidCase("bare LF after the chunk data", chunkedHead + "5\r\nhello\n0\r\n\r\n", 400),
+        InvalidCase("bare LF after the last chunk", chunkedHead + "5\r\nhello\r\n0\n\r\n", 400),
+        InvalidCase("bare LF ending the trailer section", chunkedHead + "0\r\n\n", 400),
+        InvalidCase("bare LF after a trailer field", chunkedHead + "0\r\nX: y\n\r\n", 400),
+        InvalidCase("bare CR in a chunk extension", chunkedHead + "5;a\rb\r\nhello\r\n0\r\n\r\n", 400),
+        InvalidCase("control character in a chunk extension", chunkedHead + "5;a=\u{1}\r\nhello\r\n0\r\n\r\n", 400),
+        InvalidCase("obs-fold in the trailers", chunkedHead + "0\r\nX: y\r\n z\r\n\r\n", 400),
+        InvalidCase("bad trailer field", chunkedHead + "0\r\nX Y: z\r\n\r\n", 400),
+
+        // Limits
+        InvalidCase("request-target one byte too long", "GET /" + String(repeating: "a", count: 16) + " HTTP/1.1\r\n\(host)\r\n", 414,
+                    limits: HTTPParserLimits(maxRequestTargetLength: 16)),
+        InvalidCase("request-target far too long", "GET /" + String(repeating: "a", count: 200) + " HTTP/1.1\r\n\(host)\r\n", 414,
+                    limits: HTTPParserLimits(maxRequestTargetLength: 16)),
+        InvalidCase("request line that never ends", "GET /" + String(repeating: "a", count: 200), 414,
+                    limits: HTTPParserLimits(maxRequestTargetLength: 16)),
+        InvalidCase("header section too large",
+                    "GET / HTTP/1.1\r\n\(host)X-Big: " + String(repeating: "b", count: 100) + "\r\n\r\n", 431,
+                    limits: HTTPParserLimits(maxHeaderBytes: 64)),
+        InvalidCase("header section that never ends",
+                    "GET / HTTP/1.1\r\n\(host)" + String(repeating: "X-A: b\r\n", count: 20), 431,
+                    limits: HTTPParserLimits(maxHeaderBytes: 64)),
+        InvalidCase("too many header fields", "GET / HTTP/1.1\r\n\(host)A: 1\r\nB: 2\r\nC: 3\r\n\r\n", 431,
+                    limits: HTTPParserLimits(maxHeaderFields: 3)),
+        InvalidCase("trailer section too large",
+                    chunkedHead + "0\r\nX-Big: " + String(repeating: "b", count: 100) + "\r\n\r\n", 431,
+                    limits: HTTPParserLimits(maxHeaderBytes: 64)),
+        InvalidCase("body over the limit by Content-Length", "POST / HTTP/1.1\r\n\(host)Content-Length: 11\r\n\r\n", 413,
+                    limits: HTTPParserLimits(maxBodyBytes: 10)),
+        InvalidCase("body over the limit by chunk sizes", chunkedHead + "6\r\nabcdef\r\n5\r\nghijk\r\n0\r\n\r\n", 413,
+                    limits: HTTPParserLimits(maxBodyBytes: 10)),
+        InvalidCase("one chunk over the limit", chunkedHead + "b\r\n", 413, limits: HTTPParserLimits(maxBodyBytes: 10)),
+        InvalidCase("largest chunk size", chunkedHead + "fffffffffffffff\r\n", 413),
+        InvalidCase("Content-Length of 19 digits", "POST / HTTP/1.1\r\n\(host)Content-Length: 9999999999999999999\r\n\r\n", 413),
+        InvalidCase("Content-Length of 24 digits",
+                    "POST / HTTP/1.1\r\n\(host)Content-Length: 123456789012345678901234\r\n\r\n", 413),
+
+        // Errors after good pipelined requests
+        InvalidCase("bad request after a good one", "GET /ok HTTP/1.1\r\n\(host)\r\nGET /bad HTTP/1.1\r\n\r\n", 400,
+                    precedingRequests: 1),
+        InvalidCase("smuggled request after a chunked body",
+                    chunkedHead + "0\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400,
+                    precedingRequests: 1),
+    ]
 }
 
-private let host = "Host: a\r\n"
-private let chunkedHead = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-
-private let invalidCases: [InvalidCase] = [
-    // Framing (RFC 9112 §6)
-    InvalidCase("Content-Length with Transfer-Encoding",
-                "POST / HTTP/1.1\r\n\(host)Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
-    InvalidCase("Transfer-Encoding with Content-Length",
-                "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n0\r\n\r\n", 400),
-    InvalidCase("conflicting Content-Length in one field", "POST / HTTP/1.1\r\n\(host)Content-Length: 5, 6\r\n\r\nhello!", 400),
-    InvalidCase("conflicting Content-Length fields",
-                "POST / HTTP/1.1\r\n\(host)Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
-    InvalidCase("non-numeric Content-Length", "POST / HTTP/1.1\r\n\(host)Content-Length: abc\r\n\r\n", 400),
-    InvalidCase("hexadecimal Content-Length", "POST / HTTP/1.1\r\n\(host)Content-Length: 0x5\r\n\r\nhello", 400),
-    InvalidCase("Content-Length with a plus sign", "POST / HTTP/1.1\r\n\(host)Content-Length: +5\r\n\r\nhello", 400),
-    InvalidCase("negative Content-Length", "POST / HTTP/1.1\r\n\(host)Content-Length: -1\r\n\r\n", 400),
-    InvalidCase("Content-Length with inner space", "POST / HTTP/1.1\r\n\(host)Content-Length: 1 2\r\n\r\n", 400),
-    InvalidCase("empty Content-Length", "POST / HTTP/1.1\r\n\(host)Content-Length:\r\n\r\n", 400),
-    InvalidCase("Content-Length with an empty list element", "POST / HTTP/1.1\r\n\(host)Content-Length: 5,\r\n\r\nhello", 400),
-    InvalidCase("fractional Content-Length", "POST / HTTP/1.1\r\n\(host)Content-Length: 5.0\r\n\r\nhello", 400),
-    InvalidCase("unknown transfer coding gzip", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: gzip\r\n\r\n", 501),
-    InvalidCase("gzip before chunked", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: gzip, chunked\r\n\r\n", 501),
-    InvalidCase("chunked before gzip", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked, gzip\r\n\r\n", 501),
-    InvalidCase("identity transfer coding", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: identity\r\n\r\n", 501),
-    InvalidCase("gzip in a second field",
-                "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
-    InvalidCase("chunked twice in one field", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 400),
-    InvalidCase("chunked in two fields",
-                "POST / HTTP/1.1\r\n\(host)Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
-    InvalidCase("empty Transfer-Encoding", "POST / HTTP/1.1\r\n\(host)Transfer-Encoding:\r\n\r\n", 400),
-    InvalidCase("Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
-    InvalidCase("Transfer-Encoding and Content-Length in HTTP/1.0",
-                "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello", 400),
-
-    // Field syntax (RFC 9112 §5)
-    InvalidCase("obs-fold", "GET / HTTP/1.1\r\n\(host)X-Long: first\r\n  second\r\n\r\n", 400),
-    InvalidCase("obs-fold with a tab", "GET / HTTP/1.1\r\n\(host)X-Long: first\r\n\tsecond\r\n\r\n", 400),
-    InvalidCase("whitespace before the first field", "GET / HTTP/1.1\r\n \(host)\r\n", 400),
-    InvalidCase("whitespace-only line", "GET / HTTP/1.1\r\n\(host) \r\n\r\n", 400),
-    InvalidCase("space before the colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
-    InvalidCase("tab before the colon", "GET / HTTP/1.1\r\n\(host)X-A\t: b\r\n\r\n", 400),
-    InvalidCase("space inside a field name", "GET / HTTP/1.1\r\n\(host)X A: b\r\n\r\n", 400),
-    InvalidCase("parenthesis in a field name", "GET / HTTP/1.1\r\n\(host)X(A): b\r\n\r\n", 400),
-    InvalidCase("slash in a field name", "GET / HTTP/1.1\r\n\(host)X/A: b\r\n\r\n", 400),
-    InvalidCase("non-ASCII field name", "GET / HTTP/1.1\r\n\(host)Héader: b\r\n\r\n", 400),
-    InvalidCase("NUL in a field name", "GET / HTTP/1.1\r\n\(host)X\u{0}A: b\r\n\r\n", 400),
-    InvalidCase("empty field name", "GET / HTTP/1.1\r\n\(host): b\r\n\r\n", 400),
-    InvalidCase("field without a colon", "GET / HTTP/1.1\r\n\(host)X-No-Colon\r\n\r\n", 400),
-    InvalidCase("control character in a value", "GET / HTTP/1.1\r\n\(host)X-A: b\u{1}c\r\n\r\n", 400),
-    InvalidCase("NUL in a value", "GET / HTTP/1.1\r\n\(host)X-A: b\u{0}c\r\n\r\n", 400),
-    InvalidCase("DEL in a value", "GET / HTTP/1.1\r\n\(host)X-A: b\u{7F}c\r\n\r\n", 400),
-    InvalidCase("escape in a value", "GET / HTTP/1.1\r\n\(host)X-A: \u{1B}[31m\r\n\r\n", 400),
-    InvalidCase("bare CR in a value", "GET / HTTP/1.1\r\n\(host)X-A: b\rc\r\n\r\n", 400),
-    InvalidCase("bare CR ending a field line", "GET / HTTP/1.1\r\n\(host)X-A: b\r\r\n\r\n", 400),
-    InvalidCase("bare CR in the request line", "GET /\r HTTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("bare CR line ending throughout", "GET / HTTP/1.1\r\(host)\r\r\n\r\n", 400),
-
-    // Request line (RFC 9112 §3)
-    InvalidCase("extra token after the target", "GET /a b HTTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("empty method", " / HTTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("two spaces after the method", "GET  / HTTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("two spaces before the version", "GET /  HTTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("tab as separator", "GET\t/ HTTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("invalid character in the method", "GE@T / HTTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("method only", "GET\r\n\(host)\r\n", 400),
-    InvalidCase("no version", "GET /\r\n\(host)\r\n", 400),
-    InvalidCase("target missing", "GET HTTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("relative target", "GET a/b HTTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("asterisk outside OPTIONS", "GET * HTTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("authority-form", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 400),
-    InvalidCase("scheme without authority", "GET http:// HTTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("unsupported scheme", "GET ftp://example.com/ HTTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("non-ASCII in the target", "GET /caf\u{E9} HTTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("trailing space after the version", "GET / HTTP/1.1 \r\n\(host)\r\n", 400),
-    InvalidCase("lower-case protocol name", "GET / http/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("garbage version", "GET / HTTP/x.y\r\n\(host)\r\n", 400),
-    InvalidCase("version with two-digit major", "GET / HTTP/11.1\r\n\(host)\r\n", 400),
-    InvalidCase("version without a minor", "GET / HTTP/1\r\n\(host)\r\n", 400),
-    InvalidCase("other protocol", "GET / FTP/1.1\r\n\(host)\r\n", 400),
-    InvalidCase("HTTP/2.0", "GET / HTTP/2.0\r\n\(host)\r\n", 505),
-    InvalidCase("HTTP/1.2", "GET / HTTP/1.2\r\n\(host)\r\n", 505),
-    InvalidCase("HTTP/0.9", "GET / HTTP/0.9\r\n\(host)\r\n", 505),
-    InvalidCase("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
-    InvalidCase("binary garbage", [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03, 0x0D, 0x0A, 0x0D, 0x0A], 400),
-    InvalidCase("binary garbage with bare LFs", [0x00, 0xFF, 0xFE, 0x80, 0x0A, 0x0A], 400),
-    InvalidCase("NUL before the method", [0x00] + bytes("GET / HTTP/1.1\r\n\(host)\r\n"), 400),
-
-    // Host (RFC 9112 §3.2)
-    InvalidCase("missing Host in HTTP/1.1", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400),
-    InvalidCase("two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
-    InvalidCase("two identical Host fields", "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", 400),
-    InvalidCase("two Host fields in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400),
-
-    // Expect (RFC 9110 §10.1.1)
-    InvalidCase("unknown expectation", "POST / HTTP/1.1\r\n\(host)Expect: something-else\r\nContent-Length: 1\r\n\r\nx", 417),
-    InvalidCase("100-continue listed with another expectation",
-                "POST / HTTP/1.1\r\n\(host)Expect: 100-continue, foo\r\nContent-Length: 1\r\n\r\nx", 417),
-    InvalidCase("empty expectation", "GET / HTTP/1.1\r\n\(host)Expect:\r\n\r\n", 417),
-
-    // Chunked framing (RFC 9112 §7.1)
-    InvalidCase("non-hexadecimal chunk size", chunkedHead + "z\r\nhello\r\n0\r\n\r\n", 400),
-    InvalidCase("empty chunk size", chunkedHead + "\r\nhello\r\n0\r\n\r\n", 400),
-    InvalidCase("chunk size with trailing garbage", chunkedHead + "5x\r\nhello\r\n0\r\n\r\n", 400),
-    InvalidCase("chunk size with 0x prefix", chunkedHead + "0x5\r\nhello\r\n0\r\n\r\n", 400),
-    InvalidCase("negative chunk size", chunkedHead + "-5\r\nhello\r\n0\r\n\r\n", 400),
-    InvalidCase("chunk size with leading space", chunkedHead + " 5\r\nhello\r\n0\r\n\r\n", 400),
-    InvalidCase("chunk size of 16 hex digits", chunkedHead + "0000000000000005\r\nhello\r\n0\r\n\r\n", 400),
-    InvalidCase("chunk size that would overflow", chunkedHead + "10000000000000000\r\nhello\r\n0\r\n\r\n", 400),
-    InvalidCase("chunk data longer than its size", chunkedHead + "5\r\nhelloX\r\n0\r\n\r\n", 400),
-    InvalidCase("chunk data shorter than its size", chunkedHead + "5\r\nhell\r\n0\r\n\r\n", 400),
-    InvalidCase("bare LF after the chunk size", chunkedHead + "5\nhello\r\n0\r\n\r\n", 400),
-    InvalidCase("bare LF after the chunk data", chunkedHead + "5\r\nhello\n0\r\n\r\n", 400),
-    InvalidCase("bare LF after the last chunk", chunkedHead + "5\r\nhello\r\n0\n\r\n", 400),
-    InvalidCase("bare LF ending the trailer section", chunkedHead + "0\r\n\n", 400),
-    InvalidCase("bare LF after a trailer field", chunkedHead + "0\r\nX: y\n\r\n", 400),
-    InvalidCase("bare CR in a chunk extension", chunkedHead + "5;a\rb\r\nhello\r\n0\r\n\r\n", 400),
-    InvalidCase("control character in a chunk extension", chunkedHead + "5;a=\u{1}\r\nhello\r\n0\r\n\r\n", 400),
-    InvalidCase("chunk-size line over 4 KiB",
-                chunkedHead + "5;" + String(repeating: "e", count: 5000) + "\r\nhello\r\n0\r\n\r\n", 400),
-    InvalidCase("obs-fold in the trailers", chunkedHead + "0\r\nX: y\r\n z\r\n\r\n", 400),
-    InvalidCase("bad trailer field", chunkedHead + "0\r\nX Y: z\r\n\r\n", 400),
-
-    // Limits
-    InvalidCase("request-target one byte too long", "GET /" + String(repeating: "a", count: 16) + " HTTP/1.1\r\n\(host)\r\n", 414,
-                limits: HTTPParserLimits(maxRequestTargetLength: 16)),
-    InvalidCase("request-target far too long", "GET /" + String(repeating: "a", count: 200) + " HTTP/1.1\r\n\(host)\r\n", 414,
-                limits: HTTPParserLimits(maxRequestTargetLength: 16)),
-    InvalidCase("request line that never ends", "GET /" + String(repeating: "a", count: 200), 414,
-                limits: HTTPParserLimits(maxRequestTargetLength: 16)),
-    InvalidCase("header section too large",
-                "GET / HTTP/1.1\r\n\(host)X-Big: " + String(repeating: "b", count: 100) + "\r\n\r\n", 431,
-                limits: HTTPParserLimits(maxHeaderBytes: 64)),
-    InvalidCase("header section that never ends",
-                "GET / HTTP/1.1\r\n\(host)" + String(repeating: "X-A: b\r\n", count: 20), 431,
-                limits: HTTPParserLimits(maxHeaderBytes: 64)),
-    InvalidCase("too many header fields", "GET / HTTP/1.1\r\n\(host)A: 1\r\nB: 2\r\nC: 3\r\n\r\n", 431,
-                limits: HTTPParserLimits(maxHeaderFields: 3)),
-    InvalidCase("trailer section too large",
-                chunkedHead + "0\r\nX-Big: " + String(repeating: "b", count: 100) + "\r\n\r\n", 431,
-                limits: HTTPParserLimits(maxHeaderBytes: 64)),
-    InvalidCase("body over the limit by Content-Length", "POST / HTTP/1.1\r\n\(host)Content-Length: 11\r\n\r\n", 413,
-                limits: HTTPParserLimits(maxBodyBytes: 10)),
-    InvalidCase("body over the limit by chunk sizes", chunkedHead + "6\r\nabcdef\r\n5\r\nghijk\r\n0\r\n\r\n", 413,
-                limits: HTTPParserLimits(maxBodyBytes: 10)),
-    InvalidCase("one chunk over the limit", chunkedHead + "b\r\n", 413, limits: HTTPParserLimits(maxBodyBytes: 10)),
-    InvalidCase("largest chunk size", chunkedHead + "fffffffffffffff\r\n", 413),
-    InvalidCase("Content-Length of 19 digits", "POST / HTTP/1.1\r\n\(host)Content-Length: 9999999999999999999\r\n\r\n", 413),
-    InvalidCase("Content-Length of 24 digits",
-                "POST / HTTP/1.1\r\n\(host)Content-Length: 123456789012345678901234\r\n\r\n", 413),
-
-    // Errors after good pipelined requests
-    InvalidCase("bad request after a good one", "GET /ok HTTP/1.1\r\n\(host)\r\nGET /bad HTTP/1.1\r\n\r\n", 400,
-                precedingRequests: 1),
-    InvalidCase("smuggled request after a chunked body",
-                chunkedHead + "0\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400,
-                precedingRequests: 1),
-]
-
 extension HTTPRequestParserTests {
-    @Test(arguments: invalidCases)
+    @Test(arguments: HTTPRequestParserTests.invalidCases)
     func invalidRequestIsRefused(_ invalid: InvalidCase) throws {
         let run = parseEveryWay(invalid.input, limits: invalid.limits)
         let error = try #require(run.error)
