@@ -6,12 +6,12 @@ import Testing
 /// The server over real sockets on 127.0.0.1, port 0.
 @Suite("HTTPServer over real sockets")
 struct HTTPServerLiveTests {
-    @Test func keepAliveServesManyRequestsOnOneConnection() throws {
-        try withTestServer { _, port in
+    @Test func keepAliveServesManyRequestsOnOneConnection() async throws {
+        try await withTestServer { _, port in
             let client = try RawClient(port: port)
             for _ in 0..<5 {
-                try client.send("GET /hello HTTP/1.1\r\nHost: test\r\n\r\n")
-                let response = try #require(client.readResponse())
+                try await client.send("GET /hello HTTP/1.1\r\nHost: test\r\n\r\n")
+                let response = try #require(await client.readResponse())
                 #expect(response.status == 200)
                 #expect(response.text == #"{"hello":"world"}"#)
                 #expect(response.header("connection") == nil)
@@ -20,32 +20,32 @@ struct HTTPServerLiveTests {
         }
     }
 
-    @Test func http10ClosesUnlessKeepAliveAsked() throws {
-        try withTestServer { _, port in
+    @Test func http10ClosesUnlessKeepAliveAsked() async throws {
+        try await withTestServer { _, port in
             let keepAlive = try RawClient(port: port)
-            try keepAlive.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-            #expect(keepAlive.readResponse()?.header("connection") == "keep-alive")
-            try keepAlive.send("GET /hello HTTP/1.0\r\n\r\n")
-            let last = try #require(keepAlive.readResponse())
+            try await keepAlive.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            #expect(await keepAlive.readResponse()?.header("connection") == "keep-alive")
+            try await keepAlive.send("GET /hello HTTP/1.0\r\n\r\n")
+            let last = try #require(await keepAlive.readResponse())
             #expect(last.header("connection") == "close")
-            #expect(keepAlive.waitForClose())
+            #expect(await keepAlive.waitForClose())
         }
     }
 
-    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
-        try withTestServer { _, port in
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        try await withTestServer { _, port in
             let client = try RawClient(port: port)
             let requests = (1...4).map { "GET /path/n\($0) HTTP/1.1\r\nHost: t\r\n\r\n" }.joined()
-            try client.send(requests + "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+            try await client.send(requests + "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
             for index in 1...4 {
-                #expect(client.readResponse()?.text == "{\"name\":\"n\(index)\"}")
+                #expect(await client.readResponse()?.text == "{\"name\":\"n\(index)\"}")
             }
-            #expect(client.readResponse()?.text == "hello")
+            #expect(await client.readResponse()?.text == "hello")
         }
     }
 
-    @Test func pipelinedRequestsBehindAPendingResponseStayInOrder() throws {
-        try withTestServer(routes: { router in
+    @Test func pipelinedRequestsBehindAPendingResponseStayInOrder() async throws {
+        try await withTestServer(routes: { router in
             router.get("/later") { _, context in
                 let pending = context.makePending()
                 afterDelay(0.1) { pending.complete(.json(200, #"{"later":true}"#)) }
@@ -53,143 +53,145 @@ struct HTTPServerLiveTests {
             }
         }) { _, port in
             let client = try RawClient(port: port)
-            try client.send("GET /later HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
-            #expect(client.readResponse()?.text == #"{"later":true}"#)
-            #expect(client.readResponse()?.text == #"{"hello":"world"}"#)
+            try await client.send("GET /later HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(await client.readResponse()?.text == #"{"later":true}"#)
+            #expect(await client.readResponse()?.text == #"{"hello":"world"}"#)
         }
     }
 
-    @Test func chunkedUploadIsDecoded() throws {
-        try withTestServer { _, port in
+    @Test func chunkedUploadIsDecoded() async throws {
+        try await withTestServer { _, port in
             let client = try RawClient(port: port)
-            try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
-            try client.send("5\r\nhello\r\n")
-            Thread.sleep(forTimeInterval: 0.05)
-            try client.send("7;ext=1\r\n, world\r\n0\r\nX-Checksum: abc\r\n\r\n")
-            let response = try #require(client.readResponse())
+            try await client.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+            try await client.send("5\r\nhello\r\n")
+            try await Task.sleep(for: .milliseconds(50))
+            try await client.send("7;ext=1\r\n, world\r\n0\r\nX-Checksum: abc\r\n\r\n")
+            let response = try #require(await client.readResponse())
             #expect(response.status == 200)
             #expect(response.text == "hello, world")
         }
     }
 
-    @Test func expectContinueGetsInterimResponseBeforeBody() throws {
-        try withTestServer { _, port in
+    @Test func expectContinueGetsInterimResponseBeforeBody() async throws {
+        try await withTestServer { _, port in
             let client = try RawClient(port: port)
-            try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
-            let interim = try #require(client.readResponse())
+            try await client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+            let interim = try #require(await client.readResponse())
             #expect(interim.status == 100)
-            try client.send("ping")
-            let final = try #require(client.readResponse())
+            try await client.send("ping")
+            let final = try #require(await client.readResponse())
             #expect(final.status == 200)
             #expect(final.text == "ping")
         }
     }
 
-    @Test func expectContinueWithOversizedBodyIsRefusedUpFront() throws {
-        try withTestServer({ $0.limits.maxBodyBytes = 100 }) { _, port in
+    @Test func expectContinueWithOversizedBodyIsRefusedUpFront() async throws {
+        try await withTestServer({ $0.limits.maxBodyBytes = 100 }) { _, port in
             let client = try RawClient(port: port)
-            try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n")
-            let response = try #require(client.readResponse())
+            try await client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n")
+            let response = try #require(await client.readResponse())
             #expect(response.status == 413)
             #expect(response.header("connection") == "close")
             #expect(response.header("content-type") == "application/problem+json")
         }
     }
 
-    @Test func headRequestGetsHeadersWithoutBody() throws {
-        try withTestServer { _, port in
+    @Test func headRequestGetsHeadersWithoutBody() async throws {
+        try await withTestServer { _, port in
             let client = try RawClient(port: port)
-            try client.send("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
-            let head = try #require(client.readResponse(forHead: true))
+            try await client.send("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+            let head = try #require(await client.readResponse(forHead: true))
             #expect(head.status == 200)
             #expect(head.header("content-length") == "17")
             #expect(head.body.isEmpty)
             // The next response starts right after the head: no stray body bytes in between.
-            #expect(client.readResponse()?.text == #"{"hello":"world"}"#)
+            #expect(await client.readResponse()?.text == #"{"hello":"world"}"#)
         }
     }
 
-    @Test func slowLorisHeaderTimeoutAnswers408AndCloses() throws {
-        try withTestServer({ $0.headerReadTimeout = .milliseconds(300) }) { server, port in
+    @Test func slowLorisHeaderTimeoutAnswers408AndCloses() async throws {
+        try await withTestServer({ $0.headerReadTimeout = .milliseconds(300) }) { server, port in
             let client = try RawClient(port: port)
-            try client.send("GET /hello HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+            try await client.send("GET /hello HTTP/1.1\r\nHost: t\r\nX-Slow: ")
             let started = Date()
             for _ in 0..<3 {
-                Thread.sleep(forTimeInterval: 0.05)
-                try? client.send("a")
+                try await Task.sleep(for: .milliseconds(50))
+                try? await client.send("a")
             }
-            let response = try #require(client.readResponse())
+            let response = try #require(await client.readResponse())
             #expect(response.status == 408)
             #expect(response.header("connection") == "close")
             #expect(Date().timeIntervalSince(started) < 3)
-            #expect(client.waitForClose())
-            #expect(eventually { server.openConnectionCount == 0 })
+            #expect(await client.waitForClose())
+            #expect(await eventually { server.openConnectionCount == 0 })
         }
     }
 
-    @Test func silentClientIsClosedAfterHeaderTimeout() throws {
-        try withTestServer({ $0.headerReadTimeout = .milliseconds(200) }) { server, port in
+    @Test func silentClientIsClosedAfterHeaderTimeout() async throws {
+        try await withTestServer({ $0.headerReadTimeout = .milliseconds(200) }) { server, port in
             let client = try RawClient(port: port)
-            #expect(eventually { server.openConnectionCount == 1 })
-            #expect(client.waitForClose())
-            #expect(eventually { server.openConnectionCount == 0 })
+            #expect(await eventually { server.openConnectionCount == 1 })
+            #expect(await client.waitForClose())
+            #expect(await eventually { server.openConnectionCount == 0 })
         }
     }
 
-    @Test func slowBodyTimesOutWith408() throws {
-        try withTestServer({ $0.bodyReadTimeout = .milliseconds(300) }) { _, port in
+    @Test func slowBodyTimesOutWith408() async throws {
+        try await withTestServer({ $0.bodyReadTimeout = .milliseconds(300) }) { _, port in
             let client = try RawClient(port: port)
-            try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
-            let response = try #require(client.readResponse())
+            try await client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+            let response = try #require(await client.readResponse())
             #expect(response.status == 408)
             #expect(response.text.contains("body"))
         }
     }
 
-    @Test func idleKeepAliveConnectionIsClosed() throws {
-        try withTestServer({ $0.keepAliveTimeout = .milliseconds(200) }) { server, port in
+    @Test func idleKeepAliveConnectionIsClosed() async throws {
+        try await withTestServer({ $0.keepAliveTimeout = .milliseconds(200) }) { server, port in
             let client = try RawClient(port: port)
-            try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
-            #expect(client.readResponse()?.status == 200)
-            #expect(client.waitForClose())
-            #expect(eventually { server.openConnectionCount == 0 })
+            try await client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(await client.readResponse()?.status == 200)
+            #expect(await client.waitForClose())
+            #expect(await eventually { server.openConnectionCount == 0 })
         }
     }
 
-    @Test func maxConnectionsRefusesTheExtraClientWith503() throws {
-        try withTestServer({ $0.maxConnections = 2 }) { server, port in
+    @Test func maxConnectionsRefusesTheExtraClientWith503() async throws {
+        try await withTestServer({ $0.maxConnections = 2 }) { server, port in
             let first = try RawClient(port: port)
             let second = try RawClient(port: port)
-            #expect(eventually { server.openConnectionCount == 2 })
+            #expect(await eventually { server.openConnectionCount == 2 })
             let third = try RawClient(port: port)
-            let refused = try #require(third.readResponse())
+            let refused = try #require(await third.readResponse())
             #expect(refused.status == 503)
             #expect(refused.header("retry-after") == "1")
             // The admitted clients are still served.
             for client in [first, second] {
-                try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
-                #expect(client.readResponse()?.status == 200)
+                try await client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+                #expect(await client.readResponse()?.status == 200)
             }
         }
     }
 
-    @Test func manyConcurrentClientsAreAllServed() throws {
-        try withTestServer({ $0.eventLoopCount = 2 }) { _, port in
+    @Test func manyConcurrentClientsAreAllServed() async throws {
+        try await withTestServer({ $0.eventLoopCount = 2 }) { _, port in
             let failures = Atomic<Int>(0)
             let served = Atomic<Int>(0)
-            DispatchQueue.concurrentPerform(iterations: 32) { index in
-                do {
-                    let client = try RawClient(port: port)
-                    for request in 0..<20 {
-                        try client.send("GET /path/c\(index)r\(request) HTTP/1.1\r\nHost: t\r\n\r\n")
-                        guard client.readResponse()?.text == "{\"name\":\"c\(index)r\(request)\"}" else {
-                            failures.add(1, ordering: .relaxed)
-                            return
+            try await offThePool {
+                DispatchQueue.concurrentPerform(iterations: 32) { index in
+                    do {
+                        let client = try RawClient(port: port)
+                        for request in 0..<20 {
+                            try client.sendBlocking(Array("GET /path/c\(index)r\(request) HTTP/1.1\r\nHost: t\r\n\r\n".utf8))
+                            guard client.readResponseBlocking()?.text == "{\"name\":\"c\(index)r\(request)\"}" else {
+                                failures.add(1, ordering: .relaxed)
+                                return
+                            }
+                            served.add(1, ordering: .relaxed)
                         }
-                        served.add(1, ordering: .relaxed)
+                    } catch {
+                        failures.add(1, ordering: .relaxed)
                     }
-                } catch {
-                    failures.add(1, ordering: .relaxed)
                 }
             }
             #expect(failures.load(ordering: .relaxed) == 0)
@@ -197,8 +199,8 @@ struct HTTPServerLiveTests {
         }
     }
 
-    @Test func pendingResponsesCompletedFromOtherThreadsReachTheRightClients() throws {
-        try withTestServer(routes: { router in
+    @Test func pendingResponsesCompletedFromOtherThreadsReachTheRightClients() async throws {
+        try await withTestServer(routes: { router in
             router.post("/deferred") { request, context in
                 let pending = context.makePending()
                 let body = request.body
@@ -207,24 +209,26 @@ struct HTTPServerLiveTests {
             }
         }) { _, port in
             let mismatches = Atomic<Int>(0)
-            DispatchQueue.concurrentPerform(iterations: 16) { index in
-                guard let client = try? RawClient(port: port) else {
-                    mismatches.add(1, ordering: .relaxed)
-                    return
-                }
-                for request in 0..<10 {
-                    let payload = "client \(index) request \(request)"
-                    try? client.send("POST /deferred HTTP/1.1\r\nHost: t\r\nContent-Length: \(payload.utf8.count)\r\n\r\n\(payload)")
-                    let response = client.readResponse()
-                    if response?.status != 202 || response?.text != payload { mismatches.add(1, ordering: .relaxed) }
+            try await offThePool {
+                DispatchQueue.concurrentPerform(iterations: 16) { index in
+                    guard let client = try? RawClient(port: port) else {
+                        mismatches.add(1, ordering: .relaxed)
+                        return
+                    }
+                    for request in 0..<10 {
+                        let payload = "client \(index) request \(request)"
+                        try? client.sendBlocking(Array("POST /deferred HTTP/1.1\r\nHost: t\r\nContent-Length: \(payload.utf8.count)\r\n\r\n\(payload)".utf8))
+                        let response = client.readResponseBlocking()
+                        if response?.status != 202 || response?.text != payload { mismatches.add(1, ordering: .relaxed) }
+                    }
                 }
             }
             #expect(mismatches.load(ordering: .relaxed) == 0)
         }
     }
 
-    @Test func asyncRoutesAnswer() throws {
-        try withTestServer(routes: { router in
+    @Test func asyncRoutesAnswer() async throws {
+        try await withTestServer(routes: { router in
             router.addAsync(.get, "/async") { request in
                 try await Task.sleep(for: .milliseconds(10))
                 return .json(200, "{\"path\":\"\(request.path)\"}")
@@ -233,41 +237,39 @@ struct HTTPServerLiveTests {
                 throw HTTPError(409, "Already exists.")
             }
         }) { _, port in
-            // Synchronous tests running in parallel can occupy every thread of the shared
-            // concurrency pool the async handler needs, so allow for a wait here.
-            let client = try RawClient(port: port, timeout: 60)
-            try client.send("GET /async HTTP/1.1\r\nHost: t\r\n\r\n")
-            #expect(client.readResponse()?.text == #"{"path":"/async"}"#)
-            try client.send("GET /async-error HTTP/1.1\r\nHost: t\r\n\r\n")
-            let problem = try #require(client.readResponse())
+            let client = try RawClient(port: port)
+            try await client.send("GET /async HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(await client.readResponse()?.text == #"{"path":"/async"}"#)
+            try await client.send("GET /async-error HTTP/1.1\r\nHost: t\r\n\r\n")
+            let problem = try #require(await client.readResponse())
             #expect(problem.status == 409)
             #expect(problem.text.contains("Already exists."))
         }
     }
 
-    @Test func halfClosedClientStillGetsItsResponse() throws {
-        try withTestServer { _, port in
+    @Test func halfClosedClientStillGetsItsResponse() async throws {
+        try await withTestServer { _, port in
             let client = try RawClient(port: port)
-            try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+            try await client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
             client.shutdownWrite()
-            let response = try #require(client.readResponse())
+            let response = try #require(await client.readResponse())
             #expect(response.status == 200)
-            #expect(client.waitForClose())
+            #expect(await client.waitForClose())
         }
     }
 
-    @Test func clientThatStopsReadingIsDroppedAfterWriteTimeout() throws {
+    @Test func clientThatStopsReadingIsDroppedAfterWriteTimeout() async throws {
         let big = [UInt8](repeating: UInt8(ascii: "x"), count: 32 * 1024 * 1024)
-        try withTestServer({ $0.writeTimeout = .milliseconds(300) }, routes: { router in
+        try await withTestServer({ $0.writeTimeout = .milliseconds(300) }, routes: { router in
             router.get("/big") { _, _ in .response(HTTPResponse(status: 200, body: big)) }
         }) { server, port in
             let client = try RawClient(port: port)
-            try client.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
-            #expect(eventually(timeout: 10) { server.openConnectionCount == 0 })
+            try await client.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(await eventually(timeout: 10) { server.openConnectionCount == 0 })
         }
     }
 
-    @Test func gracefulShutdownFinishesTheRequestInFlight() throws {
+    @Test func gracefulShutdownFinishesTheRequestInFlight() async throws {
         var configuration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
         configuration.eventLoopCount = 1
         var router = Router()
@@ -283,23 +285,23 @@ struct HTTPServerLiveTests {
         let port = try server.start().port
         let busy = try RawClient(port: port)
         let idle = try RawClient(port: port)
-        try idle.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
-        #expect(idle.readResponse()?.status == 200)
-        try busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
-        #expect(eventually { started.load(ordering: .relaxed) })
+        try await idle.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(await idle.readResponse()?.status == 200)
+        try await busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(await eventually { started.load(ordering: .relaxed) })
 
         let begun = Date()
         server.shutdown(gracePeriod: .seconds(5))
-        #expect(idle.waitForClose())
-        let response = try #require(busy.readResponse())
+        #expect(await idle.waitForClose())
+        let response = try #require(await busy.readResponse())
         #expect(response.status == 200)
         #expect(response.header("connection") == "close")
-        server.wait()
+        _ = try await offThePool { server.wait() }
         #expect(Date().timeIntervalSince(begun) < 3)
         #expect(throws: (any Error).self) { _ = try RawClient(port: port, timeout: 1) }
     }
 
-    @Test func shutdownGracePeriodBoundsAHandlerThatNeverAnswers() throws {
+    @Test func shutdownGracePeriodBoundsAHandlerThatNeverAnswers() async throws {
         var configuration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
         configuration.eventLoopCount = 1
         var router = Router()
@@ -312,18 +314,17 @@ struct HTTPServerLiveTests {
         let server = HTTPServer(configuration: configuration, responder: router, logger: .init(label: "test"))
         let port = try server.start().port
         let client = try RawClient(port: port)
-        try client.send("GET /never HTTP/1.1\r\nHost: t\r\n\r\n")
-        #expect(eventually { parked.withLock { $0.count } == 1 })
+        try await client.send("GET /never HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(await eventually { parked.withLock { $0.count } == 1 })
         let begun = Date()
-        server.shutdown(gracePeriod: .milliseconds(300))
-        server.wait()
+        await stop(server, gracePeriod: .milliseconds(300))
         #expect(Date().timeIntervalSince(begun) < 2)
-        #expect(client.waitForClose())
+        #expect(await client.waitForClose())
         // Completing after the loop is gone must be harmless.
         parked.withLock { $0.first?.complete(.json(200, "{}")) }
     }
 
-    @Test func listensOnIPv6Loopback() throws {
+    @Test func listensOnIPv6Loopback() async throws {
         var configuration = HTTPServerConfiguration(address: try SocketAddress(parsing: "[::1]:0"))
         configuration.eventLoopCount = 1
         var router = Router()
@@ -337,11 +338,11 @@ struct HTTPServerLiveTests {
             #expect(error.errno == EADDRNOTAVAIL || error.errno == EAFNOSUPPORT)
             return
         }
-        defer { server.shutdown(); server.wait() }
         #expect(address.isIPv6)
         #expect(address.port != 0)
         let client = try RawClient(port: address.port, host: "::1")
-        try client.send("GET /hello HTTP/1.1\r\nHost: [::1]\r\n\r\n")
-        #expect(client.readResponse()?.status == 200)
+        try await client.send("GET /hello HTTP/1.1\r\nHost: [::1]\r\n\r\n")
+        #expect(await client.readResponse()?.status == 200)
+        await stop(server)
     }
 }

@@ -71,46 +71,46 @@ struct MalformedRequestTests {
     ]
 
     @Test(arguments: cases)
-    func isRefusedWithItsStatusAndTheServerKeepsServing(_ testCase: Case) throws {
-        try withTestServer { server, port in
+    func isRefusedWithItsStatusAndTheServerKeepsServing(_ testCase: Case) async throws {
+        try await withTestServer { server, port in
             let bystander = try RawClient(port: port)
             let attacker = try RawClient(port: port)
-            try attacker.send(testCase.bytes)
-            let response = try #require(attacker.readResponse(), "no response for \(testCase.name)")
+            try await attacker.send(testCase.bytes)
+            let response = try #require(await attacker.readResponse(), "no response for \(testCase.name)")
             #expect(response.status == testCase.status, "\(testCase.name): \(response.text)")
             #expect(response.header("connection") == "close")
             #expect(response.header("content-type") == "application/problem+json")
             #expect(response.text.contains("\"status\":\(testCase.status)"))
-            #expect(attacker.waitForClose())
+            #expect(await attacker.waitForClose())
 
-            try bystander.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
-            #expect(bystander.readResponse()?.status == 200)
-            #expect(eventually { server.openConnectionCount == 1 })
+            try await bystander.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(await bystander.readResponse()?.status == 200)
+            #expect(await eventually { server.openConnectionCount == 1 })
         }
     }
 
-    @Test func aClientThatHangsUpMidRequestIsClosedQuietly() throws {
-        try withTestServer { server, port in
+    @Test func aClientThatHangsUpMidRequestIsClosedQuietly() async throws {
+        try await withTestServer { server, port in
             let client = try RawClient(port: port)
-            try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly part")
+            try await client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly part")
             client.shutdownWrite()
-            #expect(client.waitForClose())
-            #expect(eventually { server.openConnectionCount == 0 })
+            #expect(await client.waitForClose())
+            #expect(await eventually { server.openConnectionCount == 0 })
         }
     }
 
-    @Test func aClientThatResetsIsForgotten() throws {
-        try withTestServer { server, port in
+    @Test func aClientThatResetsIsForgotten() async throws {
+        try await withTestServer { server, port in
             do {
                 let client = try RawClient(port: port)
                 var option = linger(l_onoff: 1, l_linger: 0)
                 setsockopt(client.fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
-                try client.send("GET /hel")
+                try await client.send("GET /hel")
             }
-            #expect(eventually { server.openConnectionCount == 0 })
+            #expect(await eventually { server.openConnectionCount == 0 })
             let next = try RawClient(port: port)
-            try next.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
-            #expect(next.readResponse()?.status == 200)
+            try await next.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(await next.readResponse()?.status == 200)
         }
     }
 }

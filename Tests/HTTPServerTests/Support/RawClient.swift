@@ -7,7 +7,7 @@ import Logging
 
 /// A blocking TCP client that sends exact bytes, so tests can send what no real HTTP client
 /// would (smuggling attempts, half requests, garbage) and read exactly what comes back.
-final class RawClient {
+final class RawClient: @unchecked Sendable {
     let fd: Int32
 
     struct Failure: Error, CustomStringConvertible {
@@ -31,9 +31,23 @@ final class RawClient {
 
     deinit { close(fd) }
 
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
+    // Every wait happens on a dedicated thread, never on the shared concurrency pool, so
+    // tests blocked on sockets cannot starve the async handlers they are testing.
+    func send(_ text: String) async throws { try await send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) throws {
+    func send(_ bytes: [UInt8]) async throws {
+        try await offThePool { try self.sendBlocking(bytes) }
+    }
+
+    func readResponse(forHead: Bool = false) async -> TestResponse? {
+        (try? await offThePool { self.readResponseBlocking(forHead: forHead) }) ?? nil
+    }
+
+    func waitForClose() async -> Bool {
+        (try? await offThePool { self.waitForCloseBlocking() }) ?? false
+    }
+
+    func sendBlocking(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -57,7 +71,7 @@ final class RawClient {
 
     /// Reads one response (status line, headers, body by Content-Length); nil if the
     /// connection ended or timed out first.
-    func readResponse(forHead: Bool = false) -> TestResponse? {
+    func readResponseBlocking(forHead: Bool = false) -> TestResponse? {
         while true {
             if let end = headEnd() {
                 let head = String(decoding: buffer[0..<end], as: UTF8.self)
@@ -95,7 +109,7 @@ final class RawClient {
 
     /// True once the server has closed its side: read returns EOF or a reset (after
     /// discarding anything still buffered).
-    func waitForClose() -> Bool {
+    func waitForCloseBlocking() -> Bool {
         buffer.removeAll()
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -122,8 +136,8 @@ struct TestResponse {
 func withTestServer(
     _ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
     routes: (inout Router) -> Void = { _ in },
-    _ body: (HTTPServer, UInt16) throws -> Void
-) throws {
+    _ body: (HTTPServer, UInt16) async throws -> Void
+) async throws {
     var configuration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
     configuration.eventLoopCount = 1
     configure(&configuration)
@@ -140,11 +154,31 @@ func withTestServer(
     logger.logLevel = .warning
     let server = HTTPServer(configuration: configuration, responder: router, logger: logger)
     let address = try server.start()
-    defer {
-        server.shutdown(gracePeriod: .seconds(2))
-        server.wait()
+    do {
+        try await body(server, address.port)
+    } catch {
+        await stop(server)
+        throw error
     }
-    try body(server, address.port)
+    await stop(server)
+}
+
+func stop(_ server: HTTPServer, gracePeriod: Duration = .seconds(2)) async {
+    server.shutdown(gracePeriod: gracePeriod)
+    _ = try? await offThePool { server.wait() }
+}
+
+/// Runs blocking work on its own thread and awaits it without holding a pool thread.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            do {
+                continuation.resume(returning: try work())
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
 }
 
 /// Runs `body` on a new thread after `delay`; used to complete pending responses "later".
@@ -156,11 +190,11 @@ func afterDelay(_ delay: Double, _ body: @escaping @Sendable () -> Void) {
 }
 
 /// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
+func eventually(timeout: Double = 5, _ condition: () -> Bool) async -> Bool {
     let end = Date().addingTimeInterval(timeout)
     while Date() < end {
         if condition() { return true }
-        Thread.sleep(forTimeInterval: 0.01)
+        try? await Task.sleep(for: .milliseconds(10))
     }
     return condition()
 }
