@@ -7,6 +7,10 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 
     public init() {}
 
+    init(reservingCapacity capacity: Int) {
+        fields.reserveCapacity(capacity)
+    }
+
     public init(_ fields: [Field]) {
         self.fields = fields
     }
@@ -59,6 +63,23 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
             }
         }
         return false
+    }
+}
+
+/// Compares two strings ignoring ASCII case, without allocating. Native strings take the
+/// fast path over their contiguous UTF-8; this runs for every header of every request.
+@inline(__always)
+func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+    guard a.utf8.count == b.utf8.count else { return false }
+    var a = a
+    var b = b
+    return a.withUTF8 { left in
+        b.withUTF8 { right in
+            for index in 0..<left.count where left[index] != right[index] {
+                if asciiLower(left[index]) != asciiLower(right[index]) { return false }
+            }
+            return true
+        }
     }
 }
 

@@ -11,6 +11,20 @@ public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let patch = HTTPMethod(rawValue: "PATCH")
     public static let delete = HTTPMethod(rawValue: "DELETE")
     public static let options = HTTPMethod(rawValue: "OPTIONS")
+
+    /// The common methods come back as the shared constants, without building a string.
+    init(bytes: UnsafeBufferPointer<UInt8>) {
+        switch bytes.count {
+        case 3 where bytes[0] == UInt8(ascii: "G") && bytes[1] == UInt8(ascii: "E") && bytes[2] == UInt8(ascii: "T"):
+            self = .get
+        case 3 where bytes[0] == UInt8(ascii: "P") && bytes[1] == UInt8(ascii: "U") && bytes[2] == UInt8(ascii: "T"):
+            self = .put
+        case 4 where bytes[0] == UInt8(ascii: "P") && bytes[1] == UInt8(ascii: "O") && bytes[2] == UInt8(ascii: "S") && bytes[3] == UInt8(ascii: "T"):
+            self = .post
+        default:
+            self.init(rawValue: String(decoding: bytes, as: UTF8.self))
+        }
+    }
 }
 
 public enum HTTPVersion: Sendable, Equatable, CustomStringConvertible {

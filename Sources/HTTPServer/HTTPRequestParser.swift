@@ -189,7 +189,7 @@ public struct HTTPRequestParser: Sendable {
             var lines = LineReader(bytes: bytes, position: start, end: end)
             guard let requestLine = try lines.next() else { throw .bad("The request line is missing.") }
             let (method, target, version) = try parseRequestLine(bytes, requestLine, limits: limits)
-            var headers = HTTPHeaders()
+            var headers = HTTPHeaders(reservingCapacity: 12)
             var framing = FramingFields()
             while let line = try lines.next(), !line.isEmpty {
                 if headers.count == limits.maxHeaderFields {
@@ -262,24 +262,47 @@ public struct HTTPRequestParser: Sendable {
     }
 
     /// RFC 9110 §8.6: a list of identical decimal values is the same as one; anything else
-    /// (signs, spaces inside, differing values) is a framing error.
+    /// (signs, spaces inside, differing values) is a framing error. Scans bytes directly:
+    /// this runs for every request with a body.
     private func parseContentLength(_ values: [String]) throws(HTTPParseError) -> Int {
         var result: Int?
         for field in values {
-            for element in field.split(separator: ",", omittingEmptySubsequences: false) {
-                let text = element.trimmingOWS()
-                guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
-                    throw .bad("Content-Length '\(field)' is not a decimal number.")
+            var value = 0
+            var digits = 0
+            var sawSpaceAfterDigits = false
+            for byte in field.utf8 {
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    if sawSpaceAfterDigits { throw Self.invalidContentLength(field) }
+                    digits += 1
+                    // More digits than fit in an Int are still a valid length, just a too-large one.
+                    value = digits > 18 ? Int.max : value * 10 + Int(byte - UInt8(ascii: "0"))
+                case UInt8(ascii: " "), UInt8(ascii: "\t"):
+                    if digits > 0 { sawSpaceAfterDigits = true }
+                case UInt8(ascii: ","):
+                    try Self.merge(value, digits: digits, field: field, into: &result)
+                    value = 0
+                    digits = 0
+                    sawSpaceAfterDigits = false
+                default:
+                    throw Self.invalidContentLength(field)
                 }
-                // More digits than fit in an Int are still a valid length, just a too-large one.
-                let value = text.utf8.count > 18 ? Int.max : Int(text)!
-                if let previous = result, previous != value {
-                    throw .bad("The request carries conflicting Content-Length values.")
-                }
-                result = value
             }
+            try Self.merge(value, digits: digits, field: field, into: &result)
         }
         return result ?? 0
+    }
+
+    private static func merge(_ value: Int, digits: Int, field: String, into result: inout Int?) throws(HTTPParseError) {
+        guard digits > 0 else { throw invalidContentLength(field) }
+        if let previous = result, previous != value {
+            throw .bad("The request carries conflicting Content-Length values.")
+        }
+        result = value
+    }
+
+    private static func invalidContentLength(_ field: String) -> HTTPParseError {
+        .bad("Content-Length '\(field)' is not a decimal number.")
     }
 
     private mutating func finish(_ head: Head, body: [UInt8], trailers: HTTPHeaders) -> HTTPParserEvent {
@@ -441,7 +464,7 @@ private func parseRequestLine(
     guard index > line.lowerBound, index < line.upperBound, bytes[index] == UInt8(ascii: " ") else {
         throw .bad("The request line does not start with a method token followed by one space.")
     }
-    let method = HTTPMethod(rawValue: String(decoding: UnsafeBufferPointer(rebasing: bytes[line.lowerBound..<index]), as: UTF8.self))
+    let method = HTTPMethod(bytes: UnsafeBufferPointer(rebasing: bytes[line.lowerBound..<index]))
     index += 1
     let targetStart = index
     while index < line.upperBound && bytes[index] != UInt8(ascii: " ") {
@@ -466,8 +489,9 @@ private func parseRequestLine(
 }
 
 private func parseVersion(_ version: UnsafeBufferPointer<UInt8>) throws(HTTPParseError) -> HTTPVersion {
-    let prefix = Array("HTTP/".utf8)
-    guard version.count == 8, Array(version[0..<5]) == prefix, version[6] == UInt8(ascii: "."),
+    guard version.count == 8, version[0] == UInt8(ascii: "H"), version[1] == UInt8(ascii: "T"),
+          version[2] == UInt8(ascii: "T"), version[3] == UInt8(ascii: "P"), version[4] == UInt8(ascii: "/"),
+          version[6] == UInt8(ascii: "."),
           let major = decimalDigit(version[5]), let minor = decimalDigit(version[7]) else {
         throw .bad("The request line does not end with a valid HTTP version.")
     }

@@ -27,7 +27,12 @@ enum ResponseEncoder {
             output.append(contentsOf: field.name.utf8)
             output.append(contentsOf: ": ".utf8)
             // A CR or LF in a value would let a handler's data split the response.
-            for byte in field.value.utf8 where byte != 13 && byte != 10 { output.append(byte) }
+            let value = field.value.utf8
+            if value.contains(where: { $0 == 13 || $0 == 10 }) {
+                for byte in value where byte != 13 && byte != 10 { output.append(byte) }
+            } else {
+                output.append(contentsOf: value)
+            }
             output.append(contentsOf: crlf)
         }
         output.append(contentsOf: crlf)
@@ -41,8 +46,13 @@ enum ResponseEncoder {
     private static let crlf: [UInt8] = [13, 10]
 
     private static func isServerOwned(_ name: String) -> Bool {
-        asciiCaseInsensitiveEquals(name, "content-length") || asciiCaseInsensitiveEquals(name, "connection")
-            || asciiCaseInsensitiveEquals(name, "date") || asciiCaseInsensitiveEquals(name, "transfer-encoding")
+        switch name.utf8.count {
+        case 4: asciiCaseInsensitiveEquals(name, "date")
+        case 10: asciiCaseInsensitiveEquals(name, "connection")
+        case 14: asciiCaseInsensitiveEquals(name, "content-length")
+        case 17: asciiCaseInsensitiveEquals(name, "transfer-encoding")
+        default: false
+        }
     }
 
     private static let cachedStatusLines: [[UInt8]] = (0..<600).map { status in
@@ -55,11 +65,19 @@ enum ResponseEncoder {
     }
 
     private static func appendDecimal(_ value: Int, to output: inout [UInt8]) {
-        if value < 10 {
-            output.append(UInt8(ascii: "0") + UInt8(value))
-            return
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var remaining = value
+            var index = buffer.count
+            repeat {
+                index -= 1
+                buffer[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
+                remaining /= 10
+            } while remaining > 0
+            output.append(contentsOf: buffer[index...])
         }
-        output.append(contentsOf: String(value).utf8)
     }
 }
 

@@ -5,10 +5,22 @@ public typealias RouteHandler = @Sendable (HTTPRequest, RequestContext) -> Reply
 /// segment. An unknown path is `404`; a known path without the method is `405` with `Allow`
 /// (RFC 9110 §15.5.6). `HEAD` falls back to the `GET` handler; the server drops the body.
 public struct Router: HTTPResponder {
+    /// Children and handlers are short arrays scanned in order: a node has a handful of each,
+    /// and comparing a few short strings is cheaper than hashing one.
     private struct Node: Sendable {
-        var literals: [String: Int] = [:]
+        var literals: [(segment: String, node: Int)] = []
         var parameter: (name: String, node: Int)?
-        var handlers: [HTTPMethod: RouteHandler] = [:]
+        var handlers: [(method: HTTPMethod, handler: RouteHandler)] = []
+
+        func literal<S: StringProtocol>(_ segment: S) -> Int? {
+            for literal in literals where literal.segment == segment { return literal.node }
+            return nil
+        }
+
+        func handler(for method: HTTPMethod) -> RouteHandler? {
+            for entry in handlers where entry.method == method { return entry.handler }
+            return nil
+        }
     }
 
     private var nodes = [Node()]
@@ -29,16 +41,16 @@ public struct Router: HTTPResponder {
                     nodes[current].parameter = (name, nodes.count - 1)
                     current = nodes.count - 1
                 }
-            } else if let next = nodes[current].literals[String(segment)] {
+            } else if let next = nodes[current].literal(segment) {
                 current = next
             } else {
                 nodes.append(Node())
-                nodes[current].literals[String(segment)] = nodes.count - 1
+                nodes[current].literals.append((String(segment), nodes.count - 1))
                 current = nodes.count - 1
             }
         }
-        precondition(nodes[current].handlers[method] == nil, "route \(method) \(template) registered twice")
-        nodes[current].handlers[method] = handler
+        precondition(nodes[current].handler(for: method) == nil, "route \(method) \(template) registered twice")
+        nodes[current].handlers.append((method, handler))
     }
 
     public mutating func get(_ template: String, _ handler: @escaping RouteHandler) { add(.get, template, handler) }
@@ -74,8 +86,9 @@ public struct Router: HTTPResponder {
     public func respond(to request: HTTPRequest, context: RequestContext) -> Reply {
         var current = 0
         var parameters: [String: String] = [:]
-        for segment in request.path.split(separator: "/") {
-            if let next = nodes[current].literals[String(segment)] {
+        var segments = PathSegments(request.path)
+        while let segment = segments.next() {
+            if let next = nodes[current].literal(segment) {
                 current = next
             } else if let parameter = nodes[current].parameter {
                 guard let value = percentDecode(segment) else {
@@ -87,11 +100,11 @@ public struct Router: HTTPResponder {
                 return .response(notFound(request))
             }
         }
-        let handlers = nodes[current].handlers
-        if handlers.isEmpty { return .response(notFound(request)) }
-        guard let handler = handlers[request.method] ?? (request.method == .head ? handlers[.get] : nil) else {
-            var allowed = handlers.keys.map(\.rawValue)
-            if handlers[.get] != nil && handlers[.head] == nil { allowed.append("HEAD") }
+        let node = nodes[current]
+        if node.handlers.isEmpty { return .response(notFound(request)) }
+        guard let handler = node.handler(for: request.method) ?? (request.method == .head ? node.handler(for: .get) : nil) else {
+            var allowed = node.handlers.map(\.method.rawValue)
+            if node.handler(for: .get) != nil && node.handler(for: .head) == nil { allowed.append("HEAD") }
             let allow = allowed.sorted().joined(separator: ", ")
             return .response(.problem(
                 status: 405, detail: "\(request.method) is not allowed on \(request.path); allowed: \(allow).",
@@ -104,5 +117,31 @@ public struct Router: HTTPResponder {
 
     private func notFound(_ request: HTTPRequest) -> HTTPResponse {
         .problem(status: 404, detail: "No resource at \(request.path).")
+    }
+}
+
+/// The non-empty `/`-separated segments of a path, found by scanning UTF-8 bytes; the
+/// generic `split` allocates an array and costs several times more per request.
+private struct PathSegments: IteratorProtocol {
+    private let path: Substring
+    private var position: String.Index
+
+    init(_ path: Substring) {
+        self.path = path
+        self.position = path.startIndex
+    }
+
+    mutating func next() -> Substring? {
+        let utf8 = path.utf8
+        var start = position
+        while start < utf8.endIndex && utf8[start] == UInt8(ascii: "/") { start = utf8.index(after: start) }
+        guard start < utf8.endIndex else {
+            position = start
+            return nil
+        }
+        var end = start
+        while end < utf8.endIndex && utf8[end] != UInt8(ascii: "/") { end = utf8.index(after: end) }
+        position = end
+        return path[start..<end]
     }
 }

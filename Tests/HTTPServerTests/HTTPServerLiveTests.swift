@@ -121,17 +121,18 @@ struct HTTPServerLiveTests {
             let response = try #require(await client.readResponse())
             #expect(response.status == 408)
             #expect(response.header("connection") == "close")
-            #expect(Date().timeIntervalSince(started) < 3)
             #expect(await client.waitForClose())
+            #expect(try #require(client.closedAt).timeIntervalSince(started) < 3)
             #expect(await eventually { server.openConnectionCount == 0 })
         }
     }
 
     @Test func silentClientIsClosedAfterHeaderTimeout() async throws {
-        try await withTestServer({ $0.headerReadTimeout = .milliseconds(200) }) { server, port in
+        try await withTestServer({ $0.headerReadTimeout = .milliseconds(300) }) { server, port in
             let client = try RawClient(port: port)
-            #expect(await eventually { server.openConnectionCount == 1 })
             #expect(await client.waitForClose())
+            let waited = try #require(client.closedAt).timeIntervalSince(client.connectedAt)
+            #expect(waited >= 0.25 && waited < 3, "closed after \(waited) s")
             #expect(await eventually { server.openConnectionCount == 0 })
         }
     }
@@ -296,8 +297,8 @@ struct HTTPServerLiveTests {
         let response = try #require(await busy.readResponse())
         #expect(response.status == 200)
         #expect(response.header("connection") == "close")
-        _ = try await offThePool { server.wait() }
-        #expect(Date().timeIntervalSince(begun) < 3)
+        let stoppedAt = try await offThePool { server.wait(); return Date() }
+        #expect(stoppedAt.timeIntervalSince(begun) < 3)
         #expect(throws: (any Error).self) { _ = try RawClient(port: port, timeout: 1) }
     }
 
@@ -317,8 +318,9 @@ struct HTTPServerLiveTests {
         try await client.send("GET /never HTTP/1.1\r\nHost: t\r\n\r\n")
         #expect(await eventually { parked.withLock { $0.count } == 1 })
         let begun = Date()
-        await stop(server, gracePeriod: .milliseconds(300))
-        #expect(Date().timeIntervalSince(begun) < 2)
+        server.shutdown(gracePeriod: .milliseconds(300))
+        let stoppedAt = try await offThePool { server.wait(); return Date() }
+        #expect(stoppedAt.timeIntervalSince(begun) < 2)
         #expect(await client.waitForClose())
         // Completing after the loop is gone must be harmless.
         parked.withLock { $0.first?.complete(.json(200, "{}")) }

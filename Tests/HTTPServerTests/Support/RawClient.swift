@@ -9,6 +9,10 @@ import Logging
 /// would (smuggling attempts, half requests, garbage) and read exactly what comes back.
 final class RawClient: @unchecked Sendable {
     let fd: Int32
+    /// When the connection was made and when the server's close was seen, timed on the
+    /// thread doing the I/O, so a busy test pool does not stretch the measurement.
+    let connectedAt = Date()
+    private(set) var closedAt: Date?
 
     struct Failure: Error, CustomStringConvertible {
         let description: String
@@ -114,8 +118,11 @@ final class RawClient: @unchecked Sendable {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count == 0 { return true }
-            if count < 0 { return errno == ECONNRESET }
+            if count == 0 || (count < 0 && errno == ECONNRESET) {
+                closedAt = Date()
+                return true
+            }
+            if count < 0 { return false }
         }
     }
 }
