@@ -443,18 +443,21 @@ private struct LineReader {
     }
 }
 
-/// tchar (RFC 9110 §5.6.2).
-private let tokenTable: [Bool] = (0..<256).map { byte in
-    switch UInt8(byte) {
+/// tchar (RFC 9110 §5.6.2): letters, digits and ``!#$%&'*+-.^_`|~``. Range checks rather
+/// than a global table, whose lazy initialisation check would run for every byte.
+@inline(__always)
+private func isToken(_ byte: UInt8) -> Bool {
+    switch byte {
     case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
         return true
+    case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+         UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+         UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+        return true
     default:
-        return "!#$%&'*+-.^_`|~".utf8.contains(UInt8(byte))
+        return false
     }
 }
-
-@inline(__always)
-private func isToken(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
 
 private func parseRequestLine(
     _ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>, limits: HTTPParserLimits
