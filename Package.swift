@@ -37,6 +37,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "HTTPServer",
+                "CSystem",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -32,4 +32,10 @@ int csystem_eventfd_drain(int fd);
 
 int csystem_accept4(int fd, struct sockaddr *addr, socklen_t *len);
 
+#include <stddef.h>
+
+/// CRC-32C (Castagnoli), as LevelDB and ext4 use for record checksums: the SSE4.2 `crc32`
+/// instruction where the CPU has it, a table otherwise. `crc` is the running value (start at 0).
+uint32_t csystem_crc32c(uint32_t crc, const void *data, size_t length);
+
 #endif

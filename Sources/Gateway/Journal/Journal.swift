@@ -1,0 +1,271 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Synchronization
+
+/// The append-only journal: the single source of truth (DESIGN.md invariants 1 and 3).
+///
+/// One writer thread owns the active segment. Appenders hand over entries and a completion;
+/// the writer takes everything that piled up, writes it with one `pwrite`, calls `fdatasync`
+/// once, hands the committed records to `onCommit` (which folds them into memory), and only
+/// then runs the completions — so nothing is acknowledged before it is on disk, and nothing
+/// acknowledged is invisible to a read that follows.
+///
+/// A failed write or sync is sticky: every later append fails at once with the same error,
+/// because after a failure the file's tail is unknown until recovery looks at it.
+public final class Journal: Sendable {
+    public struct Configuration: Sendable {
+        public var directory: String
+        /// A segment is sealed and a new one started once it reaches this size.
+        public var segmentSize: Int = 64 * 1024 * 1024
+        /// The largest record accepted (a whole batch of events is many records, not one).
+        public var maxRecordSize: Int = 16 * 1024 * 1024
+
+        public init(directory: String) {
+            self.directory = directory
+        }
+    }
+
+    public typealias Completion = @Sendable (Result<[JournalRecord], JournalError>) -> Void
+    public typealias CommitObserver = @Sendable ([JournalRecord]) -> Void
+
+    public struct RecoveryReport: Sendable {
+        public var segments: Int
+        public var records: Int
+        /// Bytes cut from a torn or corrupt tail of the last segment.
+        public var truncatedBytes: Int
+        public var lastSequence: UInt64
+    }
+
+    private struct Batch {
+        var entries: [JournalEntry]
+        var completion: Completion
+    }
+
+    /// State only the writer thread touches after `open` returns.
+    private struct WriterState {
+        var fd: Int32
+        var segmentBase: UInt64
+        var segmentPath: String
+        var size: Int
+        var nextSequence: UInt64
+        var lastTimestamp: Int64
+    }
+
+    public let configuration: Configuration
+    public let recovery: RecoveryReport
+    private let logger: Logger
+    private let onCommit: CommitObserver
+    private let queue = WorkQueue<Batch>()
+    private let writer: Mutex<WriterState>
+    private let readers = Mutex<[UInt64: Int32]>([:])
+    private let stickyFailure = Mutex<JournalError?>(nil)
+    private let thread = Mutex<pthread_t?>(nil)
+    private let syncs = Atomic<Int>(0)
+    private let written = Atomic<Int>(0)
+
+    /// Opens the journal in `configuration.directory` (created if missing), recovers it, and
+    /// replays every record through `onCommit` before returning; later commits go through the
+    /// same observer, so in-memory state has exactly one way to be built.
+    public init(
+        configuration: Configuration, logger: Logger, onCommit: @escaping CommitObserver
+    ) throws(JournalError) {
+        self.configuration = configuration
+        self.logger = logger
+        self.onCommit = onCommit
+        let directory = configuration.directory
+        if mkdir(directory, 0o750) != 0 && errno != EEXIST {
+            throw JournalError.failed("mkdir", errno, file: directory)
+        }
+        let recovered = try JournalRecovery.recover(configuration: configuration, logger: logger, replay: onCommit)
+        recovery = recovered.report
+        var readerFDs: [UInt64: Int32] = [:]
+        for base in recovered.segmentBases {
+            let path = directory + "/" + SegmentFile.name(base: base)
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw JournalError.failed("open", errno, file: path) }
+            readerFDs[base] = fd
+        }
+        var state: WriterState
+        if let last = recovered.segmentBases.last, recovered.lastSegmentSize < configuration.segmentSize {
+            let path = directory + "/" + SegmentFile.name(base: last)
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw JournalError.failed("open", errno, file: path) }
+            state = WriterState(fd: fd, segmentBase: last, segmentPath: path, size: recovered.lastSegmentSize,
+                                nextSequence: recovered.report.lastSequence + 1, lastTimestamp: recovered.lastTimestamp)
+        } else {
+            let base = recovered.report.lastSequence + 1
+            let fd = try SegmentFile.create(directory: directory, base: base)
+            let path = directory + "/" + SegmentFile.name(base: base)
+            let reader = open(path, O_RDONLY | O_CLOEXEC)
+            guard reader >= 0 else { throw JournalError.failed("open", errno, file: path) }
+            readerFDs[base] = reader
+            state = WriterState(fd: fd, segmentBase: base, segmentPath: path, size: SegmentFile.headerSize,
+                                nextSequence: base, lastTimestamp: recovered.lastTimestamp)
+        }
+        writer = Mutex(state)
+        readers.withLock { $0 = readerFDs }
+        try startWriter()
+    }
+
+    deinit {
+        readers.withLock { fds in fds.values.forEach { Glibc.close($0) } }
+        writer.withLock { _ = Glibc.close($0.fd) }
+    }
+
+    /// Records written and `fdatasync` calls made since open: their ratio is the group-commit
+    /// batch size.
+    public var statistics: (records: Int, syncs: Int) {
+        (written.load(ordering: .relaxed), syncs.load(ordering: .relaxed))
+    }
+
+    /// The error that stopped writes, if any. While set, the gateway is not ready.
+    public var failure: JournalError? { stickyFailure.withLock { $0 } }
+
+    /// Queues `entries` to be written in order and made durable together. `completion` runs
+    /// on the writer thread once they are on disk (or failed); keep it short.
+    public func append(_ entries: [JournalEntry], completion: @escaping Completion) {
+        for entry in entries where entry.payload.count > configuration.maxRecordSize {
+            completion(.failure(.recordTooLarge(size: entry.payload.count, limit: configuration.maxRecordSize)))
+            return
+        }
+        if let failure = failure {
+            completion(.failure(failure))
+            return
+        }
+        if !queue.push(Batch(entries: entries, completion: completion)) {
+            completion(.failure(.closed))
+        }
+    }
+
+    /// Reads the record at `location` with `pread`; payloads are never cached in memory.
+    public func read(_ location: RecordLocation) throws(JournalError) -> JournalRecord {
+        guard let fd = readers.withLock({ $0[location.segment] }) else {
+            throw .corrupt(file: SegmentFile.name(base: location.segment), offset: Int(location.offset), reason: "no such segment")
+        }
+        let file = SegmentFile.name(base: location.segment)
+        let bytes = try SegmentFile.readExactly(fd, count: Int(location.length), at: Int(location.offset), file: file)
+        let decoded = bytes.withUnsafeBytes { RecordFraming.decode($0, at: 0, maxPayload: configuration.maxRecordSize) }
+        guard case .record(let sequence, let timestamp, let kind, let payload, _) = decoded else {
+            throw .corrupt(file: file, offset: Int(location.offset), reason: "the record no longer decodes")
+        }
+        return JournalRecord(sequence: sequence, timestamp: timestamp, kind: kind,
+                             payload: Array(bytes[payload]), location: location)
+    }
+
+    /// Stops accepting appends, writes what is queued, and stops the writer thread.
+    public func close() {
+        queue.close()
+        if let handle = thread.withLock({ current -> pthread_t? in
+            defer { current = nil }
+            return current
+        }) {
+            pthread_join(handle, nil)
+        }
+    }
+
+    // MARK: - The writer
+
+    private func startWriter() throws(JournalError) {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        var handle = pthread_t()
+        let result = pthread_create(&handle, nil, { raw in
+            let journal = Unmanaged<Journal>.fromOpaque(raw!).takeRetainedValue()
+            journal.runWriter()
+            return nil
+        }, box)
+        guard result == 0 else {
+            Unmanaged<Journal>.fromOpaque(box).release()
+            throw JournalError.io(call: "pthread_create", errno: result, file: configuration.directory)
+        }
+        thread.withLock { $0 = handle }
+    }
+
+    private func runWriter() {
+        while true {
+            let batches = queue.takeAll()
+            if batches.isEmpty { return }
+            commit(batches)
+        }
+    }
+
+    private func commit(_ batches: [Batch]) {
+        if let failure = failure {
+            batches.forEach { $0.completion(.failure(failure)) }
+            return
+        }
+        let outcome = writer.withLock { state -> Result<[[JournalRecord]], JournalError> in
+            do throws(JournalError) {
+                return .success(try write(batches, state: &state))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch outcome {
+        case .success(let committed):
+            let records = committed.flatMap { $0 }
+            syncs.add(1, ordering: .relaxed)
+            written.add(records.count, ordering: .relaxed)
+            onCommit(records)
+            for (batch, records) in zip(batches, committed) { batch.completion(.success(records)) }
+        case .failure(let error):
+            stickyFailure.withLock { if $0 == nil { $0 = error } }
+            logger.critical("journal write failed; refusing all further writes", metadata: ["error": "\(error)"])
+            batches.forEach { $0.completion(.failure(error)) }
+        }
+    }
+
+    /// Frames every entry, writes them in one `pwrite` and syncs once.
+    private func write(_ batches: [Batch], state: inout WriterState) throws(JournalError) -> [[JournalRecord]] {
+        if state.size >= configuration.segmentSize {
+            try roll(&state)
+        }
+        var clock = timespec()
+        clock_gettime(CLOCK_REALTIME, &clock)
+        // Timestamps never go backwards in journal order, even if the wall clock does.
+        let timestamp = max(Int64(clock.tv_sec) * 1_000_000 + Int64(clock.tv_nsec / 1000), state.lastTimestamp)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(batches.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.payload.count + RecordFraming.headerSize } })
+        var committed: [[JournalRecord]] = []
+        committed.reserveCapacity(batches.count)
+        var sequence = state.nextSequence
+        for batch in batches {
+            var records: [JournalRecord] = []
+            records.reserveCapacity(batch.entries.count)
+            for entry in batch.entries {
+                let offset = state.size + buffer.count
+                let length = RecordFraming.encode(
+                    sequence: sequence, timestamp: timestamp, kind: entry.kind, payload: entry.payload, into: &buffer)
+                records.append(JournalRecord(
+                    sequence: sequence, timestamp: timestamp, kind: entry.kind, payload: entry.payload,
+                    location: RecordLocation(segment: state.segmentBase, offset: UInt64(offset), length: UInt32(length))))
+                sequence += 1
+            }
+            committed.append(records)
+        }
+        try SegmentFile.writeAll(state.fd, buffer, at: state.size, file: state.segmentPath)
+        guard fdatasync(state.fd) == 0 else { throw JournalError.failed("fdatasync", errno, file: state.segmentPath) }
+        state.size += buffer.count
+        state.nextSequence = sequence
+        state.lastTimestamp = timestamp
+        return committed
+    }
+
+    /// Seals the active segment and starts the next, named by the next sequence number.
+    private func roll(_ state: inout WriterState) throws(JournalError) {
+        let base = state.nextSequence
+        let fd = try SegmentFile.create(directory: configuration.directory, base: base)
+        let path = configuration.directory + "/" + SegmentFile.name(base: base)
+        let reader = open(path, O_RDONLY | O_CLOEXEC)
+        guard reader >= 0 else {
+            Glibc.close(fd)
+            throw JournalError.failed("open", errno, file: path)
+        }
+        readers.withLock { $0[base] = reader }
+        Glibc.close(state.fd)
+        state = WriterState(fd: fd, segmentBase: base, segmentPath: path, size: SegmentFile.headerSize,
+                            nextSequence: base, lastTimestamp: state.lastTimestamp)
+        logger.info("journal segment started", metadata: ["segment": "\(SegmentFile.name(base: base))"])
+    }
+}

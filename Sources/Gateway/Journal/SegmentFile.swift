@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Naming and low-level I/O for segment files. A segment is named by the sequence number of
+/// its first record (Kafka's convention), zero-padded so names sort in sequence order, and
+/// starts with a 16-byte header: magic and that base sequence.
+enum SegmentFile {
+    static let headerSize = 16
+    static let magic: [UInt8] = Array("WHGJRNL1".utf8)
+    static let suffix = ".seg"
+
+    static func name(base: UInt64) -> String {
+        let digits = String(base)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + suffix
+    }
+
+    static func base(fromName name: String) -> UInt64? {
+        guard name.hasSuffix(suffix), name.utf8.count == 20 + suffix.utf8.count else { return nil }
+        return UInt64(name.dropLast(suffix.count))
+    }
+
+    static func header(base: UInt64) -> [UInt8] {
+        var bytes = magic
+        appendLittleEndian(base, to: &bytes)
+        return bytes
+    }
+
+    /// Segment bases found in `directory`, ascending.
+    static func list(in directory: String) throws(JournalError) -> [UInt64] {
+        guard let dir = opendir(directory) else { throw JournalError.failed("opendir", errno, file: directory) }
+        defer { closedir(dir) }
+        var bases: [UInt64] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let base = base(fromName: name) { bases.append(base) }
+        }
+        return bases.sorted()
+    }
+
+    /// Creates a new segment durably: the file with its header is synced, then the directory,
+    /// so the file's existence survives a crash too.
+    static func create(directory: String, base: UInt64) throws(JournalError) -> Int32 {
+        let path = directory + "/" + name(base: base)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw JournalError.failed("open", errno, file: path) }
+        do throws(JournalError) {
+            try writeAll(fd, header(base: base), at: 0, file: path)
+            guard fsync(fd) == 0 else { throw JournalError.failed("fsync", errno, file: path) }
+            try syncDirectory(directory)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    static func syncDirectory(_ directory: String) throws(JournalError) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw JournalError.failed("open", errno, file: directory) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw JournalError.failed("fsync", errno, file: directory) }
+    }
+
+    /// `pwrite` until every byte is written, retrying EINTR and short writes.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, file: String) throws(JournalError) {
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { raw in
+                pwrite(fd, raw.baseAddress! + written, raw.count - written, off_t(offset + written))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw JournalError.failed("pwrite", errno, file: file)
+            }
+            written += result
+        }
+    }
+
+    /// `pread` exactly `count` bytes; fewer means the file is shorter than the index claims.
+    static func readExactly(_ fd: Int32, count: Int, at offset: Int, file: String) throws(JournalError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let result = bytes.withUnsafeMutableBytes { raw in
+                pread(fd, raw.baseAddress! + done, count - done, off_t(offset + done))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw JournalError.failed("pread", errno, file: file)
+            }
+            if result == 0 { throw JournalError.corrupt(file: file, offset: offset + done, reason: "unexpected end of file") }
+            done += result
+        }
+        return bytes
+    }
+}

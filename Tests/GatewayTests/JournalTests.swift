@@ -1,0 +1,261 @@
+import Foundation
+@testable import Gateway
+import Logging
+import Synchronization
+import Testing
+
+/// The journal against real files, real `fdatasync` and real damage.
+@Suite("Journal")
+struct JournalTests {
+    static let kind = RecordKind(rawValue: 7)
+
+    /// A scratch directory removed afterwards.
+    final class Scratch {
+        let path: String
+        init() {
+            path = NSTemporaryDirectory() + "journal-test-" + UUID().uuidString
+            try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        }
+        deinit { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    /// Collects what the journal replays and commits.
+    final class Fold: Sendable {
+        let records = Mutex<[JournalRecord]>([])
+        var observer: Journal.CommitObserver { { records in self.records.withLock { $0.append(contentsOf: records) } } }
+        var all: [JournalRecord] { records.withLock { $0 } }
+    }
+
+    static func open(_ directory: String, segmentSize: Int = 64 * 1024 * 1024, fold: Fold = Fold()) throws -> Journal {
+        var configuration = Journal.Configuration(directory: directory)
+        configuration.segmentSize = segmentSize
+        let logger = Logger(label: "journal-test") { _ in SwiftLogNoOpLogHandler() }
+        return try Journal(configuration: configuration, logger: logger, onCommit: fold.observer)
+    }
+
+    /// Appends and waits for the outcome.
+    static func append(_ journal: Journal, _ payloads: [[UInt8]]) -> Result<[JournalRecord], JournalError> {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<[JournalRecord], JournalError>?>(nil)
+        journal.append(payloads.map { JournalEntry(kind: kind, payload: $0) }) { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return outcome.withLock { $0! }
+    }
+
+    static func payload(_ index: Int) -> [UInt8] {
+        Array("{\"event\":\(index),\"pad\":\"\(String(repeating: "x", count: index % 50))\"}".utf8)
+    }
+
+    @Test func appendsAreReadableAndReplayedInOrderAfterReopen() throws {
+        let scratch = Scratch()
+        var locations: [RecordLocation] = []
+        do {
+            let journal = try Self.open(scratch.path)
+            for index in 0..<100 {
+                let records = try Self.append(journal, [Self.payload(index)]).get()
+                #expect(records.map(\.sequence) == [UInt64(index + 1)])
+                locations.append(records[0].location)
+            }
+            let batch = try Self.append(journal, (100..<110).map(Self.payload)).get()
+            #expect(batch.map(\.sequence) == Array(101...110))
+            locations.append(contentsOf: batch.map(\.location))
+            #expect(try journal.read(locations[42]).payload == Self.payload(42))
+            journal.close()
+        }
+        let fold = Fold()
+        let reopened = try Self.open(scratch.path, fold: fold)
+        defer { reopened.close() }
+        #expect(reopened.recovery.records == 110)
+        #expect(reopened.recovery.truncatedBytes == 0)
+        #expect(fold.all.map(\.sequence) == Array(1...110))
+        #expect(fold.all.map(\.payload) == (0..<110).map(Self.payload))
+        #expect(fold.all.map(\.location) == locations)
+        #expect(try reopened.read(locations[109]).payload == Self.payload(109))
+        #expect(try Self.append(reopened, [[1, 2, 3]]).get().first?.sequence == 111)
+    }
+
+    @Test func concurrentAppendersShareSyncs() throws {
+        let scratch = Scratch()
+        let journal = try Self.open(scratch.path)
+        defer { journal.close() }
+        let failures = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 16) { worker in
+            for index in 0..<50 {
+                if case .failure = Self.append(journal, [Self.payload(worker * 1000 + index)]) {
+                    failures.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        #expect(failures.load(ordering: .relaxed) == 0)
+        let stats = journal.statistics
+        #expect(stats.records == 800)
+        // 16 appenders waiting on each other's syncs must batch; one sync per record would
+        // mean group commit is not happening.
+        #expect(stats.syncs < 800)
+    }
+
+    @Test func segmentsRollAndReopenAcrossThem() throws {
+        let scratch = Scratch()
+        do {
+            let journal = try Self.open(scratch.path, segmentSize: 4096)
+            for index in 0..<300 { _ = try Self.append(journal, [Self.payload(index)]).get() }
+            journal.close()
+        }
+        let segments = try SegmentFile.list(in: scratch.path)
+        #expect(segments.count > 3)
+        #expect(segments.first == 1)
+        let fold = Fold()
+        let reopened = try Self.open(scratch.path, segmentSize: 4096, fold: fold)
+        defer { reopened.close() }
+        #expect(fold.all.map(\.sequence) == Array(1...300))
+        let record = fold.all[150]
+        #expect(try reopened.read(record.location).payload == Self.payload(150))
+    }
+
+    /// Cuts the last segment at every offset inside its last records: recovery keeps exactly
+    /// the records that were whole before the cut, and appends continue after them.
+    @Test func tornTailIsCutBackToTheLastCompleteRecord() throws {
+        let scratch = Scratch()
+        var ends: [Int] = []  // file size after each record
+        do {
+            let journal = try Self.open(scratch.path)
+            for index in 0..<20 {
+                let record = try Self.append(journal, [Self.payload(index)]).get()[0]
+                ends.append(Int(record.location.offset) + Int(record.location.length))
+            }
+            journal.close()
+        }
+        let segment = scratch.path + "/" + SegmentFile.name(base: 1)
+        let original = try Data(contentsOf: URL(fileURLWithPath: segment))
+        let cutFrom = ends[16]
+        for cut in cutFrom..<original.count {
+            try original.prefix(cut).write(to: URL(fileURLWithPath: segment))
+            let whole = ends.filter { $0 <= cut }.count
+            let fold = Fold()
+            let journal = try Self.open(scratch.path, fold: fold)
+            #expect(fold.all.count == whole, "cut at \(cut)")
+            #expect(journal.recovery.truncatedBytes == cut - ends[whole - 1], "cut at \(cut)")
+            let next = try Self.append(journal, [[9]]).get()[0]
+            #expect(next.sequence == UInt64(whole + 1))
+            journal.close()
+        }
+    }
+
+    @Test func flippedBytesInTheLastSegmentKeepEverythingBeforeThem() throws {
+        let scratch = Scratch()
+        var ends: [Int] = []
+        do {
+            let journal = try Self.open(scratch.path)
+            for index in 0..<10 {
+                let record = try Self.append(journal, [Self.payload(index)]).get()[0]
+                ends.append(Int(record.location.offset) + Int(record.location.length))
+            }
+            journal.close()
+        }
+        let segment = scratch.path + "/" + SegmentFile.name(base: 1)
+        let original = try Data(contentsOf: URL(fileURLWithPath: segment))
+        // Every byte of record 8 (the 8th, index 7) and 9, one at a time.
+        for position in ends[6]..<ends[8] {
+            var damaged = original
+            damaged[position] ^= 0x40
+            try damaged.write(to: URL(fileURLWithPath: segment))
+            let fold = Fold()
+            let journal = try Self.open(scratch.path, fold: fold)
+            let kept = ends.firstIndex { $0 > position }!
+            #expect(fold.all.count == kept, "flip at \(position)")
+            #expect(fold.all.map(\.payload) == (0..<kept).map(Self.payload))
+            journal.close()
+            try original.write(to: URL(fileURLWithPath: segment))
+        }
+    }
+
+    @Test func damageInASealedSegmentStopsStartupNamingFileAndOffset() throws {
+        let scratch = Scratch()
+        var victim: RecordLocation?
+        do {
+            let journal = try Self.open(scratch.path, segmentSize: 2048)
+            for index in 0..<100 {
+                let record = try Self.append(journal, [Self.payload(index)]).get()[0]
+                if index == 5 { victim = record.location }
+            }
+            journal.close()
+        }
+        let location = try #require(victim)
+        let path = scratch.path + "/" + SegmentFile.name(base: location.segment)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[Int(location.offset) + RecordFraming.headerSize + 2] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+        #expect(throws: JournalError.corrupt(file: path, offset: Int(location.offset), reason: "checksum mismatch")) {
+            _ = try Self.open(scratch.path, segmentSize: 2048)
+        }
+    }
+
+    @Test func aSegmentWithoutItsHeaderIsRefused() throws {
+        let scratch = Scratch()
+        do {
+            let journal = try Self.open(scratch.path, segmentSize: 2048)
+            for index in 0..<50 { _ = try Self.append(journal, [Self.payload(index)]).get() }
+            journal.close()
+        }
+        let first = scratch.path + "/" + SegmentFile.name(base: 1)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: first))
+        bytes[0] = UInt8(ascii: "X")
+        try bytes.write(to: URL(fileURLWithPath: first))
+        #expect(throws: JournalError.self) { _ = try Self.open(scratch.path, segmentSize: 2048) }
+    }
+
+    /// A real full filesystem: a 256 KiB tmpfs. The failure is sticky and every later append
+    /// fails at once; what was acknowledged before is intact after a restart.
+    @Test func aFullDiskFailsEveryAppendFromThenOn() throws {
+        let scratch = Scratch()
+        let mounted = Process()
+        mounted.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mounted.arguments = ["-t", "tmpfs", "-o", "size=256k", "tmpfs", scratch.path]
+        mounted.standardError = FileHandle.nullDevice
+        guard (try? mounted.run()) != nil else { return }
+        mounted.waitUntilExit()
+        guard mounted.terminationStatus == 0 else {
+            print("skipping the full-disk test: cannot mount a tmpfs here (not root?)")
+            return
+        }
+        defer {
+            let unmount = Process()
+            unmount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            unmount.arguments = [scratch.path]
+            try? unmount.run()
+            unmount.waitUntilExit()
+        }
+        let directory = scratch.path + "/journal"
+        let journal = try Self.open(directory)
+        var acknowledged = 0
+        var failure: JournalError?
+        let big = [UInt8](repeating: UInt8(ascii: "z"), count: 8 * 1024)
+        for _ in 0..<100 {
+            switch Self.append(journal, [big]) {
+            case .success: acknowledged += 1
+            case .failure(let error):
+                failure = error
+            }
+            if failure != nil { break }
+        }
+        #expect(failure == .diskFull(file: directory + "/" + SegmentFile.name(base: 1)))
+        #expect(journal.failure == failure)
+        #expect(acknowledged > 10)
+        // Sticky: even a tiny record now fails without touching the disk.
+        guard case .failure(let again) = Self.append(journal, [[1]]) else {
+            Issue.record("an append succeeded after the disk filled")
+            return
+        }
+        #expect(again == failure)
+        journal.close()
+
+        let fold = Fold()
+        let reopened = try Self.open(directory, fold: fold)
+        #expect(fold.all.count >= acknowledged)
+        #expect(fold.all.prefix(acknowledged).allSatisfy { $0.payload == big })
+        reopened.close()
+    }
+}
