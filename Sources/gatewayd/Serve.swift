@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Gateway
 import HTTPServer
 import Logging
@@ -44,6 +45,23 @@ struct Serve: ParsableCommand {
     @Option(help: "Seconds in-flight requests get to finish after SIGTERM/SIGINT.")
     var shutdownGrace: Double = 10
 
+    @Option(help: ArgumentHelp(
+        "The admin token (also GATEWAY_ADMIN_TOKEN). Without either, one is generated at first start, stored in DATA_DIR/admin-token (mode 0600) and printed once.",
+        valueName: "token"))
+    var adminToken: String?
+
+    @Flag(help: "Refuse events whose type is not registered (422); by default any valid type is accepted.")
+    var requireEventTypes = false
+
+    @Option(help: "Seconds a repeated Idempotency-Key or producer id answers with the original event.")
+    var idempotencyWindow: Double = 24 * 3600
+
+    @Option(help: "Most events in one POST /v1/events/batch.")
+    var maxBatchEvents = 500
+
+    @Option(help: "Journal segment size in MiB; a segment is sealed and a new one started past it.")
+    var segmentSizeMb = 64
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -59,6 +77,9 @@ struct Serve: ParsableCommand {
             throw ValidationError("--max-connections must be positive and --max-header-bytes at least 1024")
         }
         if let eventLoops, eventLoops < 1 { throw ValidationError("--event-loops must be at least 1") }
+        guard idempotencyWindow > 0, maxBatchEvents > 0, segmentSizeMb > 0 else {
+            throw ValidationError("--idempotency-window, --max-batch-events and --segment-size-mb must be positive")
+        }
     }
 
     func run() throws {
@@ -88,8 +109,28 @@ struct Serve: ParsableCommand {
         configuration.keepAliveTimeout = .seconds(keepAliveTimeout)
         configuration.writeTimeout = .seconds(writeTimeout)
 
+        var coreConfiguration = GatewayCore.Configuration(dataDirectory: dataDir)
+        coreConfiguration.requireEventTypes = requireEventTypes
+        coreConfiguration.idempotencyWindow = .seconds(idempotencyWindow)
+        coreConfiguration.maxBatchEvents = maxBatchEvents
+        coreConfiguration.segmentSize = segmentSizeMb * 1024 * 1024
+        let started = ContinuousClock.now
+        let core: GatewayCore
+        do {
+            core = try GatewayCore(configuration: coreConfiguration, logger: logger)
+        } catch {
+            logger.critical("cannot open the journal", metadata: ["error": "\(error)"])
+            throw ExitCode(70)
+        }
+        let recovery = core.journal.recovery
+        logger.info("journal recovered", metadata: [
+            "segments": "\(recovery.segments)", "records": "\(recovery.records)", "events": "\(core.state.eventCount)",
+            "truncated-bytes": "\(recovery.truncatedBytes)", "took": "\(ContinuousClock.now - started)",
+        ])
+        let token = try AdminToken.resolve(flag: adminToken, dataDirectory: dataDir)
+
         var router = Router()
-        HealthAPI.register(on: &router)
+        GatewayAPI.register(on: &router, core: core, adminToken: token.value)
 
         // Block the shutdown signals before any thread exists, so every thread inherits the
         // mask and only `sigwait` below ever sees them.
@@ -102,7 +143,10 @@ struct Serve: ParsableCommand {
         let server = HTTPServer(configuration: configuration, responder: router, logger: logger)
         let bound = try server.start()
         // Written straight to fd 1 so it is seen at once even when stdout is a pipe.
-        let banner = "gatewayd listening on http://\(bound) (data dir \(dataDir))\n"
+        var banner = "gatewayd listening on http://\(bound) (data dir \(dataDir))\n"
+        if token.generated {
+            banner += "admin token (shown once, stored in \(dataDir)/admin-token): \(token.value)\n"
+        }
         _ = banner.withCString { write(STDOUT_FILENO, $0, strlen($0)) }
 
         var received: Int32 = 0
@@ -110,6 +154,7 @@ struct Serve: ParsableCommand {
         logger.info("shutting down", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")"])
         server.shutdown(gracePeriod: .seconds(shutdownGrace))
         server.wait()
+        core.close()
         logger.info("stopped")
     }
 }
@@ -128,5 +173,31 @@ enum DataDirectory {
         guard access(path, W_OK) == 0 else {
             throw ValidationError("--data-dir: \(path) is not writable")
         }
+    }
+}
+
+/// The admin token: from the flag, else the environment, else the data dir's `admin-token`
+/// file, else a new one written there (mode 0600) and reported once.
+enum AdminToken {
+    static func resolve(flag: String?, dataDirectory: String) throws -> (value: String, generated: Bool) {
+        if let flag, !flag.isEmpty { return (flag, false) }
+        if let environment = ProcessInfo.processInfo.environment["GATEWAY_ADMIN_TOKEN"], !environment.isEmpty {
+            return (environment, false)
+        }
+        let path = dataDirectory + "/admin-token"
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8) {
+            let token = existing.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !token.isEmpty { return (token, false) }
+        }
+        let token = Tokens.generate(prefix: "adm_")
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ValidationError("cannot create \(path): \(SystemError(call: "open", errno: errno))") }
+        defer { close(fd) }
+        let line = token + "\n"
+        let written = line.withCString { write(fd, $0, strlen($0)) }
+        guard written == line.utf8.count, fsync(fd) == 0 else {
+            throw ValidationError("cannot write \(path): \(SystemError(call: "write", errno: errno))")
+        }
+        return (token, true)
     }
 }

@@ -1,0 +1,41 @@
+import HTTPServer
+
+/// Admin routes run on the event loop like ingest: they check and answer at once, or hand a
+/// record to the journal and answer from its completion. No `Task`, so they never wait on
+/// the shared concurrency pool.
+extension Router {
+    /// Registers a handler that may throw `HTTPError` to answer with a problem document.
+    mutating func route(
+        _ method: HTTPMethod, _ template: String,
+        _ handler: @escaping @Sendable (HTTPRequest, RequestContext) throws -> Reply
+    ) {
+        add(method, template) { request, context in
+            do {
+                return try handler(request, context)
+            } catch let error as HTTPError {
+                return .response(error.response)
+            } catch {
+                return .response(.problem(status: 500, detail: "The request failed unexpectedly: \(error)."))
+            }
+        }
+    }
+}
+
+extension GatewayCore {
+    /// Appends state-change records and answers once they are durable, with `respond`'s
+    /// response, or `503` if the journal cannot take them.
+    func commit(
+        _ entries: [JournalEntry], context: RequestContext,
+        then respond: @escaping @Sendable ([JournalRecord]) -> HTTPResponse
+    ) -> Reply {
+        let pending = context.makePending()
+        journal.append(entries) { result in
+            switch result {
+            case .success(let records): pending.complete(respond(records))
+            case .failure(let error):
+                pending.complete(.problem(status: 503, detail: "The change was not stored: \(error).", headers: ["Retry-After": "30"]))
+            }
+        }
+        return .pending(pending)
+    }
+}

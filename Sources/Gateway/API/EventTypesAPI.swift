@@ -1,0 +1,101 @@
+import HTTPServer
+
+/// `PUT/GET/DELETE /v1/event-types/{name}`, `GET /v1/event-types`. Registering a type with a
+/// schema makes ingest validate events of that type; deleting archives it (old events stay).
+struct EventTypesAPI {
+    let core: GatewayCore
+    let auth: Authenticator
+
+    func register(on router: inout Router) {
+        router.route(.put, "/v1/event-types/{name}") { request, context in try put(request, context) }
+        router.route(.get, "/v1/event-types") { request, _ in .response(try list(request)) }
+        router.route(.get, "/v1/event-types/{name}") { request, _ in .response(try show(request)) }
+        router.route(.delete, "/v1/event-types/{name}") { request, context in try archive(request, context) }
+    }
+
+    private func put(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let name = request.pathParameters["name"] ?? ""
+        guard EventTypeName.isValid(name) else {
+            throw HTTPError(422, "'\(name)' is not a valid event type name: use dot-separated lowercase segments such as 'payment.processed'.")
+        }
+        if let refusal = EventsAPI.requireJSON(request) { throw HTTPError(415, Self.detail(of: refusal)) }
+        let body: JSONValue
+        do {
+            body = try JSONParser.parse(request.body)
+        } catch {
+            throw HTTPError(400, "The body is not valid JSON: \(error)")
+        }
+        guard case .object = body else { throw HTTPError(422, "The body must be an object with 'description' and 'schema'.") }
+        var description = ""
+        if let value = body["description"] {
+            guard case .string(let text) = value else { throw HTTPError(422, "'description' must be a string.") }
+            description = text
+        }
+        var schemaText: [UInt8] = []
+        if let schema = body["schema"], schema != .null {
+            do {
+                _ = try JSONSchema(schema)
+            } catch {
+                throw HTTPError(422, "The schema cannot be used: \(error)")
+            }
+            schemaText = JSONParser.serialize(schema)
+        }
+        let existed = core.state.eventType(name).map { !$0.archived } ?? false
+        let record = EventTypeRecord(name: name, description: description, schema: schemaText)
+        let state = core.state
+        return core.commit([JournalEntry(kind: .eventTypeUpserted, payload: record.encode())], context: context) { _ in
+            guard let stored = state.eventType(name) else {
+                return .problem(status: 500, detail: "The event type was stored but cannot be read back.")
+            }
+            return .json(existed ? 200 : 201, Self.json(stored))
+        }
+    }
+
+    private func list(_ request: HTTPRequest) throws -> HTTPResponse {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let includeArchived = request.queryValue("archived") == "true"
+        let types = core.state.eventTypes().filter { includeArchived || !$0.archived }
+        var items: [UInt8] = [UInt8(ascii: "[")]
+        for (index, type) in types.enumerated() {
+            if index > 0 { items.append(UInt8(ascii: ",")) }
+            items += Self.json(type)
+        }
+        items.append(UInt8(ascii: "]"))
+        var json = JSONObjectWriter()
+        json.add("eventTypes", raw: items)
+        return .json(200, json.finish())
+    }
+
+    private func show(_ request: HTTPRequest) throws -> HTTPResponse {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let name = request.pathParameters["name"] ?? ""
+        guard let type = core.state.eventType(name) else { throw HTTPError(404, "No event type '\(name)'.") }
+        return .json(200, Self.json(type))
+    }
+
+    private func archive(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let name = request.pathParameters["name"] ?? ""
+        guard let type = core.state.eventType(name), !type.archived else { throw HTTPError(404, "No event type '\(name)'.") }
+        return core.commit([JournalEntry(kind: .eventTypeArchived, payload: NameRecord(name: name).encode())], context: context) { _ in
+            HTTPResponse(status: 204)
+        }
+    }
+
+    static func json(_ type: EventTypeState) -> [UInt8] {
+        var json = JSONObjectWriter()
+        json.add("name", string: type.name)
+        json.add("description", string: type.description)
+        json.add("schema", raw: type.schemaText.isEmpty ? Array("null".utf8) : type.schemaText)
+        json.add("archived", bool: type.archived)
+        json.add("createdAt", string: Timestamp.format(microseconds: type.createdAt))
+        json.add("updatedAt", string: Timestamp.format(microseconds: type.updatedAt))
+        return json.finish()
+    }
+
+    private static func detail(of response: HTTPResponse) -> String {
+        guard let value = try? JSONParser.parse(response.body), case .string(let detail)? = value["detail"] else { return "" }
+        return detail
+    }
+}

@@ -1,0 +1,12 @@
+import HTTPServer
+
+/// Every route of the gateway's HTTP API (openapi.yaml is its contract).
+public enum GatewayAPI {
+    public static func register(on router: inout Router, core: GatewayCore, adminToken: String) {
+        let auth = Authenticator(adminToken: adminToken, state: core.state)
+        HealthAPI.register(on: &router, journal: core.journal)
+        EventsAPI(core: core, auth: auth).register(on: &router)
+        EventTypesAPI(core: core, auth: auth).register(on: &router)
+        SourcesAPI(core: core, auth: auth).register(on: &router)
+    }
+}

@@ -1,0 +1,58 @@
+import Crypto
+import Logging
+
+/// The gateway's state and storage: the journal, the fold of it, and the operations that
+/// change them. The HTTP API (Sources/Gateway/API) is a thin layer over this.
+///
+/// Storage sits behind `Journal` + `GatewayState` so that a shared backend can later replace
+/// the embedded journal without the API noticing.
+public final class GatewayCore: Sendable {
+    public struct Configuration: Sendable {
+        public var dataDirectory: String
+        /// Refuse events whose type is not registered (422) instead of accepting them.
+        public var requireEventTypes = false
+        /// How long a repeated `Idempotency-Key` or producer `id` answers with the original.
+        public var idempotencyWindow: Duration = .seconds(24 * 3600)
+        /// Most events in one `POST /v1/events/batch`.
+        public var maxBatchEvents = 500
+        public var segmentSize = 64 * 1024 * 1024
+
+        public init(dataDirectory: String) {
+            self.dataDirectory = dataDirectory
+        }
+    }
+
+    public let configuration: Configuration
+    public let state: GatewayState
+    public let journal: Journal
+    let ids = EventIDGenerator()
+    let logger: Logger
+
+    public init(configuration: Configuration, logger: Logger) throws(JournalError) {
+        self.configuration = configuration
+        self.logger = logger
+        let state = GatewayState(idempotencyWindow: configuration.idempotencyWindow)
+        self.state = state
+        var journalConfiguration = Journal.Configuration(directory: configuration.dataDirectory + "/journal")
+        journalConfiguration.segmentSize = configuration.segmentSize
+        journal = try Journal(configuration: journalConfiguration, logger: logger) { records in
+            state.apply(records)
+        }
+    }
+
+    public func close() {
+        journal.close()
+    }
+
+    /// Reads an event back from the journal.
+    func readEvent(_ entry: EventIndexEntry) throws(JournalError) -> (EventRecord, JournalRecord)? {
+        let record = try journal.read(entry.location)
+        guard record.kind == .event, let event = try? EventRecord.decode(record.payload) else { return nil }
+        return (event, record)
+    }
+
+    /// The 16-byte digest that tells a repeated request from a conflicting one.
+    static func digest<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt8 {
+        Array(SHA256.hash(data: Array(bytes)).prefix(16))
+    }
+}

@@ -1,0 +1,79 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// RFC 3339 date-times, as the API shows and accepts them.
+public enum Timestamp {
+    /// `2026-11-27T12:00:00.123456Z` from microseconds since the epoch.
+    public static func format(microseconds: Int64) -> String {
+        var seconds = time_t(microseconds / 1_000_000)
+        let fraction = Int(microseconds % 1_000_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
+            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(fraction, 6))Z"
+    }
+
+    public static func isRFC3339(_ text: String) -> Bool {
+        parse(text) != nil
+    }
+
+    /// Microseconds since the epoch, or nil if `text` is not `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+    public static func parse(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        func digits(_ start: Int, _ count: Int) -> Int? {
+            guard start + count <= b.count else { return nil }
+            var value = 0
+            for index in start..<(start + count) {
+                guard b[index] >= 48 && b[index] <= 57 else { return nil }
+                value = value * 10 + Int(b[index] - 48)
+            }
+            return value
+        }
+        guard b.count >= 20, let year = digits(0, 4), b[4] == UInt8(ascii: "-"), let month = digits(5, 2),
+              b[7] == UInt8(ascii: "-"), let day = digits(8, 2), b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t"),
+              let hour = digits(11, 2), b[13] == UInt8(ascii: ":"), let minute = digits(14, 2),
+              b[16] == UInt8(ascii: ":"), let second = digits(17, 2),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60 else { return nil }
+        var index = 19
+        var micros = 0
+        if index < b.count && b[index] == UInt8(ascii: ".") {
+            index += 1
+            var scale = 100_000
+            let start = index
+            while index < b.count, b[index] >= 48 && b[index] <= 57 {
+                micros += Int(b[index] - 48) * scale
+                scale /= 10
+                index += 1
+            }
+            guard index > start else { return nil }
+        }
+        var offsetSeconds = 0
+        guard index < b.count else { return nil }
+        switch b[index] {
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            index += 1
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            guard let offsetHours = digits(index + 1, 2), b.count > index + 3, b[index + 3] == UInt8(ascii: ":"),
+                  let offsetMinutes = digits(index + 4, 2), offsetHours < 24, offsetMinutes < 60 else { return nil }
+            offsetSeconds = (offsetHours * 3600 + offsetMinutes * 60) * (b[index] == UInt8(ascii: "-") ? -1 : 1)
+            index += 6
+        default:
+            return nil
+        }
+        guard index == b.count else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(min(second, 59))
+        let seconds = Int64(timegm(&parts)) - Int64(offsetSeconds)
+        return seconds * 1_000_000 + Int64(micros)
+    }
+}

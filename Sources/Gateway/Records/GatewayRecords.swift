@@ -1,0 +1,116 @@
+/// Everything that changes the gateway's state is one of these records in the journal
+/// (DESIGN.md invariant 3). Kinds are stable numbers on disk: never reuse or renumber one.
+extension RecordKind {
+    static let event = RecordKind(rawValue: 1)
+    static let eventTypeUpserted = RecordKind(rawValue: 2)
+    static let eventTypeArchived = RecordKind(rawValue: 3)
+    static let sourceCreated = RecordKind(rawValue: 4)
+    static let sourceRevoked = RecordKind(rawValue: 5)
+}
+
+/// An accepted event as stored. `data` is the exact bytes the producer sent.
+struct EventRecord: Equatable {
+    var id: String
+    var type: String
+    var source: String
+    var partitionKey: String?
+    var occurredAt: String?
+    /// The producer's `Idempotency-Key` (or its own event id) and a digest of the request
+    /// body, so a repeat can be told from a conflicting reuse of the key, after restarts too.
+    var idempotencyKey: String?
+    var bodyDigest: [UInt8]
+    var data: [UInt8]
+
+    func encode() -> [UInt8] {
+        var writer = BinaryWriter(capacity: data.count + 96)
+        writer.byte(1)
+        writer.string(id)
+        writer.string(type)
+        writer.string(source)
+        writer.string(partitionKey ?? "")
+        writer.string(occurredAt ?? "")
+        writer.string(idempotencyKey ?? "")
+        writer.blob(bodyDigest)
+        writer.blob(data)
+        return writer.bytes
+    }
+
+    /// Decodes everything; `includeData: false` skips copying the payload (the fold at
+    /// start-up needs only the header fields).
+    static func decode(_ payload: [UInt8], includeData: Bool = true) throws(BinaryReader.Malformed) -> EventRecord {
+        var reader = BinaryReader(payload)
+        guard try reader.byte() == 1 else { throw BinaryReader.Malformed() }
+        let id = try reader.string()
+        let type = try reader.string()
+        let source = try reader.string()
+        let partitionKey = try reader.string()
+        let occurredAt = try reader.string()
+        let key = try reader.string()
+        let digest = try reader.blob()
+        let data = includeData ? try reader.blob() : { _ = try? reader.blobRange(); return [] }()
+        return EventRecord(
+            id: id, type: type, source: source, partitionKey: partitionKey.isEmpty ? nil : partitionKey,
+            occurredAt: occurredAt.isEmpty ? nil : occurredAt, idempotencyKey: key.isEmpty ? nil : key,
+            bodyDigest: digest, data: data)
+    }
+}
+
+struct EventTypeRecord: Equatable {
+    var name: String
+    var description: String
+    /// The schema as JSON text, or empty for none.
+    var schema: [UInt8]
+
+    func encode() -> [UInt8] {
+        var writer = BinaryWriter()
+        writer.byte(1)
+        writer.string(name)
+        writer.string(description)
+        writer.blob(schema)
+        return writer.bytes
+    }
+
+    static func decode(_ payload: [UInt8]) throws(BinaryReader.Malformed) -> EventTypeRecord {
+        var reader = BinaryReader(payload)
+        guard try reader.byte() == 1 else { throw BinaryReader.Malformed() }
+        return EventTypeRecord(name: try reader.string(), description: try reader.string(), schema: try reader.blob())
+    }
+}
+
+/// A name-only record (archiving a type, revoking a source).
+struct NameRecord: Equatable {
+    var name: String
+
+    func encode() -> [UInt8] {
+        var writer = BinaryWriter()
+        writer.byte(1)
+        writer.string(name)
+        return writer.bytes
+    }
+
+    static func decode(_ payload: [UInt8]) throws(BinaryReader.Malformed) -> NameRecord {
+        var reader = BinaryReader(payload)
+        guard try reader.byte() == 1 else { throw BinaryReader.Malformed() }
+        return NameRecord(name: try reader.string())
+    }
+}
+
+struct SourceRecord: Equatable {
+    var name: String
+    /// SHA-256 of the source's token; the token itself is shown once and never stored.
+    var tokenDigest: [UInt8]
+
+    func encode() -> [UInt8] {
+        var writer = BinaryWriter()
+        writer.byte(1)
+        writer.string(name)
+        writer.blob(tokenDigest)
+        return writer.bytes
+    }
+
+    static func decode(_ payload: [UInt8]) throws(BinaryReader.Malformed) -> SourceRecord {
+        var reader = BinaryReader(payload)
+        guard try reader.byte() == 1 else { throw BinaryReader.Malformed() }
+        return SourceRecord(name: try reader.string(), tokenDigest: try reader.blob())
+    }
+}

@@ -1,0 +1,274 @@
+import Synchronization
+
+/// Where an accepted event lives and what is needed to find it without reading it.
+struct EventIndexEntry: Sendable {
+    var sequence: UInt64
+    var location: RecordLocation
+    /// Microseconds since the epoch at which the journal committed it.
+    var receivedAt: Int64
+    /// Index into `GatewayState.Storage.typeNames`.
+    var typeIndex: Int32
+}
+
+/// What the producer is told about an accepted event: the same on the first 202 and on
+/// every idempotent repeat.
+public struct EventReceipt: Sendable, Equatable {
+    public var id: String
+    public var sequence: UInt64
+    /// Microseconds since the epoch.
+    public var receivedAt: Int64
+}
+
+public struct EventTypeState: Sendable {
+    public var name: String
+    public var description: String
+    /// The schema's JSON text as registered, empty for none.
+    public var schemaText: [UInt8]
+    public var schema: JSONSchema?
+    public var archived: Bool
+    public var createdAt: Int64
+    public var updatedAt: Int64
+}
+
+public struct SourceState: Sendable {
+    public var name: String
+    public var tokenDigest: [UInt8]
+    public var createdAt: Int64
+}
+
+/// The in-memory fold of the journal: indexes and current configuration. Built only by
+/// `apply`, at start-up from the replay and afterwards from each commit, so memory and disk
+/// cannot disagree. Payloads are not held here (invariant 6): events are read back from the
+/// journal by location.
+public final class GatewayState: Sendable {
+    struct IdempotencyEntry {
+        var eventIndex: Int
+        var digest: [UInt8]
+        var timestamp: Int64
+    }
+
+    struct Storage {
+        var events: [EventIndexEntry] = []
+        var eventsByID: [String: Int] = [:]
+        var typeNames: [String] = []
+        var typeIndexes: [String: Int32] = [:]
+        var idempotency: [String: IdempotencyEntry] = [:]
+        /// Keys in commit order, to expire the oldest first.
+        var idempotencyOrder: [(key: String, timestamp: Int64)] = []
+        var idempotencyOrderStart = 0
+        /// Keys whose event is being written now, with the digest it was written for.
+        var inFlight: [String: [UInt8]] = [:]
+        var eventTypes: [String: EventTypeState] = [:]
+        var sources: [String: SourceState] = [:]
+        var sourcesByDigest: [[UInt8]: String] = [:]
+        /// Records that did not decode (never expected; counted so it is visible).
+        var undecodable = 0
+    }
+
+    /// How long an idempotency key is remembered, in microseconds.
+    let idempotencyWindow: Int64
+    private let storage = Mutex(Storage())
+    private let clock: @Sendable () -> Int64
+
+    public init(idempotencyWindow: Duration, clock: @escaping @Sendable () -> Int64 = wallClockMicroseconds) {
+        let (seconds, attoseconds) = idempotencyWindow.components
+        self.idempotencyWindow = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        self.clock = clock
+    }
+
+    // MARK: - Folding
+
+    /// Folds committed (or replayed) records into memory, in journal order.
+    public func apply(_ records: [JournalRecord]) {
+        let now = clock()
+        storage.withLock { state in
+            for record in records {
+                do throws(BinaryReader.Malformed) {
+                    try Self.apply(record, to: &state, now: now, window: idempotencyWindow)
+                } catch {
+                    state.undecodable += 1
+                }
+            }
+        }
+    }
+
+    private static func apply(_ record: JournalRecord, to state: inout Storage, now: Int64, window: Int64) throws(BinaryReader.Malformed) {
+        switch record.kind {
+        case .event:
+            let event = try EventRecord.decode(record.payload, includeData: false)
+            let typeIndex: Int32
+            if let known = state.typeIndexes[event.type] {
+                typeIndex = known
+            } else {
+                typeIndex = Int32(state.typeNames.count)
+                state.typeNames.append(event.type)
+                state.typeIndexes[event.type] = typeIndex
+            }
+            let index = state.events.count
+            state.events.append(EventIndexEntry(
+                sequence: record.sequence, location: record.location, receivedAt: record.timestamp, typeIndex: typeIndex))
+            state.eventsByID[event.id] = index
+            if let key = event.idempotencyKey {
+                state.inFlight[scopedKey(key, source: event.source)] = nil
+                if now - record.timestamp < window {
+                    let scoped = scopedKey(key, source: event.source)
+                    state.idempotency[scoped] = IdempotencyEntry(eventIndex: index, digest: event.bodyDigest, timestamp: record.timestamp)
+                    state.idempotencyOrder.append((scoped, record.timestamp))
+                }
+            }
+        case .eventTypeUpserted:
+            let type = try EventTypeRecord.decode(record.payload)
+            let created = state.eventTypes[type.name].flatMap { $0.archived ? nil : $0.createdAt } ?? record.timestamp
+            // The schema compiled when it was registered, so it compiles again here; if a
+            // newer build refuses it, the type stays registered without validation rather
+            // than the journal becoming unreadable.
+            let schema = type.schema.isEmpty ? nil : try? JSONSchema(JSONParser.parse(type.schema))
+            state.eventTypes[type.name] = EventTypeState(
+                name: type.name, description: type.description, schemaText: type.schema, schema: schema,
+                archived: false, createdAt: created, updatedAt: record.timestamp)
+        case .eventTypeArchived:
+            let name = try NameRecord.decode(record.payload).name
+            state.eventTypes[name]?.archived = true
+            state.eventTypes[name]?.updatedAt = record.timestamp
+        case .sourceCreated:
+            let source = try SourceRecord.decode(record.payload)
+            state.sources[source.name] = SourceState(name: source.name, tokenDigest: source.tokenDigest, createdAt: record.timestamp)
+            state.sourcesByDigest[source.tokenDigest] = source.name
+        case .sourceRevoked:
+            let name = try NameRecord.decode(record.payload).name
+            if let source = state.sources.removeValue(forKey: name) {
+                state.sourcesByDigest[source.tokenDigest] = nil
+            }
+        default:
+            // A kind this build does not know (a newer writer): skip it, do not fail start-up.
+            break
+        }
+    }
+
+    /// Idempotency keys are per source: two producers may pick the same key.
+    static func scopedKey(_ key: String, source: String) -> String {
+        source + "\u{0}" + key
+    }
+
+    // MARK: - Idempotency
+
+    enum Reservation {
+        /// Nothing known: write the event; the key is held until it commits or fails.
+        case fresh
+        /// The same request was already accepted as this event.
+        case repeated(EventIndexEntry)
+        /// The key was used with a different body.
+        case conflict
+        /// The same request is being written right now; answer after it commits.
+        case inFlight
+    }
+
+    /// Checks `key` and, if new, holds it so a concurrent repeat cannot write a second event.
+    func reserve(key: String, source: String, digest: [UInt8]) -> Reservation {
+        let now = clock()
+        let scoped = Self.scopedKey(key, source: source)
+        return storage.withLock { state in
+            Self.expireIdempotency(&state, now: now, window: idempotencyWindow)
+            if let entry = state.idempotency[scoped] {
+                guard entry.digest == digest else { return .conflict }
+                return .repeated(state.events[entry.eventIndex])
+            }
+            if let pending = state.inFlight[scoped] {
+                return pending == digest ? .inFlight : .conflict
+            }
+            state.inFlight[scoped] = digest
+            return .fresh
+        }
+    }
+
+    /// Releases a key whose write failed.
+    func release(key: String, source: String) {
+        storage.withLock { state in state.inFlight[Self.scopedKey(key, source: source)] = nil }
+    }
+
+    private static func expireIdempotency(_ state: inout Storage, now: Int64, window: Int64) {
+        while state.idempotencyOrderStart < state.idempotencyOrder.count {
+            let oldest = state.idempotencyOrder[state.idempotencyOrderStart]
+            guard now - oldest.timestamp >= window else { break }
+            if state.idempotency[oldest.key]?.timestamp == oldest.timestamp {
+                state.idempotency[oldest.key] = nil
+            }
+            state.idempotencyOrderStart += 1
+        }
+        // Drop the consumed prefix now and then instead of shifting on every expiry.
+        if state.idempotencyOrderStart > 4096 && state.idempotencyOrderStart * 2 > state.idempotencyOrder.count {
+            state.idempotencyOrder.removeFirst(state.idempotencyOrderStart)
+            state.idempotencyOrderStart = 0
+        }
+    }
+
+    // MARK: - Queries
+
+    func event(id: String) -> EventIndexEntry? {
+        storage.withLock { state in state.eventsByID[id].map { state.events[$0] } }
+    }
+
+    /// Events after sequence `after`, oldest first, optionally of one type and within a
+    /// time range, at most `limit`.
+    func events(after: UInt64, type: String?, since: Int64?, until: Int64?, limit: Int) -> [EventIndexEntry] {
+        storage.withLock { state in
+            var typeIndex: Int32?
+            if let type {
+                guard let known = state.typeIndexes[type] else { return [] }
+                typeIndex = known
+            }
+            // Sequences are dense from the first event, but state records share the numbering,
+            // so find the start by binary search.
+            var low = 0
+            var high = state.events.count
+            while low < high {
+                let middle = (low + high) / 2
+                if state.events[middle].sequence <= after { low = middle + 1 } else { high = middle }
+            }
+            var result: [EventIndexEntry] = []
+            var index = low
+            while index < state.events.count && result.count < limit {
+                let entry = state.events[index]
+                index += 1
+                if let typeIndex, entry.typeIndex != typeIndex { continue }
+                if let since, entry.receivedAt < since { continue }
+                if let until, entry.receivedAt >= until { break }
+                result.append(entry)
+            }
+            return result
+        }
+    }
+
+    public var eventCount: Int { storage.withLock { $0.events.count } }
+
+    public func eventType(_ name: String) -> EventTypeState? {
+        storage.withLock { $0.eventTypes[name] }
+    }
+
+    public func eventTypes() -> [EventTypeState] {
+        storage.withLock { $0.eventTypes.values.sorted { $0.name < $1.name } }
+    }
+
+    func source(tokenDigest: [UInt8]) -> String? {
+        storage.withLock { $0.sourcesByDigest[tokenDigest] }
+    }
+
+    public func sources() -> [SourceState] {
+        storage.withLock { $0.sources.values.sorted { $0.name < $1.name } }
+    }
+
+    public func source(named name: String) -> SourceState? {
+        storage.withLock { $0.sources[name] }
+    }
+}
+
+/// Microseconds since the Unix epoch, from the real-time clock.
+@Sendable public func wallClockMicroseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec / 1000)
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
