@@ -20,7 +20,7 @@ struct JSONDocumentFuzzer {
         var bytes = document
         for _ in 0..<Int.random(in: 1...3, using: &random) {
             let position = Int.random(in: 0...bytes.count, using: &random)
-            switch Int.random(in: 0..<8, using: &random) {
+            switch Int.random(in: 0..<9, using: &random) {
             case 0 where position < bytes.count:
                 bytes.remove(at: position)
             case 1:
@@ -36,6 +36,8 @@ struct JSONDocumentFuzzer {
                 bytes.removeSubrange(position...)
             case 6 where position + 1 < bytes.count:
                 bytes.swapAt(position, position + 1)
+            case 7:
+                bytes.insert(contentsOf: pick(Self.utf8EdgeSequences), at: position)
             default:
                 bytes.insert(contentsOf: pick(Self.interestingSnippets).utf8, at: position)
             }
@@ -45,6 +47,15 @@ struct JSONDocumentFuzzer {
 
     static let interestingBytes: [UInt8] = Array(",:[]{}\"\\/' \t\n\r0129-+.eEantfuxN".utf8)
         + [0x00, 0x0B, 0x0C, 0x1F, 0x7F, 0x80, 0xA0, 0xA9, 0xBF, 0xC0, 0xC3, 0xE2, 0xED, 0xF0, 0xF4, 0x90, 0xFF]
+    /// Well-formed and malformed sequences on each boundary of RFC 3629's table: the
+    /// mutations above need luck to build one of these a byte at a time.
+    static let utf8EdgeSequences: [[UInt8]] = [
+        [0xC2, 0x80], [0xDF, 0xBF], [0xC0, 0x80], [0xC1, 0xBF],
+        [0xE0, 0xA0, 0x80], [0xE0, 0x9F, 0xBF], [0xE0, 0x80, 0x80], [0xED, 0x9F, 0xBF], [0xED, 0xA0, 0x80],
+        [0xED, 0xBF, 0xBF], [0xEE, 0x80, 0x80], [0xEF, 0xBF, 0xBF], [0xE2, 0x82],
+        [0xF0, 0x90, 0x80, 0x80], [0xF0, 0x8F, 0xBF, 0xBF], [0xF4, 0x8F, 0xBF, 0xBF], [0xF4, 0x90, 0x80, 0x80],
+        [0xF5, 0x80, 0x80, 0x80], [0xF0, 0x9F, 0x98],
+    ]
     static let interestingSnippets = [
         "//", "/*x*/", "\\u", "\\uD800", "\\uDC00", "\\ud83d\\ude00", "01", "1e400", "-", "1.", ".5", "NaN",
         "Infinity", "true", "null", ",]", ",}", "\"\":", "[[", "]]", "{\"a\":1}", "\u{FEFF}", "é", "\\x",
