@@ -6,8 +6,10 @@
 /// allocation; from `linearLimit` members on, a hash table keeps a hostile object with 100k
 /// keys from costing 10^10 comparisons.
 struct JSONKeyIndex {
-    private static let linearLimit = 16
-    private var table: [ExactKey: Int] = [:]
+    static var linearLimit: Int { 16 }
+    /// Built on first use: even an empty dictionary costs a generic-metadata lookup per
+    /// object, which the ingest path would pay on every event.
+    private var table: [ExactKey: Int]?
     /// How many of the keys seen so far are in `table`.
     private var indexed = 0
 
@@ -18,6 +20,8 @@ struct JSONKeyIndex {
             for position in keys.indices where Self.sameBytes(keys[position], key) { return position }
             return nil
         }
+        var table = self.table.take() ?? [:]
+        defer { self.table = table }
         while indexed < keys.count {
             table[ExactKey(keys[indexed])] = indexed
             indexed += 1
@@ -26,8 +30,8 @@ struct JSONKeyIndex {
     }
 
     @inline(__always)
-    private static func sameBytes(_ a: String, _ b: String) -> Bool {
-        a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
+    static func sameBytes(_ a: String, _ b: String) -> Bool {
+        a.utf8.count == b.utf8.count && a == b && a.utf8.elementsEqual(b.utf8)
     }
 
     /// A String that hashes and compares by its UTF-8 bytes.

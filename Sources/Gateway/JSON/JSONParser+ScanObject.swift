@@ -42,10 +42,18 @@ struct JSONTopLevelMembers: JSONScanHandler {
     mutating func key(_ range: Range<Int>, hasEscapes: Bool, depth: Int) throws(JSONError) {
         guard depth == 1 else { return }
         let key = JSONStrings.decode(buffer, string: range, hasEscapes: hasEscapes)
-        if keys.position(of: key, in: members.lazy.map(\.key)) != nil {
-            throw .duplicateKey(key, at: range.lowerBound)
-        }
+        if isDuplicate(key) { throw .duplicateKey(key, at: range.lowerBound) }
         pendingKey = key
+    }
+
+    private mutating func isDuplicate(_ key: String) -> Bool {
+        // An envelope has a handful of keys: a plain loop, without the generic index, keeps
+        // this off the allocator and out of retain/release traffic.
+        if members.count < JSONKeyIndex.linearLimit {
+            for index in members.indices where JSONKeyIndex.sameBytes(members[index].key, key) { return true }
+            return false
+        }
+        return keys.position(of: key, in: members.lazy.map(\.key)) != nil
     }
 
     mutating func openContainer(_ kind: JSONKind, at offset: Int, depth: Int) {
