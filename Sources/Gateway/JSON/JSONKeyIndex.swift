@@ -31,6 +31,8 @@ struct JSONKeyIndex {
 
     @inline(__always)
     static func sameBytes(_ a: String, _ b: String) -> Bool {
+        // `==` is only a fast filter (a byte compare for ASCII): byte-equal strings are always
+        // `==`, but `==` also holds for canonical equivalents, hence the byte check after it.
         a.utf8.count == b.utf8.count && a == b && a.utf8.elementsEqual(b.utf8)
     }
 
