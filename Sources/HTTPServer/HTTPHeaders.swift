@@ -108,7 +108,7 @@ func asciiLower(_ byte: UInt8) -> UInt8 {
 
 extension StringProtocol {
     /// Strips optional whitespace (SP / HTAB, RFC 9110 §5.6.3) from both ends.
-    func trimmingOWS() -> Substring {
+    public func trimmingOWS() -> Substring {
         let text = Substring(self)
         var start = text.startIndex
         var end = text.endIndex

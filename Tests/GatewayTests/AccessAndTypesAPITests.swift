@@ -101,7 +101,7 @@ struct EventTypesAPITests {
         let gateway = try GatewayHarness()
         let remote = try gateway.request("PUT", "/v1/event-types/a.b", body: #"{"schema":{"$ref":"http://example.com/s.json"}}"#)
         #expect(remote.status == 422)
-        let unknown = try gateway.request("PUT", "/v1/event-types/a.b", body: #"{"schema":{"type":"object","$dynamicRef":"#x"}}"#)
+        let unknown = try gateway.request("PUT", "/v1/event-types/a.b", body: ##"{"schema":{"type":"object","$dynamicRef":"#x"}}"##)
         #expect(unknown.status == 422)
         #expect((unknown.json["detail"] as? String)?.contains("$dynamicRef") == true)
         #expect(try gateway.request("PUT", "/v1/event-types/a.b", body: #"{"schema":{"minimum":"zero"}}"#).status == 422)

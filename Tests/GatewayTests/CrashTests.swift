@@ -68,6 +68,7 @@ struct CrashTests {
 
             let stop = Atomic<Bool>(false)
             let group = DispatchGroup()
+            let port = daemon.port
             for client in 0..<4 {
                 DispatchQueue.global().async(group: group) {
                     var sequence = 0
@@ -75,7 +76,7 @@ struct CrashTests {
                         sequence += 1
                         let data = "{\"round\":\(round),\"client\":\(client),\"n\":\(sequence),\"pad\":\"\(String(repeating: "p", count: sequence % 97))\"}"
                         let body = "{\"type\":\"crash.test\",\"data\":\(data)}"
-                        guard let response = try? HTTPTestClient.request(port: daemon.port, "POST", "/v1/events", token: GatewayHarness.adminToken, body: body),
+                        guard let response = try? HTTPTestClient.request(port: port, "POST", "/v1/events", token: GatewayHarness.adminToken, body: body),
                               response.status == 202,
                               let id = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["id"] as? String
                         else { continue }

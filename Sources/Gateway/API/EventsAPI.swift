@@ -129,10 +129,11 @@ struct EventsAPI {
         let pending = context.makePending()
         let state = core.state
         let held = reserved
+        let outcomes = results
         core.journal.append(records.map { JournalEntry(kind: .event, payload: $0.encode()) }) { result in
             switch result {
             case .success(let committed):
-                pending.complete(.json(202, batchJSON(results, committed: committed)))
+                pending.complete(.json(202, batchJSON(outcomes, committed: committed)))
             case .failure(let error):
                 for key in held { state.release(key: key.key, source: key.source) }
                 pending.complete(Self.unavailable(error))
@@ -313,7 +314,7 @@ struct EventsAPI {
 
     static func requireJSON(_ request: HTTPRequest) -> HTTPResponse? {
         let contentType = request.headers["content-type"] ?? ""
-        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: " \t").lowercased() } ?? ""
+        let mediaType = contentType.split(separator: ";").first.map { String($0.trimmingOWS()).lowercased() } ?? ""
         if mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) {
             return nil
         }
@@ -350,11 +351,3 @@ struct EventsAPI {
     }
 }
 
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var text = Substring(self)
-        while let first = text.first, set.contains(first) { text = text.dropFirst() }
-        while let last = text.last, set.contains(last) { text = text.dropLast() }
-        return String(text)
-    }
-}
