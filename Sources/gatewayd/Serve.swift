@@ -155,7 +155,11 @@ struct Serve: ParsableCommand {
         server.shutdown(gracePeriod: .seconds(shutdownGrace))
         server.wait()
         core.close()
-        logger.info("stopped")
+        let statistics = core.journal.statistics
+        logger.info("stopped", metadata: [
+            "journal-records": "\(statistics.records)", "journal-syncs": "\(statistics.syncs)",
+            "records-per-sync": "\(statistics.syncs == 0 ? 0 : Double(statistics.records) / Double(statistics.syncs))",
+        ])
     }
 }
 
