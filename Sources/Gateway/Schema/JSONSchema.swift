@@ -5,6 +5,16 @@
 /// malformed keyword values, invalid regexes, references to other documents — so a
 /// schema that compiles is a schema that is fully checked.
 public struct JSONSchema: Sendable {
+    /// Deepest nesting of subschemas (counting `$ref` hops while compiling) a schema may have.
+    /// Real schemas stay far below; the bound keeps a hostile one from exhausting the stack.
+    public static let maximumSchemaDepth = 256
+
+    /// Deepest nesting of subschema evaluations while validating, i.e. instance depth times
+    /// the in-place applicators (`$ref`, `allOf`, ...) met on the way. Deeper instances are
+    /// reported invalid (keyword `depth`) rather than risking the stack; the JSON parser's
+    /// own depth limit should make this unreachable for ordinary schemas.
+    public static let maximumEvaluationDepth = 2048
+
     private let nodes: [SchemaNode]
     private let root: SchemaNodeID
 

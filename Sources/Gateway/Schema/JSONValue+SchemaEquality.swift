@@ -1,3 +1,5 @@
+import Foundation
+
 /// Equality as JSON Schema defines it for `enum`, `const` and `uniqueItems` (2020-12 core
 /// §4.2.2): objects equal in any member order, `1` equal to `1.0`, and strings equal only when
 /// their code points are. Swift's `String ==` uses canonical equivalence, under which "é"
@@ -68,7 +70,16 @@ extension JSONValue {
 extension String {
     /// Same code points, which for JSON strings and keys is the equality that matters.
     func isCodePointEqual(to other: String) -> Bool {
-        utf8.elementsEqual(other.utf8)
+        // Most mismatches differ in length, which native strings know without a scan.
+        guard utf8.count == other.utf8.count else { return false }
+        var left = self
+        var right = other
+        return left.withUTF8 { leftBytes in
+            right.withUTF8 { rightBytes in
+                guard let leftBase = leftBytes.baseAddress, let rightBase = rightBytes.baseAddress else { return true }
+                return memcmp(leftBase, rightBase, leftBytes.count) == 0
+            }
+        }
     }
 
     fileprivate func combineUTF8(into hasher: inout Hasher) {

@@ -42,9 +42,7 @@ extension SchemaCompiler {
                 keywords.items = try compileSubschema(value, at: location)
             case "contains": keywords.contains = try compileSubschema(value, at: location)
             case "properties":
-                for entry in try subschemaMap(value, keyword, location, pointer) {
-                    keywords.properties[entry.key] = entry.schema
-                }
+                keywords.properties = SchemaPropertyTable(try subschemaMap(value, keyword, location, pointer))
             case "patternProperties":
                 keywords.patternProperties = try subschemaMap(value, keyword, location, pointer).map {
                     (entry) throws(SchemaError) in
@@ -70,7 +68,7 @@ extension SchemaCompiler {
             case "multipleOf":
                 let divisor = try number(value, keyword, pointer)
                 guard divisor > 0 else { throw invalid(keyword, "a number greater than 0", value, pointer) }
-                keywords.multipleOf = divisor
+                keywords.multipleOf = SchemaMultipleOf(divisor)
 
             // Strings.
             case "minLength": keywords.minLength = try count(value, keyword, pointer)
@@ -107,11 +105,11 @@ extension SchemaCompiler {
 
     private func acceptAnnotation(_ keyword: String, _ value: JSONValue, _ pointer: String) throws(SchemaError) {
         if SchemaKeyword.annotationOnly.contains(keyword) {
-            // A nested `$schema` (allowed on embedded resources) must not switch dialects.
-            if keyword == "$schema", !pointer.isEmpty {
-                guard case .string(let uri) = value, SchemaKeyword.dialects.contains(uri) else {
-                    throw SchemaError(.unsupportedDialect(SchemaMessageFormat.quote(value)), at: pointer)
-                }
+            // Embedded resources may carry `$schema` too; none may switch dialects.
+            if keyword == "$schema" {
+                try Self.checkDialect(value, at: pointer)
+            } else if let expected = Self.annotationShape(keyword, value) {
+                throw invalid(keyword, expected, value, pointer)
             }
             return
         }
@@ -119,6 +117,22 @@ extension SchemaCompiler {
             throw SchemaError(.unsupportedKeyword(keyword), at: pointer)
         }
         throw SchemaError(.unknownKeyword(keyword), at: pointer)
+    }
+
+    /// What an annotation keyword's value should have been, or nil when it is well formed.
+    /// Annotations assert nothing, but a malformed one is still a mistake worth naming.
+    private static func annotationShape(_ keyword: String, _ value: JSONValue) -> String? {
+        switch (keyword, value) {
+        case ("$comment", .string), ("title", .string), ("description", .string), ("format", .string),
+             ("contentMediaType", .string), ("contentEncoding", .string),
+             ("deprecated", .bool), ("readOnly", .bool), ("writeOnly", .bool),
+             ("examples", .array), ("contentSchema", .object), ("contentSchema", .bool), ("default", _):
+            return nil
+        case ("deprecated", _), ("readOnly", _), ("writeOnly", _): return "a boolean"
+        case ("examples", _): return "an array"
+        case ("contentSchema", _): return "a schema"
+        default: return "a string"
+        }
     }
 
     // MARK: Value readers
@@ -212,15 +226,9 @@ extension SchemaCompiler {
         do {
             return SchemaPattern(source: source, regex: try NSRegularExpression(pattern: source))
         } catch {
-            throw SchemaError(.invalidPattern(keyword: keyword, pattern: source, detail: Self.describe(error)), at: pointer)
+            // NSRegularExpression's errors name no position or reason beyond "invalid pattern".
+            let detail = "the regular expression engine (ICU, close to ECMA-262) rejects it"
+            throw SchemaError(.invalidPattern(keyword: keyword, pattern: source, detail: detail), at: pointer)
         }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        let nsError = error as NSError
-        if let reason = nsError.userInfo["NSInvalidValue"] as? String {
-            return "rejected by the regex engine near \"\(reason)\""
-        }
-        return "rejected by the regex engine (\(nsError.domain) \(nsError.code))"
     }
 }

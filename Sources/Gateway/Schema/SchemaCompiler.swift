@@ -8,19 +8,36 @@ struct SchemaCompiler {
     /// target's index; every slot is filled by the time `compile` returns.
     private var nodes: [SchemaNode?] = []
     private var nodeIDs: [String: SchemaNodeID] = [:]
+    /// Subschemas being compiled right now, nested; bounded so no schema can exhaust the stack.
+    private var depth = 0
 
     /// The nodes of `document`, with the root's index.
     static func compile(_ document: JSONValue) throws(SchemaError) -> (nodes: [SchemaNode], root: SchemaNodeID) {
-        if case .object = document, let dialect = document["$schema"] {
-            guard case .string(let uri) = dialect, SchemaKeyword.dialects.contains(uri) else {
-                throw SchemaError(.unsupportedDialect(SchemaMessageFormat.quote(dialect)), at: "")
-            }
+        // The dialect first: under another draft's rules, every later complaint would mislead.
+        if let dialect = document["$schema"] {
+            try checkDialect(dialect, at: "")
         }
         var compiler = SchemaCompiler(document: document, index: try SchemaResourceIndex(root: document))
         let root = try compiler.compileSubschema(document, at: "")
+        // Every reserved slot was filled, or compileSubschema threw; compactMap cannot drop one
+        // and shift the indices that $refs hold.
         let nodes = compiler.nodes.compactMap { $0 }
+        assert(nodes.count == compiler.nodes.count, "a reserved schema node was never compiled")
         try SchemaCycleCheck.verify(nodes)
         return (nodes, root)
+    }
+
+    /// `$schema` must name draft 2020-12: other drafts give the same keywords other meanings
+    /// (`items` as an array, `dependencies`), and validating by the wrong rules is worse than
+    /// refusing.
+    static func checkDialect(_ dialect: JSONValue, at pointer: String) throws(SchemaError) {
+        guard case .string(let uri) = dialect else {
+            throw SchemaError(.invalidValue(keyword: "$schema", expected: "a URI string",
+                                            found: SchemaMessageFormat.typed(dialect)), at: pointer)
+        }
+        guard SchemaKeyword.dialects.contains(uri) else {
+            throw SchemaError(.unsupportedDialect(uri), at: pointer)
+        }
     }
 
     private init(document: JSONValue, index: SchemaResourceIndex) {
@@ -31,6 +48,11 @@ struct SchemaCompiler {
     /// Compiles the subschema `value` found at `pointer`, once.
     mutating func compileSubschema(_ value: JSONValue, at pointer: String) throws(SchemaError) -> SchemaNodeID {
         if let id = nodeIDs[pointer] { return id }
+        guard depth < JSONSchema.maximumSchemaDepth else {
+            throw SchemaError(.tooDeep(limit: JSONSchema.maximumSchemaDepth), at: pointer)
+        }
+        depth += 1
+        defer { depth -= 1 }
         let id = nodes.count
         nodes.append(nil)
         nodeIDs[pointer] = id
@@ -95,39 +117,5 @@ extension JSONValue {
             }
         }
         return current
-    }
-}
-
-/// Refuses schemas whose in-place applicators (`$ref`, `allOf`, `not`, ...) loop back to
-/// themselves without stepping into a property or item: evaluating one would recurse on
-/// the same instance forever. Loops through `properties`/`items` are fine (they terminate
-/// with the instance), which is what makes recursive schemas useful.
-enum SchemaCycleCheck {
-    static func verify(_ nodes: [SchemaNode]) throws(SchemaError) {
-        // 0 unvisited, 1 on the current path, 2 finished.
-        var state = [UInt8](repeating: 0, count: nodes.count)
-        var path: [SchemaNodeID] = []
-        for start in nodes.indices where state[start] == 0 {
-            if let cycle = visit(start, nodes, &state, &path) {
-                throw SchemaError(.referenceCycle(cycle.map { nodes[$0].location }), at: nodes[cycle[0]].location)
-            }
-        }
-    }
-
-    private static func visit(_ id: SchemaNodeID, _ nodes: [SchemaNode], _ state: inout [UInt8],
-                              _ path: inout [SchemaNodeID]) -> [SchemaNodeID]? {
-        state[id] = 1
-        path.append(id)
-        for next in nodes[id].keywords.inPlaceApplicators {
-            if state[next] == 1, let start = path.firstIndex(of: next) {
-                return Array(path[start...]) + [next]
-            }
-            if state[next] == 0, let cycle = visit(next, nodes, &state, &path) {
-                return cycle
-            }
-        }
-        path.removeLast()
-        state[id] = 2
-        return nil
     }
 }

@@ -21,6 +21,9 @@ public struct SchemaError: Error, CustomStringConvertible, Sendable, Equatable {
         case unresolvableReference(String, detail: String)
         /// Two subschemas claim the same `$id` or `$anchor`.
         case duplicateIdentifier(String)
+        /// Subschemas nested, or in-place references chained, deeper than
+        /// `JSONSchema.maximumSchemaDepth`.
+        case tooDeep(limit: Int)
         /// In-place references that loop without stepping into the instance
         /// (`{"$ref": "#"}`): validation would never end. The locations of the loop, in order.
         case referenceCycle([String])
@@ -65,6 +68,8 @@ public struct SchemaError: Error, CustomStringConvertible, Sendable, Equatable {
             return "$ref \"\(reference)\" at \(location) does not resolve: \(detail)"
         case .duplicateIdentifier(let uri):
             return "\"\(uri)\" at \(location) identifies more than one subschema"
+        case .tooDeep(let limit):
+            return "subschemas nest or references chain deeper than \(limit) levels at \(location)"
         case .referenceCycle(let locations):
             let loop = locations.map { $0.isEmpty ? "#" : $0 }.joined(separator: " → ")
             return "references loop without consuming the instance, validation would never end: \(loop)"

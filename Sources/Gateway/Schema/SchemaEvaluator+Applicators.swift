@@ -1,26 +1,26 @@
 /// Keywords that apply subschemas to the instance in place: `$ref`, the boolean logic
 /// keywords, `if`/`then`/`else` and `dependentSchemas`.
 extension SchemaEvaluator {
-    mutating func evaluateInPlace(_ keywords: SchemaNode.Keywords, _ instance: JSONValue,
+    mutating func evaluateInPlace(_ node: SchemaNode, _ instance: JSONValue,
                                   _ annotations: inout EvaluatedLocations?) -> Bool {
         var valid = true
-        if let ref = keywords.ref, !applyInPlace(ref, to: instance, keyword: "$ref", &annotations) {
+        if let ref = node.keywords.ref, !applyInPlace(ref, to: instance, keyword: "$ref", &annotations) {
             valid = false
             if !collecting { return false }
         }
-        for id in keywords.allOf where !applyInPlace(id, to: instance, keyword: "allOf", &annotations) {
+        for id in node.keywords.allOf where !applyInPlace(id, to: instance, keyword: "allOf", &annotations) {
             valid = false
             if !collecting { return false }
         }
-        if !keywords.anyOf.isEmpty, !evaluateAnyOf(keywords.anyOf, instance, &annotations) {
+        if !node.keywords.anyOf.isEmpty, !evaluateAnyOf(node.keywords.anyOf, instance, &annotations) {
             valid = false
             if !collecting { return false }
         }
-        if !keywords.oneOf.isEmpty, !evaluateOneOf(keywords.oneOf, instance, &annotations) {
+        if !node.keywords.oneOf.isEmpty, !evaluateOneOf(node.keywords.oneOf, instance, &annotations) {
             valid = false
             if !collecting { return false }
         }
-        if let not = keywords.not {
+        if let not = node.keywords.not {
             // `not` passes on no annotations whatever happens (2020-12 core §10.2.1.4).
             var discarded: EvaluatedLocations? = nil
             if probe(not, instance, &discarded) {
@@ -29,12 +29,12 @@ extension SchemaEvaluator {
                 if !collecting { return false }
             }
         }
-        if let condition = keywords.ifSchema, !evaluateConditional(condition, keywords, instance, &annotations) {
+        if let condition = node.keywords.ifSchema, !evaluateConditional(condition, node, instance, &annotations) {
             valid = false
             if !collecting { return false }
         }
-        if !keywords.dependentSchemas.isEmpty, case .object(let members) = instance {
-            for dependent in keywords.dependentSchemas where members.contains(where: { $0.key.isCodePointEqual(to: dependent.property) }) {
+        if !node.keywords.dependentSchemas.isEmpty, case .object(let members) = instance {
+            for dependent in node.keywords.dependentSchemas where Self.has(dependent.property, in: members) {
                 if !applyInPlace(dependent.schema, to: instance, keyword: "dependentSchemas", &annotations) {
                     valid = false
                     if !collecting { return false }
@@ -88,15 +88,15 @@ extension SchemaEvaluator {
 
     /// `then` applies when `if` passes, `else` when it fails; `if` itself never makes the
     /// instance invalid (2020-12 core §10.2.2).
-    private mutating func evaluateConditional(_ condition: SchemaNodeID, _ keywords: SchemaNode.Keywords,
+    private mutating func evaluateConditional(_ condition: SchemaNodeID, _ node: SchemaNode,
                                               _ instance: JSONValue, _ annotations: inout EvaluatedLocations?) -> Bool {
         var conditionAnnotations: EvaluatedLocations? = annotations == nil ? nil : EvaluatedLocations()
         if probe(condition, instance, &conditionAnnotations) {
             if let conditionAnnotations { annotations?.formUnion(conditionAnnotations) }
-            guard let then = keywords.thenSchema else { return true }
+            guard let then = node.keywords.thenSchema else { return true }
             return applyInPlace(then, to: instance, keyword: "then", &annotations)
         }
-        guard let otherwise = keywords.elseSchema else { return true }
+        guard let otherwise = node.keywords.elseSchema else { return true }
         return applyInPlace(otherwise, to: instance, keyword: "else", &annotations)
     }
 }

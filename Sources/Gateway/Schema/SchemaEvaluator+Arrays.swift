@@ -1,28 +1,28 @@
 /// Array keywords: `prefixItems`, `items`, `contains` (with `minContains`/`maxContains`),
 /// `minItems`, `maxItems`, `uniqueItems`.
 extension SchemaEvaluator {
-    mutating func evaluateArray(_ keywords: SchemaNode.Keywords, _ elements: [JSONValue],
+    mutating func evaluateArray(_ node: SchemaNode, _ elements: [JSONValue],
                                 _ annotations: inout EvaluatedLocations?) -> Bool {
         var valid = true
-        if let minimum = keywords.minItems, elements.count < minimum {
+        if let minimum = node.keywords.minItems, elements.count < minimum {
             report("minItems", "must have at least \(minimum) \(Self.items(minimum)), got \(elements.count)")
             valid = false
             if !collecting { return false }
         }
-        if let maximum = keywords.maxItems, elements.count > maximum {
+        if let maximum = node.keywords.maxItems, elements.count > maximum {
             report("maxItems", "must have at most \(maximum) \(Self.items(maximum)), got \(elements.count)")
             valid = false
             if !collecting { return false }
         }
-        if keywords.uniqueItems, let (first, second) = Self.firstDuplicate(in: elements) {
+        if node.keywords.uniqueItems, let (first, second) = Self.firstDuplicate(in: elements) {
             report("uniqueItems", "items must be unique, but item \(second) equals item \(first)")
             valid = false
             if !collecting { return false }
         }
 
-        let prefixCount = min(keywords.prefixItems.count, elements.count)
+        let prefixCount = min(node.keywords.prefixItems.count, elements.count)
         for index in 0..<prefixCount {
-            let allowed = apply(keywords.prefixItems[index], to: elements[index], at: .index(index),
+            let allowed = apply(node.keywords.prefixItems[index], to: elements[index], at: .index(index),
                                 keyword: "prefixItems", rejection: "item \(index) is not allowed")
             if !allowed {
                 valid = false
@@ -34,8 +34,8 @@ extension SchemaEvaluator {
         }
 
         // 2020-12: `items` covers only the elements after `prefixItems`.
-        if let items = keywords.items {
-            let allowedCount = keywords.prefixItems.count
+        if let items = node.keywords.items {
+            let allowedCount = node.keywords.prefixItems.count
             for index in allowedCount..<max(allowedCount, elements.count) {
                 let allowed = apply(items, to: elements[index], at: .index(index), keyword: "items",
                                     rejection: "item \(index) is not allowed, the array may hold at most \(allowedCount) \(Self.items(allowedCount))")
@@ -47,31 +47,34 @@ extension SchemaEvaluator {
             annotations?.allItems = true
         }
 
-        if let contains = keywords.contains, !evaluateContains(contains, keywords, elements, &annotations) {
+        if let contains = node.keywords.contains, !evaluateContains(contains, node, elements, &annotations) {
             valid = false
         }
         return valid
     }
 
-    private mutating func evaluateContains(_ contains: SchemaNodeID, _ keywords: SchemaNode.Keywords,
+    private mutating func evaluateContains(_ contains: SchemaNodeID, _ node: SchemaNode,
                                            _ elements: [JSONValue], _ annotations: inout EvaluatedLocations?) -> Bool {
+        let minimum = node.keywords.minContains
+        let maximum = node.keywords.maxContains
         var matches = 0
         for (index, element) in elements.enumerated() {
             var none: EvaluatedLocations? = nil
             guard probe(contains, element, &none) else { continue }
             matches += 1
             annotations?.items.insert(index)
-            // Enough is known once the minimum is met, unless an upper bound, annotations or a
-            // message still need the full count.
-            if annotations == nil, keywords.maxContains == nil, matches >= keywords.minContains { break }
-            if let maximum = keywords.maxContains, matches > maximum, !collecting, annotations == nil { return false }
+            // Stop as soon as the answer is known, unless annotations or a message need the
+            // full count.
+            guard annotations == nil else { continue }
+            if maximum == nil, matches >= minimum { break }
+            if let maximum, matches > maximum, !collecting { return false }
         }
-        if matches < keywords.minContains {
-            report(keywords.minContains == 1 ? "contains" : "minContains",
-                   "must contain at least \(keywords.minContains) \(Self.items(keywords.minContains)) matching the contains schema, got \(matches)")
+        if matches < minimum {
+            report(minimum == 1 ? "contains" : "minContains",
+                   "must contain at least \(minimum) \(Self.items(minimum)) matching the contains schema, got \(matches)")
             return false
         }
-        if let maximum = keywords.maxContains, matches > maximum {
+        if let maximum, matches > maximum {
             report("maxContains",
                    "must contain at most \(maximum) \(Self.items(maximum)) matching the contains schema, got \(matches)")
             return false

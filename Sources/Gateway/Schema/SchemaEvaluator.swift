@@ -8,6 +8,7 @@ struct SchemaEvaluator {
     private(set) var violations: [SchemaViolation] = []
     /// Where in the instance we are; rendered only when a violation is recorded.
     private var path: [InstancePathComponent] = []
+    private var depth = 0
 
     init(nodes: [SchemaNode], collecting: Bool) {
         self.nodes = nodes
@@ -18,39 +19,46 @@ struct SchemaEvaluator {
     /// to know what this node evaluated (for its own `unevaluated*`), and gets it only if the
     /// node is valid: failed subschemas contribute no annotations (2020-12 core §7.7.1.2).
     mutating func evaluate(_ id: SchemaNodeID, _ instance: JSONValue, _ annotations: inout EvaluatedLocations?) -> Bool {
+        guard depth < JSONSchema.maximumEvaluationDepth else {
+            report("depth", "nests deeper than \(JSONSchema.maximumEvaluationDepth) levels of schema evaluation")
+            return false
+        }
+        depth += 1
+        defer { depth -= 1 }
         let node = nodes[id]
         if let boolean = node.boolean {
             if !boolean { report("false", "no value is allowed here (the schema is false)") }
             return boolean
         }
-        let keywords = node.keywords
-        var local: EvaluatedLocations? = annotations != nil || keywords.needsAnnotations ? EvaluatedLocations() : nil
+        // The node (one reference) is passed along, never `node.keywords` by value: a copy of
+        // that struct retains each of its arrays and costs more than the checks themselves.
+        var local: EvaluatedLocations? = annotations != nil || node.keywords.needsAnnotations ? EvaluatedLocations() : nil
         var valid = true
 
         // Order matters only for unevaluated*, which must run after everything that annotates.
-        if !evaluateAssertions(keywords, instance) {
+        if !evaluateAssertions(node, instance) {
             valid = false
             if !collecting { return false }
         }
-        if !evaluateInPlace(keywords, instance, &local) {
+        if !evaluateInPlace(node, instance, &local) {
             valid = false
             if !collecting { return false }
         }
         switch instance {
         case .array(let elements):
-            if !evaluateArray(keywords, elements, &local) {
+            if !evaluateArray(node, elements, &local) {
                 valid = false
                 if !collecting { return false }
             }
         case .object(let members):
-            if !evaluateObject(keywords, members, &local) {
+            if !evaluateObject(node, members, &local) {
                 valid = false
                 if !collecting { return false }
             }
         default:
             break
         }
-        if keywords.needsAnnotations, !evaluateUnevaluated(keywords, instance, &local) {
+        if node.keywords.needsAnnotations, !evaluateUnevaluated(node, instance, &local) {
             valid = false
         }
         if valid, let local {

@@ -40,7 +40,7 @@ final class SchemaNode: Sendable {
         var maximum: Double?
         var exclusiveMinimum: Double?
         var exclusiveMaximum: Double?
-        var multipleOf: Double?
+        var multipleOf: SchemaMultipleOf?
 
         // Strings.
         var minLength: Int?
@@ -60,7 +60,7 @@ final class SchemaNode: Sendable {
         var unevaluatedItems: SchemaNodeID?
 
         // Objects.
-        var properties: [String: SchemaNodeID] = [:]
+        var properties = SchemaPropertyTable()
         var patternProperties: [(pattern: SchemaPattern, schema: SchemaNodeID)] = []
         var additionalProperties: SchemaNodeID?
         var propertyNames: SchemaNodeID?

@@ -14,7 +14,7 @@ struct SchemaResourceIndex {
     static let defaultBase = SchemaURI(parsing: "")
 
     init(root: JSONValue) throws(SchemaError) {
-        try scan(root, at: "", base: Self.defaultBase)
+        try scan(root, at: "", base: Self.defaultBase, depth: 0)
     }
 
     /// The base URI for a subschema at `pointer`. A `$ref` may point at a location that is
@@ -28,7 +28,10 @@ struct SchemaResourceIndex {
         }
     }
 
-    private mutating func scan(_ schema: JSONValue, at pointer: String, base: SchemaURI) throws(SchemaError) {
+    private mutating func scan(_ schema: JSONValue, at pointer: String, base: SchemaURI, depth: Int) throws(SchemaError) {
+        guard depth < JSONSchema.maximumSchemaDepth else {
+            throw SchemaError(.tooDeep(limit: JSONSchema.maximumSchemaDepth), at: pointer)
+        }
         guard case .object(let members) = schema else {
             baseURIs[pointer] = base
             return
@@ -64,14 +67,14 @@ struct SchemaResourceIndex {
         for (keyword, value) in members {
             let location = JSONPointer.appending(keyword, to: pointer)
             if SchemaKeyword.subschema.contains(keyword) {
-                try scan(value, at: location, base: base)
+                try scan(value, at: location, base: base, depth: depth + 1)
             } else if SchemaKeyword.subschemaArray.contains(keyword), case .array(let elements) = value {
                 for (offset, element) in elements.enumerated() {
-                    try scan(element, at: location + "/" + String(offset), base: base)
+                    try scan(element, at: location + "/" + String(offset), base: base, depth: depth + 1)
                 }
             } else if SchemaKeyword.subschemaMap.contains(keyword), case .object(let entries) = value {
                 for entry in entries {
-                    try scan(entry.value, at: JSONPointer.appending(entry.key, to: location), base: base)
+                    try scan(entry.value, at: JSONPointer.appending(entry.key, to: location), base: base, depth: depth + 1)
                 }
             }
         }
