@@ -73,6 +73,10 @@ struct Serve: ParsableCommand {
                               ("keep-alive-timeout", keepAliveTimeout), ("write-timeout", writeTimeout)] where value <= 0 {
             throw ValidationError("--\(name) must be a positive number of seconds")
         }
+        // A body becomes one journal record, whose limit is 16 MiB.
+        guard maxBodyBytes <= 16 * 1024 * 1024 - 4096 else {
+            throw ValidationError("--max-body-bytes may be at most \(16 * 1024 * 1024 - 4096) (the journal's record limit)")
+        }
         guard maxConnections > 0, maxBodyBytes >= 0, maxHeaderBytes >= 1024 else {
             throw ValidationError("--max-connections must be positive and --max-header-bytes at least 1024")
         }

@@ -45,11 +45,15 @@ struct EventsAPITests {
         let firstPage = try gateway.request("GET", "/v1/events?type=a.even&limit=3")
         let events = try #require(firstPage.json["events"] as? [[String: Any]])
         #expect(events.map { ($0["data"] as? [String: Any])?["n"] as? Int } == [0, 2, 4])
-        let next = try #require(firstPage.json["next"] as? String)
+        let next = try #require(firstPage.json["next"] as? Int)
         let secondPage = try gateway.request("GET", "/v1/events?type=a.even&limit=3&after=\(next)")
         let rest = try #require(secondPage.json["events"] as? [[String: Any]])
         #expect(rest.map { ($0["data"] as? [String: Any])?["n"] as? Int } == [6])
         #expect(secondPage.json["next"] is NSNull)
+        // A page that is exactly full has no next page.
+        let exact = try gateway.request("GET", "/v1/events?type=a.odd&limit=3")
+        #expect((exact.json["events"] as? [Any])?.count == 3)
+        #expect(exact.json["next"] is NSNull)
         #expect(try gateway.request("GET", "/v1/events?limit=0").status == 400)
         #expect(try gateway.request("GET", "/v1/events?since=yesterday").status == 400)
     }
@@ -79,6 +83,9 @@ struct EventsAPITests {
         BadInput(name: "not JSON content type", body: #"{"type":"a.b","data":1}"#, contentType: "text/plain", status: 415, detail: "text/plain"),
         BadInput(name: "no content type", body: #"{"type":"a.b","data":1}"#, contentType: nil, status: 415, detail: "Content-Type"),
         BadInput(name: "not an object", body: #"[1,2]"#, contentType: "application/json", status: 422, detail: "object"),
+        BadInput(name: "not an object, after whitespace", body: "  \"text\"", contentType: "application/json", status: 422, detail: "object"),
+        BadInput(name: "a date that does not exist", body: #"{"type":"a.b","data":1,"occurredAt":"2026-02-31T10:00:00Z"}"#, contentType: "application/json", status: 422, detail: "RFC 3339"),
+        BadInput(name: "the reserved id batch", body: #"{"type":"a.b","data":1,"id":"batch"}"#, contentType: "application/json", status: 422, detail: "id"),
         BadInput(name: "missing type", body: #"{"data":1}"#, contentType: "application/json", status: 422, detail: "no 'type'"),
         BadInput(name: "type not a string", body: #"{"type":5,"data":1}"#, contentType: "application/json", status: 422, detail: "'type' must be a string"),
         BadInput(name: "uppercase type", body: #"{"type":"Order.Created","data":1}"#, contentType: "application/json", status: 422, detail: "not valid"),
@@ -168,6 +175,18 @@ struct EventsAPITests {
         let response = try gateway.request("POST", "/v1/events/batch", body: body)
         #expect(response.status == 422)
         #expect((response.json["detail"] as? String)?.hasPrefix("events[1]: ") == true)
+        #expect(gateway.core.state.eventCount == 0)
+    }
+
+    @Test func batchSchemaViolationsPointIntoTheBatch() throws {
+        let gateway = try GatewayHarness()
+        let schema = #"{"schema":{"type":"object","properties":{"amount":{"minimum":0}}}}"#
+        #expect(try gateway.request("PUT", "/v1/event-types/pay.made", body: schema).status == 201)
+        let body = #"{"events":[{"type":"pay.made","data":{"amount":1}},{"type":"pay.made","data":{"amount":-1}}]}"#
+        let response = try gateway.request("POST", "/v1/events/batch", body: body)
+        #expect(response.status == 422)
+        let errors = try #require(response.json["errors"] as? [[String: Any]])
+        #expect(errors.compactMap { $0["pointer"] as? String } == ["/events/1/data/amount"])
         #expect(gateway.core.state.eventCount == 0)
     }
 

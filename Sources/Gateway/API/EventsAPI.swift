@@ -171,7 +171,7 @@ struct EventsAPI {
         do {
             members = try JSONParser.scanObject(bytes)
         } catch {
-            throw IngestError(status: 400, detail: "The body is not valid JSON: at byte \(error.offset): \(error.message)")
+            throw EventEnvelope.classify(error, in: bytes, what: "The batch")
         }
         guard let events = members.first(where: { $0.key == "events" }), events.kind == .array else {
             throw .invalid("The batch must be an object with an 'events' array.")
@@ -193,7 +193,7 @@ struct EventsAPI {
                 var prefixed = error
                 prefixed.detail = "events[\(index)]: " + error.detail
                 prefixed.violations = error.violations.map {
-                    SchemaViolation(instancePath: "/events/\(index)/data" + $0.instancePath, keyword: $0.keyword, message: $0.message)
+                    SchemaViolation(instancePath: "/events/\(index)" + $0.instancePath, keyword: $0.keyword, message: $0.message)
                 }
                 throw prefixed
             }
@@ -222,18 +222,23 @@ struct EventsAPI {
             return value
         }
         let type = request.queryValue("type")
-        let entries = core.state.events(after: after, type: type, since: since, until: until, limit: limit)
+        // One more than asked tells whether another page exists.
+        var entries = core.state.events(after: after, type: type, since: since, until: until, limit: limit + 1)
+        let hasMore = entries.count > limit
+        if hasMore { entries.removeLast() }
         var items: [UInt8] = [UInt8(ascii: "[")]
-        for (index, entry) in entries.enumerated() {
+        var written = 0
+        for entry in entries {
             guard let (event, record) = try core.readEvent(entry) else { continue }
-            if index > 0 { items.append(UInt8(ascii: ",")) }
+            if written > 0 { items.append(UInt8(ascii: ",")) }
             items += Self.eventJSON(event, record)
+            written += 1
         }
         items.append(UInt8(ascii: "]"))
         var json = JSONObjectWriter()
         json.add("events", raw: items)
-        if entries.count == limit, let last = entries.last {
-            json.add("next", string: String(last.sequence))
+        if hasMore, let last = entries.last {
+            json.add("next", number: Int(last.sequence))
         } else {
             json.add("next", raw: Array("null".utf8))
         }
@@ -263,7 +268,9 @@ struct EventsAPI {
         guard let schema = type.schema else { return }
         let data: JSONValue
         do {
-            data = try JSONParser.parse(envelope.data)
+            // Duplicate names would leave it open which value the schema checked and which one
+            // a subscriber reads, so typed events must not have them.
+            data = try JSONParser.parse(envelope.data, rejectDuplicateKeys: true)
         } catch {
             throw IngestError(status: 400, detail: "The body is not valid JSON: \(error)")
         }

@@ -31,10 +31,7 @@ extension EventEnvelope {
         do {
             members = try JSONParser.scanObject(bytes)
         } catch {
-            if error.message.contains("object") && error.offset == 0 {
-                throw .invalid("The event must be a JSON object.")
-            }
-            throw IngestError(status: 400, detail: "The body is not valid JSON: at byte \(error.offset + offset): \(error.message)")
+            throw classify(error, in: bytes, what: "The event", offset: offset)
         }
         var type: String?
         var data: Range<Int>?
@@ -77,6 +74,16 @@ extension EventEnvelope {
             throw .invalid("The source '\(source)' is not a valid source name.")
         }
         return envelope
+    }
+
+    /// Valid JSON that is not an object is a 422 (wrong shape); anything else a 400 saying
+    /// where the JSON broke.
+    static func classify(_ error: JSONError, in bytes: UnsafeBufferPointer<UInt8>, what: String, offset: Int = 0) -> IngestError {
+        let first = bytes.first { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") && $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }
+        if first != UInt8(ascii: "{"), (try? JSONParser.validate(bytes)) != nil {
+            return .invalid("\(what) must be a JSON object.")
+        }
+        return IngestError(status: 400, detail: "The body is not valid JSON: at byte \(error.offset + offset): \(error.message)")
     }
 
     private static func string(_ bytes: UnsafeBufferPointer<UInt8>, _ member: JSONMember, name: String) throws(IngestError) -> String {

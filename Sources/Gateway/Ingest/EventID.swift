@@ -65,10 +65,11 @@ public enum EventID {
         return String(decoding: characters, as: UTF8.self)
     }
 
-    /// Ids a producer may choose: 1-128 of letters, digits and `._:-`.
+    /// Ids a producer may choose: 1-128 of letters, digits and `._:-`; not `batch`, which
+    /// `/v1/events/batch` would shadow.
     public static func isValidProducerID(_ id: String) -> Bool {
         let utf8 = id.utf8
-        return !utf8.isEmpty && utf8.count <= 128 && utf8.allSatisfy {
+        return id != "batch" && !utf8.isEmpty && utf8.count <= 128 && utf8.allSatisfy {
             ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z"))
                 || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
                 || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":")

@@ -73,7 +73,12 @@ public enum Timestamp {
         parts.tm_hour = Int32(hour)
         parts.tm_min = Int32(minute)
         parts.tm_sec = Int32(min(second, 59))
-        let seconds = Int64(timegm(&parts)) - Int64(offsetSeconds)
+        var epoch = timegm(&parts)
+        // timegm quietly normalises 31 February to 3 March; refuse dates that do not exist.
+        var check = tm()
+        gmtime_r(&epoch, &check)
+        guard check.tm_mday == Int32(day), check.tm_mon == Int32(month - 1) else { return nil }
+        let seconds = Int64(epoch) - Int64(offsetSeconds)
         return seconds * 1_000_000 + Int64(micros)
     }
 }

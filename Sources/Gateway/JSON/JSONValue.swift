@@ -16,13 +16,15 @@ public enum JSONValue: Sendable, Equatable {
         case (.null, .null): return true
         case let (.bool(a), .bool(b)): return a == b
         case let (.number(a), .number(b)): return a == b
-        case let (.string(a), .string(b)): return a == b
+        // JSON compares strings by code points; Swift's `==` would also equate canonically
+        // equivalent spellings ("é" and "e\u{301}").
+        case let (.string(a), .string(b)): return a.utf8.elementsEqual(b.utf8)
         case let (.array(a), .array(b)): return a == b
         case let (.object(a), .object(b)):
             // JSON Schema equality: same keys with equal values, in any order.
             guard a.count == b.count else { return false }
             for (key, value) in a {
-                guard let other = b.first(where: { $0.key == key }), other.value == value else { return false }
+                guard let other = b.first(where: { $0.key.utf8.elementsEqual(key.utf8) }), other.value == value else { return false }
             }
             return true
         default: return false
@@ -32,7 +34,7 @@ public enum JSONValue: Sendable, Equatable {
     /// The member named `key` of an object.
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
-        return members.first { $0.key == key }?.value
+        return members.first { $0.key.utf8.elementsEqual(key.utf8) }?.value
     }
 
     public var isInteger: Bool {
