@@ -2,7 +2,7 @@
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test build deps bench-http clean
+.PHONY: run test build deps bench-http bench-ingest bench-restart crash-test clean
 
 # libcurl's headers (and pkg-config) are the only system packages the build needs.
 deps:
@@ -22,6 +22,20 @@ test: deps
 ## HTTP ceiling benchmark: our server vs nginx, alternating (see BENCHMARKS.md).
 bench-http: deps
 	Benchmarks/http_vs_nginx.sh
+
+## Durable ingest vs nginx's static 202 and Redis appendfsync always (see BENCHMARKS.md).
+bench-ingest: deps
+	Benchmarks/ingest_vs_nginx_redis.sh
+
+## Restart time and RSS with 1 M events in the journal (see BENCHMARKS.md).
+bench-restart: deps
+	Benchmarks/restart_1m.sh
+
+## kill -9 gatewayd at random moments while clients publish, many rounds (CRASH_ROUNDS).
+CRASH_ROUNDS ?= 50
+crash-test: deps
+	swift build
+	CRASH_ROUNDS=$(CRASH_ROUNDS) swift test --filter CrashTests
 
 clean:
 	rm -rf .build Benchmarks/out
