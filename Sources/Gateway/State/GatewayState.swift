@@ -48,14 +48,13 @@ public final class GatewayState: Sendable {
     }
 
     struct Storage {
-        var events: [EventIndexEntry] = []
-        var eventsByID: [String: Int] = [:]
+        var events = ChunkedArray<EventIndexEntry>()
+        var eventsByID = ShardedDictionary<String, Int>()
         var typeNames: [String] = []
         var typeIndexes: [String: Int32] = [:]
-        var idempotency: [String: IdempotencyEntry] = [:]
+        var idempotency = ShardedDictionary<String, IdempotencyEntry>()
         /// Keys in commit order, to expire the oldest first.
-        var idempotencyOrder: [(key: String, timestamp: Int64)] = []
-        var idempotencyOrderStart = 0
+        var idempotencyOrder = ChunkedQueue<(key: String, timestamp: Int64)>()
         /// Keys whose event is being written now, with the digest it was written for.
         var inFlight: [String: [UInt8]] = [:]
         var eventTypes: [String: EventTypeState] = [:]
@@ -113,7 +112,7 @@ public final class GatewayState: Sendable {
                 if now - record.timestamp < window {
                     let scoped = scopedKey(key, source: event.source)
                     state.idempotency[scoped] = IdempotencyEntry(eventIndex: index, digest: event.bodyDigest, timestamp: record.timestamp)
-                    state.idempotencyOrder.append((scoped, record.timestamp))
+                    state.idempotencyOrder.push((scoped, record.timestamp))
                 }
             }
         case .eventTypeUpserted:
@@ -187,18 +186,11 @@ public final class GatewayState: Sendable {
     }
 
     private static func expireIdempotency(_ state: inout Storage, now: Int64, window: Int64) {
-        while state.idempotencyOrderStart < state.idempotencyOrder.count {
-            let oldest = state.idempotencyOrder[state.idempotencyOrderStart]
-            guard now - oldest.timestamp >= window else { break }
+        while let oldest = state.idempotencyOrder.first, now - oldest.timestamp >= window {
             if state.idempotency[oldest.key]?.timestamp == oldest.timestamp {
                 state.idempotency[oldest.key] = nil
             }
-            state.idempotencyOrderStart += 1
-        }
-        // Drop the consumed prefix now and then instead of shifting on every expiry.
-        if state.idempotencyOrderStart > 4096 && state.idempotencyOrderStart * 2 > state.idempotencyOrder.count {
-            state.idempotencyOrder.removeFirst(state.idempotencyOrderStart)
-            state.idempotencyOrderStart = 0
+            state.idempotencyOrder.popFirst()
         }
     }
 
