@@ -134,3 +134,57 @@ struct EventTypesAPITests {
         #expect(try gateway.request("POST", "/v1/events", body: #"{"type":"now.registered","data":1}"#).status == 202)
     }
 }
+
+@Suite("Storage failure")
+struct StorageFailureAPITests {
+    /// The data directory on a 512 KiB tmpfs: publish until the disk is full. From the first
+    /// failure on, ingest answers 503 with Retry-After and /readyz fails; every event that got
+    /// a 202 is still readable.
+    @Test func aFullDiskTurnsIngestInto503AndReadyzRed() throws {
+        let directory = NSTemporaryDirectory() + "gateway-full-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        guard Self.run("/bin/mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", directory) else {
+            print("skipping the full-disk API test: cannot mount a tmpfs here (not root?)")
+            return
+        }
+        defer { _ = Self.run("/bin/umount", "-l", directory) }
+        var accepted: [String] = []
+        var refusal: HTTPTestClient.Response?
+        do {
+            let gateway = try GatewayHarness(directory: directory) { core, _ in core.segmentSize = 64 * 1024 }
+            let padding = String(repeating: "x", count: 8000)
+            for index in 0..<200 {
+                let response = try gateway.request("POST", "/v1/events", body: "{\"type\":\"disk.fill\",\"data\":{\"n\":\(index),\"pad\":\"\(padding)\"}}")
+                if response.status == 202, let id = response.json["id"] as? String {
+                    accepted.append(id)
+                } else {
+                    refusal = response
+                    break
+                }
+            }
+            let failed = try #require(refusal)
+            #expect(failed.status == 503)
+            #expect(failed.header("retry-after") != nil)
+            #expect((failed.json["detail"] as? String)?.contains("full") == true, "\(failed.text)")
+            #expect(accepted.count > 5)
+            // Sticky: a tiny event fails too, and the gateway says it is not ready.
+            #expect(try gateway.request("POST", "/v1/events", body: #"{"type":"disk.fill","data":1}"#).status == 503)
+            let readyz = try gateway.request("GET", "/readyz", token: nil)
+            #expect(readyz.status == 503)
+            #expect(try gateway.request("GET", "/healthz", token: nil).status == 200)
+            for id in accepted { #expect(try gateway.request("GET", "/v1/events/\(id)").status == 200) }
+            gateway.stop()
+        }
+    }
+
+    private static func run(_ arguments: String...) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+}
