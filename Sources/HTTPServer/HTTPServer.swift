@@ -46,7 +46,7 @@ public final class HTTPServer: Sendable {
             }
             var threads: [pthread_t] = []
             for loop in loops {
-                threads.append(try Self.spawn { loop.run() })
+                threads.append(try spawnThread { loop.run() })
             }
             running.withLock { $0 = Running(loops: loops, threads: threads, listenFDs: listenFDs, address: address) }
             shared.logger.info("listening", metadata: ["address": "\(address)", "event-loops": "\(loops.count)"])
@@ -79,24 +79,4 @@ public final class HTTPServer: Sendable {
 
     /// Connections currently open across all loops.
     public var openConnectionCount: Int { shared.openConnections.load(ordering: .relaxed) }
-
-    private final class ThreadBody {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
-    }
-
-    private static func spawn(_ body: @escaping () -> Void) throws(SystemError) -> pthread_t {
-        let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { raw in
-            let body = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
-            body.body()
-            return nil
-        }, box)
-        guard result == 0 else {
-            Unmanaged<ThreadBody>.fromOpaque(box).release()
-            throw SystemError(call: "pthread_create", errno: result)
-        }
-        return thread
-    }
 }

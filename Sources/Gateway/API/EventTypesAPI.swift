@@ -19,7 +19,7 @@ struct EventTypesAPI {
         guard EventTypeName.isValid(name) else {
             throw HTTPError(422, "'\(name)' is not a valid event type name: use dot-separated lowercase segments such as 'payment.processed'.")
         }
-        if let refusal = EventsAPI.requireJSON(request) { throw HTTPError(415, Self.detail(of: refusal)) }
+        if let refusal = EventsAPI.requireJSON(request) { throw refusal }
         let body: JSONValue
         do {
             body = try JSONParser.parse(request.body)
@@ -92,10 +92,5 @@ struct EventTypesAPI {
         json.add("createdAt", string: Timestamp.format(microseconds: type.createdAt))
         json.add("updatedAt", string: Timestamp.format(microseconds: type.updatedAt))
         return json.finish()
-    }
-
-    private static func detail(of response: HTTPResponse) -> String {
-        guard let value = try? JSONParser.parse(response.body), case .string(let detail)? = value["detail"] else { return "" }
-        return detail
     }
 }

@@ -19,13 +19,21 @@ struct EventsAPI {
 
     // MARK: - Ingest
 
+    /// The token and the content type, checked the same way for single events and batches.
+    private func admit(_ request: HTTPRequest) -> Result<Principal, HTTPError> {
+        let principal = auth.authenticate(request)
+        if case .success = principal, let refusal = Self.requireJSON(request) {
+            return .failure(refusal)
+        }
+        return principal
+    }
+
     private func ingest(_ request: HTTPRequest, _ context: RequestContext) -> Reply {
         let principal: Principal
-        switch auth.authenticate(request) {
+        switch admit(request) {
         case .success(let caller): principal = caller
         case .failure(let error): return .response(error.response)
         }
-        if let refusal = Self.requireJSON(request) { return .response(refusal) }
         let envelope: EventEnvelope
         do {
             envelope = try withBytes(request.body) { (bytes) throws(IngestError) in try EventEnvelope.parse(bytes) }
@@ -77,11 +85,10 @@ struct EventsAPI {
     /// covers the whole batch.
     private func ingestBatch(_ request: HTTPRequest, _ context: RequestContext) -> Reply {
         let principal: Principal
-        switch auth.authenticate(request) {
+        switch admit(request) {
         case .success(let caller): principal = caller
         case .failure(let error): return .response(error.response)
         }
-        if let refusal = Self.requireJSON(request) { return .response(refusal) }
         let items: [EventEnvelope]
         do {
             items = try withBytes(request.body) { (bytes) throws(IngestError) in try parseBatch(bytes) }
@@ -319,15 +326,16 @@ struct EventsAPI {
         return json.finish()
     }
 
-    static func requireJSON(_ request: HTTPRequest) -> HTTPResponse? {
+    /// `415` unless the body is declared as JSON (`application/json` or `application/*+json`).
+    static func requireJSON(_ request: HTTPRequest) -> HTTPError? {
         let contentType = request.headers["content-type"] ?? ""
         let mediaType = contentType.split(separator: ";").first.map { String($0.trimmingOWS()).lowercased() } ?? ""
         if mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) {
             return nil
         }
-        return .problem(
-            status: 415,
-            detail: contentType.isEmpty
+        return HTTPError(
+            415,
+            contentType.isEmpty
                 ? "The body must be JSON, sent with 'Content-Type: application/json'."
                 : "The body must be JSON ('Content-Type: application/json'), not '\(contentType)'.")
     }

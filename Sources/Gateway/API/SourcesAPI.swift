@@ -14,7 +14,7 @@ struct SourcesAPI {
 
     private func create(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
         if let refusal = auth.requireAdmin(request) { throw refusal }
-        if let refusal = EventsAPI.requireJSON(request) { return .response(refusal) }
+        if let refusal = EventsAPI.requireJSON(request) { throw refusal }
         let body: JSONValue
         do {
             body = try JSONParser.parse(request.body)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HTTPServer
 import Logging
 import Synchronization
 
@@ -168,18 +169,13 @@ public final class Journal: Sendable {
     // MARK: - The writer
 
     private func startWriter() throws(JournalError) {
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { raw in
-            let journal = Unmanaged<Journal>.fromOpaque(raw!).takeRetainedValue()
-            journal.runWriter()
-            return nil
-        }, box)
-        guard result == 0 else {
-            Unmanaged<Journal>.fromOpaque(box).release()
-            throw JournalError.io(call: "pthread_create", errno: result, file: configuration.directory)
+        do throws(SystemError) {
+            // The thread holds the journal until `close()` lets it finish.
+            let handle = try spawnThread { self.runWriter() }
+            thread.withLock { $0 = handle }
+        } catch {
+            throw JournalError.io(call: "pthread_create", errno: error.errno, file: configuration.directory)
         }
-        thread.withLock { $0 = handle }
     }
 
     private func runWriter() {

@@ -1,0 +1,24 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plain POSIX thread for a long-running loop (an event loop, a journal writer): such loops
+/// block in `epoll_wait` or `fdatasync`, which must never happen on Swift's shared
+/// concurrency pool. Join the returned handle to wait for `body` to return.
+public func spawnThread(_ body: @escaping () -> Void) throws(SystemError) -> pthread_t {
+    final class Body {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+    let box = Unmanaged.passRetained(Body(body)).toOpaque()
+    var thread = pthread_t()
+    let result = pthread_create(&thread, nil, { raw in
+        Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue().run()
+        return nil
+    }, box)
+    guard result == 0 else {
+        Unmanaged<Body>.fromOpaque(box).release()
+        throw SystemError(call: "pthread_create", errno: result)
+    }
+    return thread
+}
