@@ -16,6 +16,11 @@ public final class GatewayCore: Sendable {
         /// Most events in one `POST /v1/events/batch`.
         public var maxBatchEvents = 500
         public var segmentSize = 64 * 1024 * 1024
+        /// After `rotate-secret`, how long the previous secret keeps signing too.
+        public var secretRotationOverlap: Duration = .seconds(24 * 3600)
+        /// Where subscriptions may point: returns why `url` is refused, or nil. The delivery
+        /// side supplies its SSRF policy here; the default accepts any http(s) URL.
+        public var targetCheck: @Sendable (String) -> String? = { _ in nil }
 
         public init(dataDirectory: String) {
             self.dataDirectory = dataDirectory

@@ -8,5 +8,6 @@ public enum GatewayAPI {
         EventsAPI(core: core, auth: auth).register(on: &router)
         EventTypesAPI(core: core, auth: auth).register(on: &router)
         SourcesAPI(core: core, auth: auth).register(on: &router)
+        SubscriptionsAPI(core: core, auth: auth).register(on: &router)
     }
 }

@@ -15,8 +15,12 @@ public final class EventIDGenerator: Sendable {
     }
 
     private let last = Mutex(Last())
+    private let prefix: String
 
-    public init() {}
+    /// `prefix` names what the ids are for: `evt_` for events, `sub_` for subscriptions.
+    public init(prefix: String = "evt_") {
+        self.prefix = prefix
+    }
 
     public func next() -> String {
         var now = timespec()
@@ -36,7 +40,7 @@ public final class EventIDGenerator: Sendable {
             }
             return (state.millisecond, state.high, state.low)
         }
-        return "evt_" + EventID.encode(time: time, high: high, low: low)
+        return prefix + EventID.encode(time: time, high: high, low: low)
     }
 }
 

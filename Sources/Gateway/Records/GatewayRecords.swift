@@ -6,6 +6,9 @@ extension RecordKind {
     static let eventTypeArchived = RecordKind(rawValue: 3)
     static let sourceCreated = RecordKind(rawValue: 4)
     static let sourceRevoked = RecordKind(rawValue: 5)
+    /// A subscription's whole configuration as JSON (created, changed, paused, rotated...).
+    static let subscriptionUpserted = RecordKind(rawValue: 6)
+    static let subscriptionDeleted = RecordKind(rawValue: 7)
 }
 
 /// An accepted event as stored. `data` is the exact bytes the producer sent.

@@ -60,6 +60,7 @@ public final class GatewayState: Sendable {
         var eventTypes: [String: EventTypeState] = [:]
         var sources: [String: SourceState] = [:]
         var sourcesByDigest: [[UInt8]: String] = [:]
+        var subscriptions: [String: Subscription] = [:]
         /// Records that did not decode (never expected; counted so it is visible).
         var undecodable = 0
     }
@@ -138,6 +139,14 @@ public final class GatewayState: Sendable {
             if let source = state.sources.removeValue(forKey: name) {
                 state.sourcesByDigest[source.tokenDigest] = nil
             }
+        case .subscriptionUpserted:
+            guard let json = try? JSONParser.parse(record.payload),
+                  var subscription = try? Subscription.fromStored(json) else { throw BinaryReader.Malformed() }
+            subscription.createdAt = state.subscriptions[subscription.id]?.createdAt ?? record.timestamp
+            subscription.updatedAt = record.timestamp
+            state.subscriptions[subscription.id] = subscription
+        case .subscriptionDeleted:
+            state.subscriptions[try NameRecord.decode(record.payload).name] = nil
         default:
             // A kind this build does not know (a newer writer): skip it, do not fail start-up.
             break
@@ -239,6 +248,15 @@ public final class GatewayState: Sendable {
 
     public func eventTypes() -> [EventTypeState] {
         storage.withLock { $0.eventTypes.values.sorted { $0.name < $1.name } }
+    }
+
+    public func subscription(_ id: String) -> Subscription? {
+        storage.withLock { $0.subscriptions[id] }
+    }
+
+    /// Oldest first.
+    public func subscriptions() -> [Subscription] {
+        storage.withLock { $0.subscriptions.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) } }
     }
 
     func source(tokenDigest: [UInt8]) -> String? {

@@ -1,0 +1,153 @@
+import HTTPServer
+
+/// `POST/GET /v1/subscriptions`, `GET/PATCH/DELETE /v1/subscriptions/{id}`,
+/// `POST /v1/subscriptions/{id}/pause|resume|rotate-secret`. Every change is one journal
+/// record holding the subscription's whole configuration.
+struct SubscriptionsAPI {
+    let core: GatewayCore
+    let auth: Authenticator
+    let ids = EventIDGenerator(prefix: "sub_")
+
+    func register(on router: inout Router) {
+        router.route(.post, "/v1/subscriptions") { request, context in try create(request, context) }
+        router.route(.get, "/v1/subscriptions") { request, _ in .response(try list(request)) }
+        router.route(.get, "/v1/subscriptions/{id}") { request, _ in .response(try show(request)) }
+        router.route(.patch, "/v1/subscriptions/{id}") { request, context in try update(request, context) }
+        router.route(.delete, "/v1/subscriptions/{id}") { request, context in try delete(request, context) }
+        router.route(.post, "/v1/subscriptions/{id}/pause") { request, context in
+            try change(request, context, status: 200) { $0.paused = true }
+        }
+        router.route(.post, "/v1/subscriptions/{id}/resume") { request, context in
+            try change(request, context, status: 200) { subscription in
+                subscription.paused = false
+                subscription.disabledReason = nil
+            }
+        }
+        router.route(.post, "/v1/subscriptions/{id}/rotate-secret") { request, context in try rotate(request, context) }
+    }
+
+    private func create(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
+        let input = try parse(request, partial: false)
+        let id = ids.next()
+        let subscription: Subscription
+        do {
+            subscription = try input.build(id: id, defaultSecret: Subscription.generateSecret())
+        } catch {
+            throw HTTPError(422, error.detail)
+        }
+        try checkTarget(subscription.url)
+        return store(subscription, context, status: 201)
+    }
+
+    private func list(_ request: HTTPRequest) throws -> HTTPResponse {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let now = wallClockMicroseconds()
+        var items: [UInt8] = [UInt8(ascii: "[")]
+        for (index, subscription) in core.state.subscriptions().enumerated() {
+            if index > 0 { items.append(UInt8(ascii: ",")) }
+            items += subscription.apiJSON(now: now)
+        }
+        items.append(UInt8(ascii: "]"))
+        var json = JSONObjectWriter()
+        json.add("subscriptions", raw: items)
+        return .json(200, json.finish())
+    }
+
+    private func show(_ request: HTTPRequest) throws -> HTTPResponse {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        return .json(200, try existing(request).apiJSON(now: wallClockMicroseconds()))
+    }
+
+    private func update(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
+        let input = try parse(request, partial: true)
+        var subscription = try existing(request)
+        input.apply(to: &subscription)
+        if input.url != nil { try checkTarget(subscription.url) }
+        return store(subscription, context, status: 200)
+    }
+
+    private func delete(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let subscription = try existing(request)
+        let record = NameRecord(name: subscription.id)
+        return core.commit([JournalEntry(kind: .subscriptionDeleted, payload: record.encode())], context: context) { _ in
+            HTTPResponse(status: 204)
+        }
+    }
+
+    /// A new secret signs from now on; the old one keeps signing too until the overlap ends,
+    /// so subscribers can switch without dropping a delivery.
+    private func rotate(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        var subscription = try existing(request)
+        var overlap = core.configuration.secretRotationOverlap
+        if !request.body.isEmpty {
+            guard let body = try? JSONParser.parse(request.body), case .object = body else {
+                throw HTTPError(400, "The body must be a JSON object such as {\"overlapSeconds\": 3600}, or empty.")
+            }
+            if let value = body["overlapSeconds"] {
+                guard value.isInteger, case .number(let seconds) = value, (0...(7 * 86_400)).contains(seconds) else {
+                    throw HTTPError(422, "'overlapSeconds' must be an integer from 0 to 604800 (7 days).")
+                }
+                overlap = .seconds(Int(seconds))
+            }
+        }
+        let now = wallClockMicroseconds()
+        let (seconds, attoseconds) = overlap.components
+        let expiry = now + seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        let previous = subscription.activeSecrets(at: now).first.map { Subscription.Secret(value: $0, expiresAt: expiry) }
+        subscription.secrets = [Subscription.Secret(value: Subscription.generateSecret(), expiresAt: nil)] + (previous.map { [$0] } ?? [])
+        return store(subscription, context, status: 200)
+    }
+
+    private func change(
+        _ request: HTTPRequest, _ context: RequestContext, status: Int, _ edit: (inout Subscription) -> Void
+    ) throws -> Reply {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        var subscription = try existing(request)
+        edit(&subscription)
+        return store(subscription, context, status: status)
+    }
+
+    // MARK: - Helpers
+
+    private func parse(_ request: HTTPRequest, partial: Bool) throws -> SubscriptionInput {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        if let refusal = EventsAPI.requireJSON(request) { throw refusal }
+        let body: JSONValue
+        do {
+            body = try JSONParser.parse(request.body, rejectDuplicateKeys: true)
+        } catch {
+            throw HTTPError(400, "The body is not valid JSON: \(error)")
+        }
+        do {
+            return try SubscriptionInput(body, partial: partial)
+        } catch {
+            throw HTTPError(422, error.detail)
+        }
+    }
+
+    private func existing(_ request: HTTPRequest) throws -> Subscription {
+        let id = request.pathParameters["id"] ?? ""
+        guard let subscription = core.state.subscription(id) else { throw HTTPError(404, "No subscription with id '\(id)'.") }
+        return subscription
+    }
+
+    /// Where a webhook may point (SSRF protection) is the delivery side's policy, handed in
+    /// through the configuration.
+    private func checkTarget(_ url: String) throws {
+        if let refusal = core.configuration.targetCheck(url) { throw HTTPError(422, refusal) }
+    }
+
+    private func store(_ subscription: Subscription, _ context: RequestContext, status: Int) -> Reply {
+        let state = core.state
+        let id = subscription.id
+        let payload = JSONParser.serialize(subscription.storedJSON())
+        return core.commit([JournalEntry(kind: .subscriptionUpserted, payload: payload)], context: context) { _ in
+            guard let stored = state.subscription(id) else {
+                return .problem(status: 500, detail: "The subscription was stored but cannot be read back.")
+            }
+            return .json(status, stored.apiJSON(now: wallClockMicroseconds()))
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+@testable import Gateway
+import Testing
+
+@Suite("Event type patterns")
+struct EventTypePatternTests {
+    @Test(arguments: [
+        ("order.created", "order.created", true),
+        ("order.created", "order.updated", false),
+        ("order.*", "order.created", true),
+        ("order.*", "order.line.added", true),
+        ("order.*", "order", false),
+        ("order.*", "orders.created", false),
+        ("order.*.shipped", "order.eu.shipped", true),
+        ("order.*.shipped", "order.eu.west.shipped", false),
+        ("*", "anything.at.all", true),
+        ("*.created", "user.created", true),
+        ("*.created", "user.deleted", false),
+    ])
+    func matching(_ pattern: String, _ type: String, _ expected: Bool) throws {
+        #expect(try #require(EventTypePattern(pattern)).matches(type) == expected)
+    }
+
+    @Test func invalidPatternsAreRefused() {
+        for text in ["", "Order.*", "order..x", "order.**", ".order", "order.", "a b"] {
+            #expect(EventTypePattern(text) == nil, "\(text)")
+        }
+    }
+}
+
+@Suite("Subscription filters")
+struct SubscriptionFilterTests {
+    static let data = try! JSONParser.parse(#"""
+    {"amount": 250, "country": "DE", "customer": {"tier": "gold", "since": "2020-01-01"},
+     "lines": [{"sku": "A-1"}], "coupon": null}
+    """#)
+
+    @Test(arguments: [
+        (#"{"country": "DE"}"#, true),
+        (#"{"country": "FR"}"#, false),
+        (#"{"customer.tier": "gold", "amount": 250}"#, true),
+        (#"{"amount": {"$gte": 100, "$lt": 1000}}"#, true),
+        (#"{"amount": {"$gt": 250}}"#, false),
+        (#"{"customer.since": {"$lt": "2021-01-01"}}"#, true),
+        (#"{"country": {"$in": ["FR", "DE"]}}"#, true),
+        (#"{"country": {"$ne": "DE"}}"#, false),
+        (#"{"coupon": {"$exists": true}}"#, true),
+        (#"{"missing": {"$exists": false}}"#, true),
+        (#"{"lines.0.sku": "A-1"}"#, true),
+        (#"{"lines.1.sku": "A-1"}"#, false),
+        (#"{"$or": [{"country": "FR"}, {"amount": {"$gt": 100}}]}"#, true),
+        (#"{"$and": [{"country": "DE"}, {"customer.tier": "silver"}]}"#, false),
+        (#"{"$not": {"country": "FR"}}"#, true),
+        (#"{"amount": {"$gt": "100"}}"#, false),
+    ])
+    func evaluation(_ filter: String, _ expected: Bool) throws {
+        let compiled = try SubscriptionFilter(JSONParser.parse(filter))
+        #expect(compiled.matches(Self.data) == expected)
+    }
+
+    @Test(arguments: [
+        (#"[1]"#, "must be an object"),
+        (#"{"$or": []}"#, "/$or"),
+        (#"{"$xor": []}"#, "unknown operator $xor"),
+        (#"{"a": {"$in": 5}}"#, "$in takes an array"),
+        (#"{"a": {"$gt": true}}"#, "$gt takes a number or a string"),
+        (#"{"a": {"$exists": 1}}"#, "$exists takes true or false"),
+        (#"{"a..b": 1}"#, "not a valid field path"),
+    ])
+    func mistakesAreRefusedWithTheirLocation(_ filter: String, _ message: String) throws {
+        let error = #expect(throws: SubscriptionFilter.CompileError.self) {
+            _ = try SubscriptionFilter(JSONParser.parse(filter))
+        }
+        #expect(error?.description.contains(message) == true, "\(String(describing: error))")
+    }
+}
+
+@Suite("Subscriptions API")
+struct SubscriptionsAPITests {
+    static let create = #"""
+    {"url":"http://127.0.0.1:9/hook","eventTypes":["order.*"],"description":"orders",
+     "filter":{"amount":{"$gte":100}},"headers":{"X-Team":"billing"},"ordered":true,"maxInFlight":5,
+     "rateLimit":20,"retry":{"maxAttempts":3,"maxAgeSeconds":600}}
+    """#
+
+    @Test func createReadUpdateDeleteAndSurviveRestarts() throws {
+        let gateway = try GatewayHarness()
+        let created = try gateway.request("POST", "/v1/subscriptions", body: Self.create)
+        #expect(created.status == 201, "\(created.text)")
+        let id = try #require(created.json["id"] as? String)
+        #expect(id.hasPrefix("sub_"))
+        let secret = try #require(created.json["secret"] as? String)
+        #expect(secret.hasPrefix("whsec_") && Data(base64Encoded: String(secret.dropFirst(6)))?.count == 32)
+        #expect(created.json["status"] as? String == "active")
+        #expect(created.json["ordered"] as? Bool == true)
+        #expect((created.json["headers"] as? [String: String])?["X-Team"] == "billing")
+
+        try gateway.restart()
+        let read = try gateway.request("GET", "/v1/subscriptions/\(id)")
+        #expect(read.status == 200)
+        #expect(read.json["secret"] as? String == secret)
+        #expect((read.json["filter"] as? [String: Any])?["amount"] != nil)
+        #expect((read.json["retry"] as? [String: Any])?["maxAttempts"] as? Int == 3)
+
+        let patched = try gateway.request("PATCH", "/v1/subscriptions/\(id)", body: #"{"eventTypes":["*"],"filter":null,"rateLimit":null}"#)
+        #expect(patched.status == 200)
+        #expect(patched.json["eventTypes"] as? [String] == ["*"])
+        #expect(patched.json["filter"] is NSNull)
+        #expect(patched.json["rateLimit"] is NSNull)
+        #expect(patched.json["description"] as? String == "orders")
+
+        let listed = try gateway.request("GET", "/v1/subscriptions")
+        #expect((listed.json["subscriptions"] as? [[String: Any]])?.count == 1)
+        #expect(try gateway.request("DELETE", "/v1/subscriptions/\(id)").status == 204)
+        try gateway.restart()
+        #expect(try gateway.request("GET", "/v1/subscriptions/\(id)").status == 404)
+    }
+
+    @Test func pauseResumeAndRotate() throws {
+        let gateway = try GatewayHarness()
+        let created = try gateway.request("POST", "/v1/subscriptions", body: #"{"url":"https://example.com/hook","eventTypes":["a.b"],"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}"#)
+        let id = try #require(created.json["id"] as? String)
+        #expect(created.json["secret"] as? String == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        #expect(try gateway.request("POST", "/v1/subscriptions/\(id)/pause").json["status"] as? String == "paused")
+        #expect(try gateway.request("POST", "/v1/subscriptions/\(id)/resume").json["status"] as? String == "active")
+
+        let rotated = try gateway.request("POST", "/v1/subscriptions/\(id)/rotate-secret")
+        #expect(rotated.status == 200)
+        let newSecret = try #require(rotated.json["secret"] as? String)
+        #expect(newSecret != "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        // Both sign during the overlap, newest first; after a restart too.
+        try gateway.restart()
+        let subscription = try #require(gateway.core.state.subscription(id))
+        #expect(subscription.activeSecrets(at: wallClockMicroseconds()) == [newSecret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])
+        #expect(subscription.activeSecrets(at: wallClockMicroseconds() + 25 * 3600 * 1_000_000) == [newSecret])
+
+        let noOverlap = try gateway.request("POST", "/v1/subscriptions/\(id)/rotate-secret", body: #"{"overlapSeconds":0}"#)
+        let latest = try #require(noOverlap.json["secret"] as? String)
+        #expect(gateway.core.state.subscription(id)?.activeSecrets(at: wallClockMicroseconds()) == [latest])
+    }
+
+    @Test(arguments: [
+        (#"{"eventTypes":["a.b"]}"#, 422, "'url' is required"),
+        (#"{"url":"ftp://x/y","eventTypes":["a.b"]}"#, 422, "http://"),
+        (#"{"url":"https://user:pw@x.com/","eventTypes":["a.b"]}"#, 422, "credentials"),
+        (#"{"url":"https:///path","eventTypes":["a.b"]}"#, 422, "no host"),
+        (#"{"url":"https://x.com/","eventTypes":[]}"#, 422, "eventTypes"),
+        (#"{"url":"https://x.com/","eventTypes":["Order.*"]}"#, 422, "invalid pattern"),
+        (#"{"url":"https://x.com/","eventTypes":["a.b"],"filter":{"$bad":1}}"#, 422, "unknown operator"),
+        (#"{"url":"https://x.com/","eventTypes":["a.b"],"secret":"not-a-secret"}"#, 422, "whsec_"),
+        (#"{"url":"https://x.com/","eventTypes":["a.b"],"headers":{"webhook-id":"x"}}"#, 422, "the gateway sets it"),
+        (#"{"url":"https://x.com/","eventTypes":["a.b"],"maxInFlight":0}"#, 422, "maxInFlight"),
+        (#"{"url":"https://x.com/","eventTypes":["a.b"],"rateLimit":1.5}"#, 422, "rateLimit"),
+        (#"{"url":"https://x.com/","eventTypes":["a.b"],"retry":{"maxAttempts":0}}"#, 422, "maxAttempts"),
+        (#"{"url":"https://x.com/","eventTypes":["a.b"],"colour":"red"}"#, 422, "Unknown field 'colour'"),
+        (#"{"url":"https://x.com/","url":"https://y.com/","eventTypes":["a.b"]}"#, 400, "duplicate"),
+    ])
+    func invalidSubscriptionsAreRefused(_ body: String, _ status: Int, _ detail: String) throws {
+        let gateway = try GatewayHarness()
+        let response = try gateway.request("POST", "/v1/subscriptions", body: body)
+        #expect(response.status == status, "\(response.text)")
+        #expect((response.json["detail"] as? String)?.contains(detail) == true, "\(response.text)")
+        #expect(gateway.core.state.subscriptions().isEmpty)
+    }
+
+    @Test func theTargetPolicyIsConsulted() throws {
+        let gateway = try GatewayHarness { core, _ in
+            core.targetCheck = { url in url.contains("10.0.0.1") ? "10.0.0.1 is a private address" : nil }
+        }
+        let refused = try gateway.request("POST", "/v1/subscriptions", body: #"{"url":"http://10.0.0.1/hook","eventTypes":["*"]}"#)
+        #expect(refused.status == 422)
+        #expect((refused.json["detail"] as? String)?.contains("private") == true)
+        #expect(try gateway.request("POST", "/v1/subscriptions", body: #"{"url":"http://93.184.216.34/hook","eventTypes":["*"]}"#).status == 201)
+    }
+
+    @Test func unknownSubscriptionIs404AndSourcesAreForbidden() throws {
+        let gateway = try GatewayHarness()
+        #expect(try gateway.request("GET", "/v1/subscriptions/sub_nope").status == 404)
+        #expect(try gateway.request("POST", "/v1/subscriptions/sub_nope/pause").status == 404)
+        let source = try gateway.request("POST", "/v1/sources", body: #"{"name":"app"}"#)
+        let token = try #require(source.json["token"] as? String)
+        #expect(try gateway.request("GET", "/v1/subscriptions", token: token).status == 403)
+    }
+}
