@@ -96,10 +96,26 @@ public struct JSONObjectWriter: Sendable {
         bytes.append(contentsOf: value)
     }
 
+    /// Adds an array of values that are already valid JSON.
+    public mutating func add<Elements: Sequence>(_ name: String, array elements: Elements) where Elements.Element == [UInt8] {
+        add(name, raw: jsonArray(elements))
+    }
+
     public consuming func finish() -> [UInt8] {
         bytes.append(UInt8(ascii: "}"))
         return bytes
     }
+}
+
+/// `[e1,e2,...]` from values that are already valid JSON.
+public func jsonArray<Elements: Sequence>(_ elements: Elements) -> [UInt8] where Elements.Element == [UInt8] {
+    var bytes: [UInt8] = [UInt8(ascii: "[")]
+    for (index, element) in elements.enumerated() {
+        if index > 0 { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(contentsOf: element)
+    }
+    bytes.append(UInt8(ascii: "]"))
+    return bytes
 }
 
 /// Appends `value` as a JSON string literal (RFC 8259 §7), escaping quotes, backslashes and

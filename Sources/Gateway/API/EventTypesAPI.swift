@@ -56,14 +56,8 @@ struct EventTypesAPI {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         let includeArchived = request.queryValue("archived") == "true"
         let types = core.state.eventTypes().filter { includeArchived || !$0.archived }
-        var items: [UInt8] = [UInt8(ascii: "[")]
-        for (index, type) in types.enumerated() {
-            if index > 0 { items.append(UInt8(ascii: ",")) }
-            items += Self.json(type)
-        }
-        items.append(UInt8(ascii: "]"))
         var json = JSONObjectWriter()
-        json.add("eventTypes", raw: items)
+        json.add("eventTypes", array: types.map(Self.json))
         return .json(200, json.finish())
     }
 

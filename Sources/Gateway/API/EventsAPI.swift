@@ -155,20 +155,17 @@ struct EventsAPI {
     }
 
     private func batchJSON(_ results: [BatchResult], committed: [JournalRecord]) -> [UInt8] {
-        var items: [UInt8] = [UInt8(ascii: "[")]
-        for (index, result) in results.enumerated() {
-            if index > 0 { items.append(UInt8(ascii: ",")) }
+        let items = results.map { result in
             switch result {
             case .new(let id, let recordIndex):
                 let record = committed[recordIndex]
-                items += Self.receiptJSON(EventReceipt(id: id, sequence: record.sequence, receivedAt: record.timestamp))
+                return Self.receiptJSON(EventReceipt(id: id, sequence: record.sequence, receivedAt: record.timestamp))
             case .repeated(let id, let entry):
-                items += Self.receiptJSON(EventReceipt(id: id, sequence: entry.sequence, receivedAt: entry.receivedAt), duplicate: true)
+                return Self.receiptJSON(EventReceipt(id: id, sequence: entry.sequence, receivedAt: entry.receivedAt), duplicate: true)
             }
         }
-        items.append(UInt8(ascii: "]"))
         var json = JSONObjectWriter()
-        json.add("events", raw: items)
+        json.add("events", array: items)
         return json.finish()
     }
 
@@ -233,17 +230,13 @@ struct EventsAPI {
         var entries = core.state.events(after: after, type: type, since: since, until: until, limit: limit + 1)
         let hasMore = entries.count > limit
         if hasMore { entries.removeLast() }
-        var items: [UInt8] = [UInt8(ascii: "[")]
-        var written = 0
+        var items: [[UInt8]] = []
         for entry in entries {
             guard let (event, record) = try core.readEvent(entry) else { continue }
-            if written > 0 { items.append(UInt8(ascii: ",")) }
-            items += Self.eventJSON(event, record)
-            written += 1
+            items.append(Self.eventJSON(event, record))
         }
-        items.append(UInt8(ascii: "]"))
         var json = JSONObjectWriter()
-        json.add("events", raw: items)
+        json.add("events", array: items)
         if hasMore, let last = entries.last {
             json.add("next", number: Int(last.sequence))
         } else {
@@ -342,16 +335,13 @@ struct EventsAPI {
 
     static func problem(_ error: IngestError) -> HTTPResponse {
         guard !error.violations.isEmpty else { return .problem(status: error.status, detail: error.detail) }
-        var list: [UInt8] = [UInt8(ascii: "[")]
-        for (index, violation) in error.violations.enumerated() {
-            if index > 0 { list.append(UInt8(ascii: ",")) }
+        let list = jsonArray(error.violations.map { violation in
             var item = JSONObjectWriter()
             item.add("pointer", string: violation.instancePath)
             item.add("keyword", string: violation.keyword)
             item.add("message", string: violation.message)
-            list += item.finish()
-        }
-        list.append(UInt8(ascii: "]"))
+            return item.finish()
+        })
         return .problem(status: error.status, detail: error.detail, extensions: [("errors", JSONFragment(raw: list))])
     }
 

@@ -40,17 +40,14 @@ struct SourcesAPI {
 
     private func list(_ request: HTTPRequest) throws -> HTTPResponse {
         if let refusal = auth.requireAdmin(request) { throw refusal }
-        var items: [UInt8] = [UInt8(ascii: "[")]
-        for (index, source) in core.state.sources().enumerated() {
-            if index > 0 { items.append(UInt8(ascii: ",")) }
+        let items = core.state.sources().map { source in
             var json = JSONObjectWriter()
             json.add("name", string: source.name)
             json.add("createdAt", string: Timestamp.format(microseconds: source.createdAt))
-            items += json.finish()
+            return json.finish()
         }
-        items.append(UInt8(ascii: "]"))
         var json = JSONObjectWriter()
-        json.add("sources", raw: items)
+        json.add("sources", array: items)
         return .json(200, json.finish())
     }
 

@@ -42,14 +42,8 @@ struct SubscriptionsAPI {
     private func list(_ request: HTTPRequest) throws -> HTTPResponse {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         let now = wallClockMicroseconds()
-        var items: [UInt8] = [UInt8(ascii: "[")]
-        for (index, subscription) in core.state.subscriptions().enumerated() {
-            if index > 0 { items.append(UInt8(ascii: ",")) }
-            items += subscription.apiJSON(now: now)
-        }
-        items.append(UInt8(ascii: "]"))
         var json = JSONObjectWriter()
-        json.add("subscriptions", raw: items)
+        json.add("subscriptions", array: core.state.subscriptions().map { $0.apiJSON(now: now) })
         return .json(200, json.finish())
     }
 
