@@ -154,6 +154,13 @@ struct SubscriptionsAPITests {
         (#"{"url":"https://x.com/","eventTypes":["a.b"],"retry":{"maxAttempts":0}}"#, 422, "maxAttempts"),
         (#"{"url":"https://x.com/","eventTypes":["a.b"],"colour":"red"}"#, 422, "Unknown field 'colour'"),
         (#"{"url":"https://x.com/","url":"https://y.com/","eventTypes":["a.b"]}"#, 400, "duplicate"),
+        (#"{"url":"https://x.com/","eventTypes":["a.b"],"paused":true}"#, 422, "Unknown field 'paused'"),
+        (#"{"url":"https://:80/","eventTypes":["a.b"]}"#, 422, "no host"),
+        (#"{"url":"https://x.com/","eventTypes":["a.b"],"headers":{"X-A":"1","x-a":"2"}}"#, 422, "twice"),
+        (#"{"url":"https://x.com/","eventTypes":["a.b"],"headers":{"Upgrade":"h2c"}}"#, 422, "the gateway sets it"),
+        (#"{"url":"https://x.com/","eventTypes":["a.b"],"filter":{}}"#, 422, "at least one condition"),
+        (#"{"url":"https://x.com/","eventTypes":["a.b"],"filter":{"a":{"$gt":1,"x":2}}}"#, 422, "mixed with operators"),
+        (#"{"url":"https://x.com/","eventTypes":["a.b"],"retry":{"maxAttempts":2,"tries":3}}"#, 422, "retry.tries"),
     ])
     func invalidSubscriptionsAreRefused(_ body: String, _ status: Int, _ detail: String) throws {
         let gateway = try GatewayHarness()
@@ -161,6 +168,19 @@ struct SubscriptionsAPITests {
         #expect(response.status == status, "\(response.text)")
         #expect((response.json["detail"] as? String)?.contains(detail) == true, "\(response.text)")
         #expect(gateway.core.state.subscriptions().isEmpty)
+    }
+
+    @Test func patchAndRotateCheckTheirInput() throws {
+        let gateway = try GatewayHarness()
+        #expect(try gateway.request("PATCH", "/v1/subscriptions/sub_nope", body: #"{"bogus":1}"#).status == 404)
+        let created = try gateway.request("POST", "/v1/subscriptions", body: #"{"url":"https://x.com/","eventTypes":["a.b"],"retry":{"maxAttempts":2}}"#)
+        let id = try #require(created.json["id"] as? String)
+        let cleared = try gateway.request("PATCH", "/v1/subscriptions/\(id)", body: #"{"retry":null}"#)
+        #expect(cleared.status == 200)
+        #expect((cleared.json["retry"] as? [String: Any])?["maxAttempts"] is NSNull)
+        #expect(try gateway.request("POST", "/v1/subscriptions/\(id)/rotate-secret", body: "{oops").status == 400)
+        #expect(try gateway.request("POST", "/v1/subscriptions/\(id)/rotate-secret", body: #"{"overlap":5}"#).status == 422)
+        #expect(try gateway.request("POST", "/v1/subscriptions/\(id)/rotate-secret", body: #"{"overlapSeconds":5}"#, contentType: "text/plain").status == 415)
     }
 
     @Test func theTargetPolicyIsConsulted() throws {

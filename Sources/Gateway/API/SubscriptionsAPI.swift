@@ -53,8 +53,9 @@ struct SubscriptionsAPI {
     }
 
     private func update(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
-        let input = try parse(request, partial: true)
+        if let refusal = auth.requireAdmin(request) { throw refusal }
         var subscription = try existing(request)
+        let input = try parse(request, partial: true)
         input.apply(to: &subscription)
         if input.url != nil { try checkTarget(subscription.url) }
         return store(subscription, context, status: 200)
@@ -76,8 +77,18 @@ struct SubscriptionsAPI {
         var subscription = try existing(request)
         var overlap = core.configuration.secretRotationOverlap
         if !request.body.isEmpty {
-            guard let body = try? JSONParser.parse(request.body), case .object = body else {
-                throw HTTPError(400, "The body must be a JSON object such as {\"overlapSeconds\": 3600}, or empty.")
+            if let refusal = EventsAPI.requireJSON(request) { throw refusal }
+            let body: JSONValue
+            do {
+                body = try JSONParser.parse(request.body, rejectDuplicateKeys: true)
+            } catch {
+                throw HTTPError(400, "The body is not valid JSON: \(error)")
+            }
+            guard case .object(let members) = body else {
+                throw HTTPError(422, "The body must be an object such as {\"overlapSeconds\": 3600}, or empty.")
+            }
+            if let unknown = members.first(where: { $0.key != "overlapSeconds" }) {
+                throw HTTPError(422, "Unknown field '\(unknown.key)'.")
             }
             if let value = body["overlapSeconds"] {
                 guard value.isInteger, case .number(let seconds) = value, (0...(7 * 86_400)).contains(seconds) else {

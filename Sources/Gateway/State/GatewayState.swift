@@ -142,6 +142,9 @@ public final class GatewayState: Sendable {
         case .subscriptionUpserted:
             guard let json = try? JSONParser.parse(record.payload),
                   var subscription = try? Subscription.fromStored(json) else { throw BinaryReader.Malformed() }
+            // A change made from a snapshot (createdAt set) of a subscription deleted since
+            // must not bring it back.
+            if subscription.createdAt != 0 && state.subscriptions[subscription.id] == nil { return }
             subscription.createdAt = state.subscriptions[subscription.id]?.createdAt ?? record.timestamp
             subscription.updatedAt = record.timestamp
             state.subscriptions[subscription.id] = subscription

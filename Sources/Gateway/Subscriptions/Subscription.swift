@@ -98,7 +98,7 @@ extension Subscription {
 
     /// Reads the stored form back. Throws only on a record this build cannot understand.
     static func fromStored(_ value: JSONValue) throws(SubscriptionInput.Invalid) -> Subscription {
-        let input = try SubscriptionInput(value, partial: false)
+        let input = try SubscriptionInput(value, partial: false, stored: true)
         guard case .string(let id)? = value["id"] else { throw .init("stored subscription has no id") }
         var subscription = try input.build(id: id, defaultSecret: "")
         if case .array(let stored)? = value["secrets"] {
@@ -162,12 +162,18 @@ struct SubscriptionInput {
     static let reservedHeaders: Set<String> = [
         "content-type", "content-length", "host", "user-agent", "webhook-id", "webhook-timestamp",
         "webhook-signature", "connection", "transfer-encoding", "expect",
+        // Hop-by-hop fields (RFC 9110 §7.6.1) describe one connection, not the webhook.
+        "keep-alive", "te", "trailer", "upgrade", "proxy-authorization", "proxy-connection",
     ]
 
-    init(_ value: JSONValue, partial: Bool) throws(Invalid) {
+    static let apiFields: Set<String> = ["url", "eventTypes", "description", "filter", "secret", "headers", "ordered",
+                                         "maxInFlight", "rateLimit", "retry"]
+    /// The journal's form also carries what only the gateway sets.
+    static let storedFields = apiFields.union(["id", "secrets", "paused", "disabledReason", "createdAt"])
+
+    init(_ value: JSONValue, partial: Bool, stored: Bool = false) throws(Invalid) {
         guard case .object(let members) = value else { throw Invalid("The subscription must be a JSON object.") }
-        let known: Set<String> = ["url", "eventTypes", "description", "filter", "secret", "headers", "ordered",
-                                  "maxInFlight", "rateLimit", "retry", "id", "secrets", "paused", "disabledReason", "createdAt"]
+        let known = stored ? Self.storedFields : Self.apiFields
         if let unknown = members.first(where: { !known.contains($0.key) }) {
             throw Invalid("Unknown field '\(unknown.key)'.")
         }
@@ -213,12 +219,15 @@ struct SubscriptionInput {
         }
         if let value = value["headers"] {
             guard case .object(let fields) = value, fields.count <= 20 else { throw Invalid("'headers' must be an object of at most 20 header fields.") }
+            guard Set(fields.map { $0.key.lowercased() }).count == fields.count else {
+                throw Invalid("'headers' names a header twice (header names ignore case).")
+            }
             headers = try fields.map { (field) throws(Invalid) -> (name: String, value: String) in
                 guard Self.isToken(field.key) else { throw Invalid("'headers' has an invalid header name '\(field.key)'.") }
                 guard !Self.reservedHeaders.contains(field.key.lowercased()) else {
                     throw Invalid("'headers' may not set '\(field.key)'; the gateway sets it.")
                 }
-                guard case .string(let text) = field.value, !text.utf8.contains(where: { $0 < 0x20 && $0 != 9 }) else {
+                guard case .string(let text) = field.value, !text.utf8.contains(where: { ($0 < 0x20 && $0 != 9) || $0 == 0x7F }) else {
                     throw Invalid("The header '\(field.key)' must have a string value without control characters.")
                 }
                 return (field.key, text)
@@ -245,7 +254,15 @@ struct SubscriptionInput {
             }
         }
         if let value = value["retry"] {
-            guard case .object = value else { throw Invalid("'retry' must be an object with maxAttempts and/or maxAgeSeconds.") }
+            if value == .null {
+                retry = Subscription.RetryOverrides()
+            }
+            guard value == .null || { if case .object = value { return true } else { return false } }() else {
+                throw Invalid("'retry' must be an object with maxAttempts and/or maxAgeSeconds, or null.")
+            }
+            if case .object(let fields) = value, let unknown = fields.first(where: { $0.key != "maxAttempts" && $0.key != "maxAgeSeconds" }) {
+                throw Invalid("Unknown field 'retry.\(unknown.key)'.")
+            }
             var overrides = Subscription.RetryOverrides()
             if let attempts = value["maxAttempts"], attempts != .null {
                 guard attempts.isInteger, case .number(let number) = attempts, (1...100).contains(number) else {
@@ -300,8 +317,10 @@ struct SubscriptionInput {
         }
         let rest = text.drop { $0 != ":" }.dropFirst(3)
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        guard !authority.isEmpty else { throw Invalid("'url' has no host.") }
         guard !authority.contains("@") else { throw Invalid("'url' must not carry credentials; use 'headers' for authorization.") }
+        // The host is what precedes an optional :port (an IPv6 literal is bracketed).
+        let host = authority.hasPrefix("[") ? authority.prefix { $0 != "]" } : authority.prefix { $0 != ":" }
+        guard !host.isEmpty, host != "[" else { throw Invalid("'url' has no host.") }
         return text
     }
 

@@ -42,6 +42,9 @@ public indirect enum SubscriptionFilter: Sendable, Equatable {
         guard case .object(let members) = value else {
             throw CompileError(location: location, reason: "a filter must be an object")
         }
+        guard !members.isEmpty else {
+            throw CompileError(location: location, reason: "a filter needs at least one condition")
+        }
         var parts: [SubscriptionFilter] = []
         for (key, operand) in members {
             let here = location + "/" + key
@@ -69,8 +72,13 @@ public indirect enum SubscriptionFilter: Sendable, Equatable {
 
     /// `{"$gt": 1, "$lt": 5}` is two tests; any other value is an equality test.
     private static func fieldTests(path: [String], _ operand: JSONValue, at location: String) throws(CompileError) -> [SubscriptionFilter] {
-        guard case .object(let members) = operand, let first = members.first, first.key.hasPrefix("$") else {
+        // An object whose keys are operators is a set of tests; mixing operators with plain
+        // keys is ambiguous (a test, or equality with an object?), so it is refused.
+        guard case .object(let members) = operand, members.contains(where: { $0.key.hasPrefix("$") }) else {
             return [.field(path: path, .equals(operand))]
+        }
+        if let plain = members.first(where: { !$0.key.hasPrefix("$") }) {
+            throw CompileError(location: location, reason: "'\(plain.key)' is mixed with operators; use only operators ($eq, $gt, ...) here")
         }
         var tests: [SubscriptionFilter] = []
         for (op, argument) in members {
