@@ -1,4 +1,5 @@
 import ArgumentParser
+import Delivery
 import Foundation
 import Gateway
 import HTTPServer
@@ -132,6 +133,7 @@ struct Serve: ParsableCommand {
             "truncated-bytes": "\(recovery.truncatedBytes)", "took": "\(ContinuousClock.now - started)",
         ])
         let token = try AdminToken.resolve(flag: adminToken, dataDirectory: dataDir)
+        logger.info("delivery transport", metadata: ["libcurl": "\(Libcurl.version)"])
 
         var router = Router()
         GatewayAPI.register(on: &router, core: core, adminToken: token.value)
