@@ -49,6 +49,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "CCurl",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
