@@ -63,6 +63,14 @@ struct Serve: ParsableCommand {
     @Option(help: "Journal segment size in MiB; a segment is sealed and a new one started past it.")
     var segmentSizeMb = 64
 
+    @Flag(help: "Allow subscriptions to point at loopback, private, link-local and other non-public addresses (SSRF protection off).")
+    var allowPrivateTargets = false
+
+    @Option(name: .customLong("allow-target"), help: ArgumentHelp(
+        "A CIDR range subscriptions may point at even though it is not public (repeatable), e.g. 10.1.0.0/16.",
+        valueName: "cidr"))
+    var allowTargets: [String] = []
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -119,6 +127,13 @@ struct Serve: ParsableCommand {
         coreConfiguration.idempotencyWindow = .seconds(idempotencyWindow)
         coreConfiguration.maxBatchEvents = maxBatchEvents
         coreConfiguration.segmentSize = segmentSizeMb * 1024 * 1024
+        let targets: TargetAddressPolicy
+        do {
+            targets = try TargetAddressPolicy(allowPrivate: allowPrivateTargets, allowing: allowTargets)
+        } catch {
+            throw ValidationError("--allow-target: \(error)")
+        }
+        coreConfiguration.targetCheck = { url in Self.refusal(of: url, by: targets) }
         let started = ContinuousClock.now
         let core: GatewayCore
         do {
@@ -166,6 +181,25 @@ struct Serve: ParsableCommand {
             "journal-records": "\(statistics.records)", "journal-syncs": "\(statistics.syncs)",
             "records-per-sync": "\(statistics.syncs == 0 ? 0 : Double(statistics.records) / Double(statistics.syncs))",
         ])
+    }
+}
+
+extension Serve {
+    /// Why `url` may not be a subscription's target: not an http(s) URL, or a host that is
+    /// (or resolves to) an address the policy refuses. Resolving blocks; the API calls this
+    /// off the event loop. Delivery checks the address again when it connects (DNS rebinding).
+    static func refusal(of url: String, by policy: TargetAddressPolicy) -> String? {
+        switch policy.validateURL(url) {
+        case .failure(let refusal):
+            return refusal.message
+        case .success(let target):
+            do {
+                _ = try policy.resolveAndCheck(host: target.host, port: target.port)
+                return nil
+            } catch {
+                return error.message
+            }
+        }
     }
 }
 

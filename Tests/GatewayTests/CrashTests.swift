@@ -22,10 +22,11 @@ struct CrashTests {
         let process = Process()
         let port: UInt16
 
-        init(binary: String, dataDirectory: String) throws {
+        init(binary: String, dataDirectory: String, extraArguments: [String] = []) throws {
             process.executableURL = URL(fileURLWithPath: binary)
             process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDirectory,
                                  "--admin-token", GatewayHarness.adminToken, "--log-level", "error", "--event-loops", "1"]
+                + extraArguments
             let output = Pipe()
             process.standardOutput = output
             try process.run()

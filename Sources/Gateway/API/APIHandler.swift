@@ -29,6 +29,15 @@ extension GatewayCore {
         then respond: @escaping @Sendable ([JournalRecord]) -> HTTPResponse
     ) -> Reply {
         let pending = context.makePending()
+        commit(entries, answering: pending, then: respond)
+        return .pending(pending)
+    }
+
+    /// The same, answering a response that is already pending.
+    func commit(
+        _ entries: [JournalEntry], answering pending: PendingResponse,
+        then respond: @escaping @Sendable ([JournalRecord]) -> HTTPResponse
+    ) {
         journal.append(entries) { result in
             switch result {
             case .success(let records): pending.complete(respond(records))
@@ -36,6 +45,5 @@ extension GatewayCore {
                 pending.complete(.problem(status: 503, detail: "The change was not stored: \(error).", headers: ["Retry-After": "30"]))
             }
         }
-        return .pending(pending)
     }
 }

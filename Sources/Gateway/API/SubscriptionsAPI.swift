@@ -1,3 +1,4 @@
+import Dispatch
 import HTTPServer
 
 /// `POST/GET /v1/subscriptions`, `GET/PATCH/DELETE /v1/subscriptions/{id}`,
@@ -35,8 +36,7 @@ struct SubscriptionsAPI {
         } catch {
             throw HTTPError(422, error.detail)
         }
-        try checkTarget(subscription.url)
-        return store(subscription, context, status: 201)
+        return store(subscription, context, status: 201, checkingTarget: true)
     }
 
     private func list(_ request: HTTPRequest) throws -> HTTPResponse {
@@ -57,8 +57,7 @@ struct SubscriptionsAPI {
         var subscription = try existing(request)
         let input = try parse(request, partial: true)
         input.apply(to: &subscription)
-        if input.url != nil { try checkTarget(subscription.url) }
-        return store(subscription, context, status: 200)
+        return store(subscription, context, status: 200, checkingTarget: input.url != nil)
     }
 
     private func delete(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
@@ -138,21 +137,30 @@ struct SubscriptionsAPI {
         return subscription
     }
 
-    /// Where a webhook may point (SSRF protection) is the delivery side's policy, handed in
-    /// through the configuration.
-    private func checkTarget(_ url: String) throws {
-        if let refusal = core.configuration.targetCheck(url) { throw HTTPError(422, refusal) }
-    }
-
-    private func store(_ subscription: Subscription, _ context: RequestContext, status: Int) -> Reply {
+    /// Stores the subscription's new configuration. With `checkingTarget`, the URL is first
+    /// judged by the target (SSRF) policy the delivery side hands in; that may resolve a host
+    /// name, which blocks, so it runs on a global queue rather than the event loop.
+    private func store(_ subscription: Subscription, _ context: RequestContext, status: Int, checkingTarget: Bool = false) -> Reply {
         let state = core.state
         let id = subscription.id
-        let payload = JSONParser.serialize(subscription.storedJSON())
-        return core.commit([JournalEntry(kind: .subscriptionUpserted, payload: payload)], context: context) { _ in
+        let entry = JournalEntry(kind: .subscriptionUpserted, payload: JSONParser.serialize(subscription.storedJSON()))
+        let respond: @Sendable ([JournalRecord]) -> HTTPResponse = { _ in
             guard let stored = state.subscription(id) else {
                 return .problem(status: 500, detail: "The subscription was stored but cannot be read back.")
             }
             return .json(status, stored.apiJSON(now: wallClockMicroseconds()))
         }
+        guard checkingTarget else { return core.commit([entry], context: context, then: respond) }
+        let pending = context.makePending()
+        let core = self.core
+        let url = subscription.url
+        DispatchQueue.global().async {
+            if let refusal = core.configuration.targetCheck(url) {
+                pending.complete(HTTPError(422, refusal).response)
+            } else {
+                core.commit([entry], answering: pending, then: respond)
+            }
+        }
+        return .pending(pending)
     }
 }
