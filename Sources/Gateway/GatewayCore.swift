@@ -49,6 +49,12 @@ public final class GatewayCore: Sendable {
         journal.close()
     }
 
+    /// Records a delivery attempt's outcome. Not waited for (invariant 3): if it is lost in
+    /// a crash, the attempt is simply made again.
+    public func recordAttempt(_ outcome: DeliveryAttemptRecord) {
+        journal.append([JournalEntry(kind: .deliveryAttempted, payload: outcome.encode())]) { _ in }
+    }
+
     /// Reads an event back from the journal.
     func readEvent(_ entry: EventIndexEntry) throws(JournalError) -> (EventRecord, JournalRecord)? {
         let record = try journal.read(entry.location)

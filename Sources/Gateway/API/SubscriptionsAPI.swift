@@ -25,6 +25,85 @@ struct SubscriptionsAPI {
             }
         }
         router.route(.post, "/v1/subscriptions/{id}/rotate-secret") { request, context in try rotate(request, context) }
+        router.route(.get, "/v1/subscriptions/{id}/dead-letters") { request, _ in .response(try deadLetters(request)) }
+        router.route(.post, "/v1/subscriptions/{id}/dead-letters/redeliver") { request, context in try redeliver(request, context) }
+        router.route(.delete, "/v1/subscriptions/{id}/dead-letters/{eventId}") { request, context in try discard(request, context) }
+    }
+
+    // MARK: - Dead letters
+
+    private func deadLetters(_ request: HTTPRequest) throws -> HTTPResponse {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let subscription = try existing(request)
+        var items: [[UInt8]] = []
+        for letter in core.state.deadLetters(for: subscription.id) {
+            guard let record = try? core.journal.read(letter.location),
+                  let event = try? EventRecord.decode(record.payload, includeData: false) else { continue }
+            var json = JSONObjectWriter()
+            json.add("eventId", string: event.id)
+            json.add("type", string: event.type)
+            json.add("sequence", number: Int(letter.sequence))
+            json.add("attempts", number: letter.attempts)
+            json.add("deadLetteredAt", string: Timestamp.format(microseconds: letter.deadLetteredAt))
+            json.add("lastError", string: letter.reason)
+            items.append(json.finish())
+        }
+        var json = JSONObjectWriter()
+        json.add("deadLetters", array: items)
+        return .json(200, json.finish())
+    }
+
+    /// Puts all dead letters (empty body) or those named in `{"eventIds": [...]}` back in line.
+    private func redeliver(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let subscription = try existing(request)
+        let parked = core.state.deadLetters(for: subscription.id)
+        var sequences = parked.map(\.sequence)
+        if !request.body.isEmpty {
+            if let refusal = EventsAPI.requireJSON(request) { throw refusal }
+            let body: JSONValue
+            do {
+                body = try JSONParser.parse(request.body, rejectDuplicateKeys: true)
+            } catch {
+                throw HTTPError(400, "The body is not valid JSON: \(error)")
+            }
+            guard case .object(let members) = body, members.allSatisfy({ $0.key == "eventIds" }),
+                  case .array(let ids)? = body["eventIds"] else {
+                throw HTTPError(422, "The body must be empty (redeliver all) or {\"eventIds\": [...]}.")
+            }
+            let wanted = try ids.map { (value) throws(HTTPError) -> UInt64 in
+                guard case .string(let id) = value, let entry = core.state.event(id: id) else {
+                    throw HTTPError(422, "'eventIds' must list ids of events in this subscription's dead letters.")
+                }
+                return entry.sequence
+            }
+            let parkedSet = Set(sequences)
+            if let missing = wanted.first(where: { !parkedSet.contains($0) }) {
+                throw HTTPError(422, "The event with sequence \(missing) is not a dead letter of this subscription.")
+            }
+            sequences = wanted
+        }
+        let count = sequences.count
+        let change = DeadLettersChangedRecord(subscriptionID: subscription.id, action: .redeliver, sequences: sequences)
+        return core.commit([JournalEntry(kind: .deadLettersChanged, payload: change.encode())], context: context) { _ in
+            var json = JSONObjectWriter()
+            json.add("redelivered", number: count)
+            return .json(202, json.finish())
+        }
+    }
+
+    private func discard(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let subscription = try existing(request)
+        let eventID = request.pathParameters["eventId"] ?? ""
+        guard let entry = core.state.event(id: eventID),
+              core.state.deadLetters(for: subscription.id).contains(where: { $0.sequence == entry.sequence }) else {
+            throw HTTPError(404, "The event '\(eventID)' is not a dead letter of this subscription.")
+        }
+        let change = DeadLettersChangedRecord(subscriptionID: subscription.id, action: .discard, sequences: [entry.sequence])
+        return core.commit([JournalEntry(kind: .deadLettersChanged, payload: change.encode())], context: context) { _ in
+            HTTPResponse(status: 204)
+        }
     }
 
     private func create(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {

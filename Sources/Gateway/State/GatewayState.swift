@@ -61,6 +61,8 @@ public final class GatewayState: Sendable {
         var sources: [String: SourceState] = [:]
         var sourcesByDigest: [[UInt8]: String] = [:]
         var subscriptions: [String: Subscription] = [:]
+        /// What each subscription is owed, by subscription id.
+        var ledgers: [String: DeliveryLedger] = [:]
         /// Records that did not decode (never expected; counted so it is visible).
         var undecodable = 0
     }
@@ -108,6 +110,7 @@ public final class GatewayState: Sendable {
             state.events.append(EventIndexEntry(
                 sequence: record.sequence, location: record.location, receivedAt: record.timestamp, typeIndex: typeIndex))
             state.eventsByID[event.id] = index
+            fanOut(event.type, payload: record.payload, eventIndex: Int32(index), in: &state)
             if let key = event.idempotencyKey {
                 state.inFlight[scopedKey(key, source: event.source)] = nil
                 if now - record.timestamp < window {
@@ -149,11 +152,53 @@ public final class GatewayState: Sendable {
             subscription.updatedAt = record.timestamp
             state.subscriptions[subscription.id] = subscription
         case .subscriptionDeleted:
-            state.subscriptions[try NameRecord.decode(record.payload).name] = nil
+            let id = try NameRecord.decode(record.payload).name
+            state.subscriptions[id] = nil
+            state.ledgers[id] = nil
+        case .deliveryAttempted:
+            let outcome = try DeliveryAttemptRecord.decode(record.payload)
+            if let index = eventIndex(ofSequence: outcome.sequence, in: state) {
+                state.ledgers[outcome.subscriptionID]?.record(outcome, eventIndex: Int32(index), at: record.timestamp)
+            }
+        case .deadLettersChanged:
+            let change = try DeadLettersChangedRecord.decode(record.payload)
+            let indexes = change.sequences.compactMap { eventIndex(ofSequence: $0, in: state).map(Int32.init) }
+            switch change.action {
+            case .redeliver: state.ledgers[change.subscriptionID]?.redeliver(indexes)
+            case .discard: indexes.forEach { state.ledgers[change.subscriptionID]?.discardDeadLetter($0) }
+            }
         default:
             // A kind this build does not know (a newer writer): skip it, do not fail start-up.
             break
         }
+    }
+
+    /// Decides, once and in journal order, which subscriptions an event goes to: those not
+    /// disabled (410) whose patterns match its type and whose filter matches its data. Paused
+    /// ones are included: their deliveries wait. `data` is decoded only if a filter needs it.
+    private static func fanOut(_ type: String, payload: [UInt8], eventIndex: Int32, in state: inout Storage) {
+        guard !state.subscriptions.isEmpty else { return }
+        var data: JSONValue??
+        for subscription in state.subscriptions.values where subscription.disabledReason == nil {
+            let matched = subscription.matches(type: type) {
+                if data == nil {
+                    data = .some((try? EventRecord.decode(payload)).flatMap { try? JSONParser.parse($0.data) })
+                }
+                return data ?? nil
+            }
+            if matched { state.ledgers[subscription.id, default: DeliveryLedger()].fanOut(eventIndex) }
+        }
+    }
+
+    /// Events are in sequence order, so a binary search finds one by its sequence.
+    private static func eventIndex(ofSequence sequence: UInt64, in state: Storage) -> Int? {
+        var low = 0
+        var high = state.events.count
+        while low < high {
+            let middle = (low + high) / 2
+            if state.events[middle].sequence < sequence { low = middle + 1 } else { high = middle }
+        }
+        return low < state.events.count && state.events[low].sequence == sequence ? low : nil
     }
 
     /// Idempotency keys are per source: two producers may pick the same key.
@@ -262,6 +307,42 @@ public final class GatewayState: Sendable {
         storage.withLock { $0.subscriptions.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) } }
     }
 
+    /// Deliveries owed to `subscriptionID` in journal order, with how far each has got.
+    public func pendingDeliveries(for subscriptionID: String, limit: Int = .max) -> [PendingDelivery] {
+        storage.withLock { state in
+            guard let ledger = state.ledgers[subscriptionID] else { return [] }
+            return ledger.pending(limit: limit).map { item in
+                let event = state.events[Int(item.eventIndex)]
+                return PendingDelivery(
+                    sequence: event.sequence, location: event.location, attempts: item.progress?.attempts ?? 0,
+                    firstAttemptAt: item.progress?.firstAttemptAt, nextAttemptAt: item.progress?.nextAttemptAt,
+                    lastError: item.progress?.lastError)
+            }
+        }
+    }
+
+    public func deliveryCounts(for subscriptionID: String) -> DeliveryCounts {
+        storage.withLock { state in
+            let ledger = state.ledgers[subscriptionID] ?? DeliveryLedger()
+            return DeliveryCounts(
+                pending: ledger.pendingCount, delivered: ledger.delivered, deadLettered: ledger.deadLetters.count,
+                attempts: ledger.attempts, failedAttempts: ledger.failedAttempts)
+        }
+    }
+
+    /// Dead letters of `subscriptionID`, oldest first.
+    public func deadLetters(for subscriptionID: String) -> [DeadLetterEntry] {
+        storage.withLock { state in
+            guard let ledger = state.ledgers[subscriptionID] else { return [] }
+            return ledger.deadLetterOrder.compactMap { index in
+                guard let letter = ledger.deadLetters[index] else { return nil }
+                let event = state.events[Int(index)]
+                return DeadLetterEntry(sequence: event.sequence, location: event.location, attempts: letter.attempts,
+                                       deadLetteredAt: letter.deadLetteredAt, reason: letter.reason)
+            }
+        }
+    }
+
     func source(tokenDigest: [UInt8]) -> String? {
         storage.withLock { $0.sourcesByDigest[tokenDigest] }
     }
@@ -273,6 +354,33 @@ public final class GatewayState: Sendable {
     public func source(named name: String) -> SourceState? {
         storage.withLock { $0.sources[name] }
     }
+}
+
+/// A delivery still owed to a subscriber.
+public struct PendingDelivery: Sendable, Equatable {
+    public var sequence: UInt64
+    public var location: RecordLocation
+    /// Attempts made so far (0: never tried).
+    public var attempts: Int
+    public var firstAttemptAt: Int64?
+    public var nextAttemptAt: Int64?
+    public var lastError: String?
+}
+
+public struct DeliveryCounts: Sendable, Equatable {
+    public var pending: Int
+    public var delivered: Int
+    public var deadLettered: Int
+    public var attempts: Int
+    public var failedAttempts: Int
+}
+
+public struct DeadLetterEntry: Sendable, Equatable {
+    public var sequence: UInt64
+    public var location: RecordLocation
+    public var attempts: Int
+    public var deadLetteredAt: Int64
+    public var reason: String
 }
 
 /// Microseconds since the Unix epoch, from the real-time clock.

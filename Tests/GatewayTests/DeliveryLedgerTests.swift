@@ -1,0 +1,154 @@
+import Foundation
+@testable import Gateway
+import Testing
+
+/// Fan-out and delivery progress as folded from the journal: decided once in journal order,
+/// the same after a restart, moved on only by attempt records.
+@Suite("Delivery ledger")
+struct DeliveryLedgerTests {
+    /// Creates a subscription through the API and returns its id.
+    static func subscribe(_ gateway: GatewayHarness, _ body: String) throws -> String {
+        let response = try gateway.request("POST", "/v1/subscriptions", body: body)
+        #expect(response.status == 201, "\(response.text)")
+        return try #require(response.json["id"] as? String)
+    }
+
+    static func publish(_ gateway: GatewayHarness, _ type: String, _ data: String) throws -> UInt64 {
+        let response = try gateway.request("POST", "/v1/events", body: "{\"type\":\"\(type)\",\"data\":\(data)}")
+        #expect(response.status == 202)
+        return UInt64(try #require(response.json["sequence"] as? Int))
+    }
+
+    /// Waits until the journal has folded every record appended so far (attempt records are
+    /// not waited for by their writer).
+    static func settle(_ gateway: GatewayHarness) {
+        let done = DispatchSemaphore(value: 0)
+        gateway.core.journal.append([]) { _ in done.signal() }
+        done.wait()
+    }
+
+    @Test func eventsFanOutByTypeAndFilterInJournalOrder() throws {
+        let gateway = try GatewayHarness()
+        let orders = try Self.subscribe(gateway, #"{"url":"https://a.example/","eventTypes":["order.*"]}"#)
+        let big = try Self.subscribe(gateway, #"{"url":"https://b.example/","eventTypes":["order.created"],"filter":{"amount":{"$gte":100}}}"#)
+        let paused = try Self.subscribe(gateway, #"{"url":"https://c.example/","eventTypes":["*"]}"#)
+        #expect(try gateway.request("POST", "/v1/subscriptions/\(paused)/pause").status == 200)
+
+        let small = try Self.publish(gateway, "order.created", #"{"amount":5}"#)
+        let large = try Self.publish(gateway, "order.created", #"{"amount":500}"#)
+        let user = try Self.publish(gateway, "user.created", #"{}"#)
+        // A subscription created later does not receive earlier events.
+        let late = try Self.subscribe(gateway, #"{"url":"https://d.example/","eventTypes":["*"]}"#)
+        let shipped = try Self.publish(gateway, "order.shipped", #"{"amount":500}"#)
+
+        func pending(_ id: String) -> [UInt64] { gateway.core.state.pendingDeliveries(for: id).map(\.sequence) }
+        #expect(pending(orders) == [small, large, shipped])
+        #expect(pending(big) == [large])
+        #expect(pending(paused) == [small, large, user, shipped])
+        #expect(pending(late) == [shipped])
+
+        try gateway.restart()
+        #expect(pending(orders) == [small, large, shipped])
+        #expect(pending(big) == [large])
+        #expect(pending(paused) == [small, large, user, shipped])
+        #expect(pending(late) == [shipped])
+        #expect(gateway.core.state.deliveryCounts(for: orders).pending == 3)
+    }
+
+    @Test func attemptsMoveDeliveriesOnAndSurviveRestarts() throws {
+        let gateway = try GatewayHarness()
+        let id = try Self.subscribe(gateway, #"{"url":"https://a.example/","eventTypes":["*"]}"#)
+        let first = try Self.publish(gateway, "a.b", "1")
+        let second = try Self.publish(gateway, "a.b", "2")
+        let third = try Self.publish(gateway, "a.b", "3")
+
+        let core = gateway.core!
+        core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: first, attempt: 1, status: 200, error: "",
+                                                 durationMicroseconds: 900, response: [], result: .delivered))
+        core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: second, attempt: 1, status: 500, error: "",
+                                                 durationMicroseconds: 1200, response: Array("oops".utf8), result: .retryScheduled,
+                                                 nextAttemptAt: 1_000_000))
+        core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: third, attempt: 3, status: nil,
+                                                 error: "Connection refused", durationMicroseconds: 50, response: [],
+                                                 result: .deadLettered))
+        Self.settle(gateway)
+
+        func check() {
+            let pending = gateway.core.state.pendingDeliveries(for: id)
+            #expect(pending.map(\.sequence) == [second])
+            #expect(pending.first?.attempts == 1)
+            #expect(pending.first?.nextAttemptAt == 1_000_000)
+            #expect(pending.first?.lastError == "HTTP 500")
+            let dead = gateway.core.state.deadLetters(for: id)
+            #expect(dead.map(\.sequence) == [third])
+            #expect(dead.first?.reason == "Connection refused")
+            #expect(gateway.core.state.deliveryCounts(for: id) == DeliveryCounts(pending: 1, delivered: 1, deadLettered: 1, attempts: 3, failedAttempts: 2))
+        }
+        check()
+        try gateway.restart()
+        check()
+
+        // A late duplicate outcome for a finished delivery changes nothing.
+        gateway.core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: first, attempt: 2, status: 500, error: "",
+                                                         durationMicroseconds: 1, response: [], result: .deadLettered))
+        Self.settle(gateway)
+        #expect(gateway.core.state.deadLetters(for: id).map(\.sequence) == [third])
+    }
+
+    @Test func deletingASubscriptionDropsWhatItWasOwed() throws {
+        let gateway = try GatewayHarness()
+        let id = try Self.subscribe(gateway, #"{"url":"https://a.example/","eventTypes":["*"]}"#)
+        _ = try Self.publish(gateway, "a.b", "1")
+        #expect(try gateway.request("DELETE", "/v1/subscriptions/\(id)").status == 204)
+        #expect(gateway.core.state.pendingDeliveries(for: id).isEmpty)
+        try gateway.restart()
+        #expect(gateway.core.state.pendingDeliveries(for: id).isEmpty)
+    }
+
+    @Test func deadLettersCanBeListedRedeliveredAndDiscarded() throws {
+        let gateway = try GatewayHarness()
+        let id = try Self.subscribe(gateway, #"{"url":"https://a.example/","eventTypes":["*"]}"#)
+        var sequences: [UInt64] = []
+        var ids: [String] = []
+        for n in 0..<3 {
+            let response = try gateway.request("POST", "/v1/events", body: "{\"type\":\"a.b\",\"data\":\(n)}")
+            sequences.append(UInt64(try #require(response.json["sequence"] as? Int)))
+            ids.append(try #require(response.json["id"] as? String))
+        }
+        for sequence in sequences {
+            gateway.core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: sequence, attempt: 10, status: 500,
+                                                             error: "", durationMicroseconds: 1, response: [], result: .deadLettered))
+        }
+        Self.settle(gateway)
+        let listed = try gateway.request("GET", "/v1/subscriptions/\(id)/dead-letters")
+        let letters = try #require(listed.json["deadLetters"] as? [[String: Any]])
+        #expect(letters.compactMap { $0["eventId"] as? String } == ids)
+        #expect(letters.first?["lastError"] as? String == "HTTP 500")
+        #expect(letters.first?["attempts"] as? Int == 10)
+
+        #expect(try gateway.request("DELETE", "/v1/subscriptions/\(id)/dead-letters/\(ids[0])").status == 204)
+        #expect(try gateway.request("DELETE", "/v1/subscriptions/\(id)/dead-letters/\(ids[0])").status == 404)
+        let one = try gateway.request("POST", "/v1/subscriptions/\(id)/dead-letters/redeliver", body: "{\"eventIds\":[\"\(ids[1])\"]}")
+        #expect(one.status == 202)
+        #expect(one.json["redelivered"] as? Int == 1)
+        #expect(gateway.core.state.pendingDeliveries(for: id).map(\.sequence) == [sequences[1]])
+        #expect(gateway.core.state.pendingDeliveries(for: id).first?.attempts == 0)
+        #expect(try gateway.request("POST", "/v1/subscriptions/\(id)/dead-letters/redeliver", body: "{\"eventIds\":[\"\(ids[1])\"]}").status == 422)
+        let rest = try gateway.request("POST", "/v1/subscriptions/\(id)/dead-letters/redeliver")
+        #expect(rest.json["redelivered"] as? Int == 1)
+
+        try gateway.restart()
+        #expect(gateway.core.state.pendingDeliveries(for: id).map(\.sequence) == [sequences[1], sequences[2]])
+        #expect(gateway.core.state.deadLetters(for: id).isEmpty)
+    }
+
+    @Test func attemptRecordsRoundTrip() throws {
+        let record = DeliveryAttemptRecord(subscriptionID: "sub_1", sequence: 42, attempt: 2, status: 503, error: "x",
+                                           durationMicroseconds: 77, response: Array(repeating: 1, count: 3000),
+                                           result: .retryScheduled, nextAttemptAt: 99)
+        #expect(record.response.count == 1024)
+        #expect(try DeliveryAttemptRecord.decode(record.encode()) == record)
+        let change = DeadLettersChangedRecord(subscriptionID: "sub_1", action: .discard, sequences: [1, 5, 9])
+        #expect(try DeadLettersChangedRecord.decode(change.encode()) == change)
+    }
+}
