@@ -55,6 +55,22 @@ public final class GatewayCore: Sendable {
         journal.append([JournalEntry(kind: .deliveryAttempted, payload: outcome.encode())]) { _ in }
     }
 
+    /// Marks a subscription disabled (its endpoint answered 410 Gone); `resume` re-enables it.
+    public func disableSubscription(_ id: String, reason: String) {
+        guard var subscription = state.subscription(id), subscription.disabledReason == nil else { return }
+        subscription.disabledReason = reason
+        let payload = JSONParser.serialize(subscription.storedJSON())
+        journal.append([JournalEntry(kind: .subscriptionUpserted, payload: payload)]) { _ in }
+    }
+
+    /// The event an index entry or a delivery points at, with its commit time.
+    public func readEvent(at location: RecordLocation) throws(JournalError) -> (event: StoredEvent, receivedAt: Int64)? {
+        let record = try journal.read(location)
+        guard record.kind == .event, let event = try? EventRecord.decode(record.payload) else { return nil }
+        return (StoredEvent(id: event.id, type: event.type, source: event.source, partitionKey: event.partitionKey, data: event.data),
+                record.timestamp)
+    }
+
     /// Reads an event back from the journal.
     func readEvent(_ entry: EventIndexEntry) throws(JournalError) -> (EventRecord, JournalRecord)? {
         let record = try journal.read(entry.location)
@@ -66,4 +82,14 @@ public final class GatewayCore: Sendable {
     static func digest<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt8 {
         Array(SHA256.hash(data: Array(bytes)).prefix(16))
     }
+}
+
+/// An event as the delivery side needs it.
+public struct StoredEvent: Sendable {
+    public var id: String
+    public var type: String
+    public var source: String
+    public var partitionKey: String?
+    /// The exact bytes the producer sent.
+    public var data: [UInt8]
 }

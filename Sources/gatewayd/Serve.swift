@@ -150,6 +150,12 @@ struct Serve: ParsableCommand {
         let token = try AdminToken.resolve(flag: adminToken, dataDirectory: dataDir)
         logger.info("delivery transport", metadata: ["libcurl": "\(Libcurl.version)"])
 
+        var dispatcherConfiguration = WebhookDispatcher.Configuration()
+        // Checked again when connecting: a name may resolve elsewhere by then (DNS rebinding).
+        dispatcherConfiguration.engine.addressCheck = { peer in targets.check(peer.ip) == nil }
+        let dispatcher = WebhookDispatcher(core: core, configuration: dispatcherConfiguration, logger: logger)
+        try dispatcher.start()
+
         var router = Router()
         GatewayAPI.register(on: &router, core: core, adminToken: token.value)
 
@@ -175,6 +181,7 @@ struct Serve: ParsableCommand {
         logger.info("shutting down", metadata: ["signal": "\(received == SIGTERM ? "SIGTERM" : "SIGINT")"])
         server.shutdown(gracePeriod: .seconds(shutdownGrace))
         server.wait()
+        dispatcher.shutdown()
         core.close()
         let statistics = core.journal.statistics
         logger.info("stopped", metadata: [

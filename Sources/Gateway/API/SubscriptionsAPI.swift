@@ -81,9 +81,11 @@ struct SubscriptionsAPI {
             if let missing = wanted.first(where: { !parkedSet.contains($0) }) {
                 throw HTTPError(422, "The event with sequence \(missing) is not a dead letter of this subscription.")
             }
-            sequences = wanted
+            var seen = Set<UInt64>()
+            sequences = wanted.filter { seen.insert($0).inserted }
         }
         let count = sequences.count
+        if count == 0 { return .response(.json(200, #"{"redelivered":0}"#)) }
         let change = DeadLettersChangedRecord(subscriptionID: subscription.id, action: .redeliver, sequences: sequences)
         return core.commit([JournalEntry(kind: .deadLettersChanged, payload: change.encode())], context: context) { _ in
             var json = JSONObjectWriter()

@@ -63,6 +63,8 @@ public final class GatewayState: Sendable {
         var subscriptions: [String: Subscription] = [:]
         /// What each subscription is owed, by subscription id.
         var ledgers: [String: DeliveryLedger] = [:]
+        /// Deliveries created by the records being applied, for the observer.
+        var fannedOut: [FanOut] = []
         /// Records that did not decode (never expected; counted so it is visible).
         var undecodable = 0
     }
@@ -70,6 +72,7 @@ public final class GatewayState: Sendable {
     /// How long an idempotency key is remembered, in microseconds.
     let idempotencyWindow: Int64
     private let storage = Mutex(Storage())
+    private let fanOutObserver = Mutex<(@Sendable ([FanOut]) -> Void)?>(nil)
     private let clock: @Sendable () -> Int64
 
     public init(idempotencyWindow: Duration, clock: @escaping @Sendable () -> Int64 = wallClockMicroseconds) {
@@ -83,7 +86,7 @@ public final class GatewayState: Sendable {
     /// Folds committed (or replayed) records into memory, in journal order.
     public func apply(_ records: [JournalRecord]) {
         let now = clock()
-        storage.withLock { state in
+        let fannedOut = storage.withLock { state -> [FanOut] in
             for record in records {
                 do throws(BinaryReader.Malformed) {
                     try Self.apply(record, to: &state, now: now, window: idempotencyWindow)
@@ -91,7 +94,17 @@ public final class GatewayState: Sendable {
                     state.undecodable += 1
                 }
             }
+            defer { state.fannedOut.removeAll() }
+            return state.fannedOut
         }
+        // Outside the lock: the observer may read state.
+        if !fannedOut.isEmpty, let observer = fanOutObserver.withLock({ $0 }) { observer(fannedOut) }
+    }
+
+    /// Called after each commit with the deliveries it created (on the journal's writer
+    /// thread: keep it short). The delivery side sets it before it loads what is pending.
+    public func observeFanOut(_ observer: @escaping @Sendable ([FanOut]) -> Void) {
+        fanOutObserver.withLock { $0 = observer }
     }
 
     private static func apply(_ record: JournalRecord, to state: inout Storage, now: Int64, window: Int64) throws(BinaryReader.Malformed) {
@@ -110,7 +123,7 @@ public final class GatewayState: Sendable {
             state.events.append(EventIndexEntry(
                 sequence: record.sequence, location: record.location, receivedAt: record.timestamp, typeIndex: typeIndex))
             state.eventsByID[event.id] = index
-            fanOut(event.type, payload: record.payload, eventIndex: Int32(index), in: &state)
+            fanOut(event, record, eventIndex: Int32(index), in: &state)
             if let key = event.idempotencyKey {
                 state.inFlight[scopedKey(key, source: event.source)] = nil
                 if now - record.timestamp < window {
@@ -176,17 +189,21 @@ public final class GatewayState: Sendable {
     /// Decides, once and in journal order, which subscriptions an event goes to: those not
     /// disabled (410) whose patterns match its type and whose filter matches its data. Paused
     /// ones are included: their deliveries wait. `data` is decoded only if a filter needs it.
-    private static func fanOut(_ type: String, payload: [UInt8], eventIndex: Int32, in state: inout Storage) {
+    private static func fanOut(_ event: EventRecord, _ record: JournalRecord, eventIndex: Int32, in state: inout Storage) {
         guard !state.subscriptions.isEmpty else { return }
         var data: JSONValue??
         for subscription in state.subscriptions.values where subscription.disabledReason == nil {
-            let matched = subscription.matches(type: type) {
+            let matched = subscription.matches(type: event.type) {
                 if data == nil {
-                    data = .some((try? EventRecord.decode(payload)).flatMap { try? JSONParser.parse($0.data) })
+                    data = .some((try? EventRecord.decode(record.payload)).flatMap { try? JSONParser.parse($0.data) })
                 }
                 return data ?? nil
             }
-            if matched { state.ledgers[subscription.id, default: DeliveryLedger()].fanOut(eventIndex) }
+            guard matched else { continue }
+            state.ledgers[subscription.id, default: DeliveryLedger()].fanOut(eventIndex)
+            state.fannedOut.append(FanOut(
+                subscriptionID: subscription.id, sequence: record.sequence, location: record.location,
+                partitionKey: event.partitionKey))
         }
     }
 
@@ -354,6 +371,14 @@ public final class GatewayState: Sendable {
     public func source(named name: String) -> SourceState? {
         storage.withLock { $0.sources[name] }
     }
+}
+
+/// A delivery an event created: to which subscription, and where the event is.
+public struct FanOut: Sendable, Equatable {
+    public var subscriptionID: String
+    public var sequence: UInt64
+    public var location: RecordLocation
+    public var partitionKey: String?
 }
 
 /// A delivery still owed to a subscriber.

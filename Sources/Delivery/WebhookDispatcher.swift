@@ -1,0 +1,290 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Gateway
+import HTTPServer
+import Logging
+import Synchronization
+
+/// Sends every delivery the gateway owes, through the libcurl engine: signed with the
+/// Standard Webhooks scheme, retried on the retry policy's schedule, dead-lettered when it
+/// runs out, one lane per subscription so a slow or dead subscriber holds up nobody else.
+///
+/// One thread owns all lanes. Fan-outs (from the journal's commits), engine completions and
+/// nudges arrive through a mailbox; the thread sleeps until there is mail or the next retry
+/// is due. Outcomes go back to the gateway as journal records (`GatewayCore.recordAttempt`).
+public final class WebhookDispatcher: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        public var retryPolicy = RetryPolicy()
+        public var engine = CurlMultiEngine.Configuration()
+        public init() {}
+    }
+
+    private enum Mail {
+        case fanOut([FanOut])
+        case completed([DeliveryResult])
+        case nudge
+    }
+
+    private struct InFlight {
+        var subscriptionID: String
+        var sequence: UInt64
+        var attempt: Int
+        var firstAttemptAt: Int64
+    }
+
+    /// The longest the dispatcher sleeps between passes (microseconds).
+    static let passInterval: Int64 = 200_000
+
+    private let core: GatewayCore
+    private let configuration: Configuration
+    private let logger: Logger
+    private var engine: CurlMultiEngine?
+    private let mailbox = Mutex<(mail: [Mail], stopping: Bool)>(([], false))
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let wakeLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private var thread: pthread_t?
+
+    // Owned by the dispatcher thread.
+    private var lanes: [String: DeliveryLane] = [:]
+    private var inFlight: [UInt64: InFlight] = [:]
+    private var nextTag: UInt64 = 0
+    private var random = SystemRandomNumberGenerator()
+
+    public init(core: GatewayCore, configuration: Configuration, logger: Logger) {
+        self.core = core
+        self.configuration = configuration
+        self.logger = logger
+        pthread_mutex_init(wakeLock, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(wake, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(wake)
+        pthread_mutex_destroy(wakeLock)
+        wake.deallocate()
+        wakeLock.deallocate()
+    }
+
+    /// Starts the engine and the dispatcher thread, then picks up everything still pending
+    /// in the journal (after a restart, with its attempt counts and schedule).
+    public func start() throws {
+        engine = try CurlMultiEngine(configuration: configuration.engine, logger: logger) { [weak self] results in
+            self?.post(.completed(results))
+        }
+        // Listen first, then load: a delivery may be reported twice, never missed.
+        core.state.observeFanOut { [weak self] fanOuts in self?.post(.fanOut(fanOuts)) }
+        thread = try spawnThread { [self] in run() }
+    }
+
+    /// Subscription changes (pause, resume, limits) take effect at the next pass; this makes
+    /// that pass happen now.
+    public func nudge() { post(.nudge) }
+
+    /// Stops sending: in-flight transfers are abandoned (their attempts are made again after
+    /// a restart), nothing pending is lost.
+    public func shutdown() {
+        mailbox.withLock { $0.stopping = true }
+        signal()
+        if let thread { pthread_join(thread, nil) }
+        thread = nil
+        engine?.shutdown()
+    }
+
+    private func post(_ mail: Mail) {
+        mailbox.withLock { $0.mail.append(mail) }
+        signal()
+    }
+
+    private func signal() {
+        pthread_mutex_lock(wakeLock)
+        pthread_cond_signal(wake)
+        pthread_mutex_unlock(wakeLock)
+    }
+
+    // MARK: - The dispatcher thread
+
+    private func run() {
+        loadPending()
+        // A first pass at once, for what was loaded.
+        var wakeAt: Int64? = 0
+        while true {
+            let (mail, stopping) = waitForMail(until: wakeAt)
+            if stopping { return }
+            for item in mail {
+                switch item {
+                case .fanOut(let fanOuts): accept(fanOuts)
+                case .completed(let results): results.forEach(complete)
+                case .nudge: break
+                }
+            }
+            wakeAt = dispatch()
+        }
+    }
+
+    private func waitForMail(until wakeAt: Int64?) -> (mail: [Mail], stopping: Bool) {
+        pthread_mutex_lock(wakeLock)
+        defer { pthread_mutex_unlock(wakeLock) }
+        while true {
+            let taken = mailbox.withLock { box -> ([Mail], Bool) in
+                defer { box.mail.removeAll() }
+                return (box.mail, box.stopping)
+            }
+            if !taken.0.isEmpty || taken.1 { return taken }
+            let now = wallClockMicroseconds()
+            if let wakeAt, wakeAt <= now { return ([], false) }
+            if let wakeAt {
+                var deadline = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &deadline)
+                let wait = wakeAt - now
+                let nanoseconds = Int(deadline.tv_nsec) + Int(wait % 1_000_000) * 1000
+                deadline.tv_sec += Int(wait / 1_000_000) + nanoseconds / 1_000_000_000
+                deadline.tv_nsec = nanoseconds % 1_000_000_000
+                pthread_cond_timedwait(wake, wakeLock, &deadline)
+                return ([], false)
+            }
+            pthread_cond_wait(wake, wakeLock)
+        }
+    }
+
+    private func loadPending() {
+        for subscription in core.state.subscriptions() {
+            for delivery in core.state.pendingDeliveries(for: subscription.id) {
+                lane(subscription.id).add(DeliveryLane.Item(
+                    sequence: delivery.sequence, location: delivery.location,
+                    partitionKey: subscription.ordered ? partitionKey(at: delivery.location) : nil,
+                    attempts: delivery.attempts, firstAttemptAt: delivery.firstAttemptAt,
+                    notBefore: delivery.nextAttemptAt ?? 0))
+            }
+        }
+    }
+
+    private func accept(_ fanOuts: [FanOut]) {
+        for fanOut in fanOuts {
+            lane(fanOut.subscriptionID).add(DeliveryLane.Item(
+                sequence: fanOut.sequence, location: fanOut.location, partitionKey: fanOut.partitionKey,
+                attempts: 0, firstAttemptAt: nil, notBefore: 0))
+        }
+    }
+
+    private func lane(_ id: String) -> DeliveryLane {
+        if let existing = lanes[id] { return existing }
+        let created = DeliveryLane(subscriptionID: id)
+        lanes[id] = created
+        return created
+    }
+
+    /// Sends what is due in every lane; returns when the next deferred delivery is due.
+    private func dispatch() -> Int64? {
+        let now = wallClockMicroseconds()
+        var wakeAt: Int64?
+        var requests: [DeliveryRequest] = []
+        for (id, lane) in lanes {
+            guard let subscription = core.state.subscription(id) else {
+                lanes[id] = nil  // deleted: what it was owed went with it
+                continue
+            }
+            if subscription.paused || subscription.disabledReason != nil { continue }
+            let (due, laneWake) = lane.takeDue(
+                now: now, maxInFlight: subscription.maxInFlight, rateLimit: subscription.rateLimit, ordered: subscription.ordered)
+            if let laneWake { wakeAt = min(wakeAt ?? laneWake, laneWake) }
+            for item in due {
+                if let request = makeRequest(item, subscription, now: now) {
+                    requests.append(request)
+                } else {
+                    lane.release(item.sequence)
+                }
+            }
+        }
+        if !requests.isEmpty, engine?.submit(requests) != true {
+            logger.error("the delivery engine refused work; it is shutting down")
+        }
+        // Pause, resume and limit changes are read from the gateway's state at each pass;
+        // a pass at least this often picks them up without a signal.
+        return min(wakeAt ?? .max, now + Self.passInterval)
+    }
+
+    /// The event envelope, signed for every active secret of the subscription.
+    private func makeRequest(_ item: DeliveryLane.Item, _ subscription: Subscription, now: Int64) -> DeliveryRequest? {
+        guard let (event, receivedAt) = (try? core.readEvent(at: item.location)) ?? nil else {
+            logger.error("a pending delivery's event cannot be read", metadata: ["sequence": "\(item.sequence)"])
+            return nil
+        }
+        var envelope = JSONObjectWriter()
+        envelope.add("id", string: event.id)
+        envelope.add("type", string: event.type)
+        envelope.add("timestamp", string: Timestamp.format(microseconds: receivedAt))
+        envelope.add("source", string: event.source)
+        envelope.add("data", raw: event.data)
+        let body = envelope.finish()
+        let secrets = subscription.activeSecrets(at: now).compactMap { try? WebhookSecret(parsing: $0) }
+        let timestamp = Int(now / 1_000_000)
+        var headers: [(name: String, value: String)] = [
+            ("Content-Type", "application/json"),
+            ("webhook-id", event.id),
+            ("webhook-timestamp", String(timestamp)),
+            ("webhook-signature", WebhookSigner.signature(secrets: secrets, id: event.id, timestamp: timestamp, body: body)),
+        ]
+        headers += subscription.headers
+        nextTag &+= 1
+        inFlight[nextTag] = InFlight(
+            subscriptionID: subscription.id, sequence: item.sequence, attempt: item.attempts + 1,
+            firstAttemptAt: item.firstAttemptAt ?? now)
+        return DeliveryRequest(tag: nextTag, url: subscription.url, headers: headers, body: body)
+    }
+
+    /// Applies the retry policy to a finished transfer and records the outcome.
+    private func complete(_ result: DeliveryResult) {
+        guard let sent = inFlight.removeValue(forKey: result.tag) else { return }
+        let now = wallClockMicroseconds()
+        let outcome: AttemptOutcome
+        if let status = result.status {
+            let retryAfter = result.retryAfter.flatMap { RetryPolicy.parseRetryAfter($0, now: now) }
+            outcome = AttemptOutcome(status: status, retryAfter: retryAfter)
+        } else {
+            outcome = .failed(status: nil, error: result.error?.message ?? "no response")
+        }
+        let subscription = core.state.subscription(sent.subscriptionID)
+        var policy = configuration.retryPolicy
+        if let overrides = subscription?.retry {
+            policy = policy.applying(RetryPolicy.Overrides(
+                maxAttempts: overrides.maxAttempts, maxAge: overrides.maxAgeSeconds.map { .seconds($0) }))
+        }
+        let decision = policy.decision(
+            afterAttempt: sent.attempt, firstAttemptAt: sent.firstAttemptAt, now: now, outcome: outcome, random: &random)
+        let lane = lane(sent.subscriptionID)
+        var record = DeliveryAttemptRecord(
+            subscriptionID: sent.subscriptionID, sequence: sent.sequence, attempt: UInt32(sent.attempt),
+            status: result.status, error: result.error?.message ?? "",
+            durationMicroseconds: Int64(result.duration.components.seconds * 1_000_000 + result.duration.components.attoseconds / 1_000_000_000_000),
+            response: result.responseBody, result: .retryScheduled)
+        switch decision {
+        case .done:
+            record.result = .delivered
+            lane.finish(sent.sequence, succeeded: true)
+        case .retry(let after):
+            let (seconds, attoseconds) = after.components
+            let at = now + seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+            record.nextAttemptAt = at
+            lane.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: at)
+        case .deadLetter(let reason):
+            record.result = .deadLettered
+            if record.error.isEmpty && result.status == nil { record.error = reason }
+            lane.finish(sent.sequence, succeeded: false)
+        case .disableSubscription(let reason):
+            // 410: the event stays owed; the subscription waits for an operator's resume.
+            record.nextAttemptAt = now
+            lane.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: now)
+            core.disableSubscription(sent.subscriptionID, reason: reason)
+        }
+        core.recordAttempt(record)
+    }
+
+    private func partitionKey(at location: RecordLocation) -> String? {
+        ((try? core.readEvent(at: location)) ?? nil)?.event.partitionKey
+    }
+}

@@ -1,0 +1,259 @@
+import Foundation
+@testable import Delivery
+@testable import Gateway
+import HTTPServer
+import Logging
+import Synchronization
+import Testing
+
+/// The dispatcher end to end: a real journal, real libcurl transfers, a real receiver on
+/// 127.0.0.1 that answers from a script, short retry schedules.
+@Suite("Webhook dispatcher", .serialized)
+struct WebhookDispatcherTests {
+    /// A receiver whose answers follow a script: the next status for each request, 200 when
+    /// the script runs out. Requests are recorded in arrival order.
+    final class ScriptedReceiver: Sendable {
+        final class Shared: Sendable {
+            let requests = Mutex<[HTTPRequest]>([])
+            let script = Mutex<[Int]>([])
+            let held = Mutex<[PendingResponse]>([])
+            let hold = Atomic<Bool>(false)
+        }
+
+        let shared = Shared()
+        private let server: HTTPServer
+        let port: UInt16
+
+        init() throws {
+            var router = Router()
+            let shared = self.shared
+            router.post("/hook") { request, context in
+                shared.requests.withLock { $0.append(request) }
+                if shared.hold.load(ordering: .relaxed) {
+                    let pending = context.makePending()
+                    shared.held.withLock { $0.append(pending) }
+                    return .pending(pending)
+                }
+                let status = shared.script.withLock { $0.isEmpty ? 200 : $0.removeFirst() }
+                return .response(HTTPResponse(status: status, body: Array("answer \(status)".utf8)))
+            }
+            var configuration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
+            configuration.eventLoopCount = 1
+            server = HTTPServer(configuration: configuration, responder: router, logger: Logger(label: "receiver") { _ in SwiftLogNoOpLogHandler() })
+            port = try server.start().port
+        }
+
+        var url: String { "http://127.0.0.1:\(port)/hook" }
+        var received: [HTTPRequest] { shared.requests.withLock { $0 } }
+
+        func setScript(_ statuses: [Int]) { shared.script.withLock { $0 = statuses } }
+        func holdAnswers() { shared.hold.store(true, ordering: .relaxed) }
+
+        func releaseHeld() {
+            shared.hold.store(false, ordering: .relaxed)
+            for pending in shared.held.withLock({ $0 }) { pending.complete(HTTPResponse(status: 200)) }
+        }
+
+        func stop() {
+            releaseHeld()
+            server.shutdown(gracePeriod: .milliseconds(200))
+            server.wait()
+        }
+    }
+
+    /// A gateway core and a dispatcher on a scratch directory.
+    final class Rig {
+        let directory = NSTemporaryDirectory() + "dispatcher-test-" + UUID().uuidString
+        var core: GatewayCore!
+        var dispatcher: WebhookDispatcher!
+        let policy: RetryPolicy
+
+        init(policy: RetryPolicy = RetryPolicy(schedule: [.milliseconds(50), .milliseconds(50), .milliseconds(50)], jitter: 0,
+                                               minimumDelay: .milliseconds(10))) throws {
+            self.policy = policy
+            try start()
+        }
+
+        func start() throws {
+            let logger = Logger(label: "dispatcher-test") { _ in SwiftLogNoOpLogHandler() }
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            core = try GatewayCore(configuration: GatewayCore.Configuration(dataDirectory: directory), logger: logger)
+            var configuration = WebhookDispatcher.Configuration()
+            configuration.retryPolicy = policy
+            configuration.engine.timeout = .seconds(2)
+            dispatcher = WebhookDispatcher(core: core, configuration: configuration, logger: logger)
+            try dispatcher.start()
+        }
+
+        func stop() {
+            dispatcher?.shutdown()
+            core?.close()
+        }
+
+        deinit {
+            stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        func append(_ entries: [JournalEntry]) throws -> [JournalRecord] {
+            let done = DispatchSemaphore(value: 0)
+            let outcome = Mutex<Result<[JournalRecord], JournalError>?>(nil)
+            core.journal.append(entries) { result in
+                outcome.withLock { $0 = result }
+                done.signal()
+            }
+            done.wait()
+            return try outcome.withLock { $0! }.get()
+        }
+
+        @discardableResult
+        func subscribe(_ url: String, secret: String = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", ordered: Bool = false,
+                       maxInFlight: Int = 10, disabled: String? = nil, id: String = "sub_test") throws -> Subscription {
+            var subscription = Subscription(id: id, url: url, eventTypes: [EventTypePattern("*")!],
+                                            secrets: [.init(value: secret, expiresAt: nil)])
+            subscription.ordered = ordered
+            subscription.maxInFlight = maxInFlight
+            subscription.disabledReason = disabled
+            if let existing = core.state.subscription(id) { subscription.createdAt = existing.createdAt }
+            _ = try append([JournalEntry(kind: .subscriptionUpserted, payload: JSONParser.serialize(subscription.storedJSON()))])
+            return subscription
+        }
+
+        @discardableResult
+        func publish(_ id: String, data: String, partitionKey: String? = nil) throws -> UInt64 {
+            let event = EventRecord(id: id, type: "order.created", source: "test", partitionKey: partitionKey, occurredAt: nil,
+                                    idempotencyKey: nil, bodyDigest: [], data: Array(data.utf8))
+            return try append([JournalEntry(kind: .event, payload: event.encode())])[0].sequence
+        }
+
+        /// Waits for every record appended so far (attempt records included) to be folded.
+        func settle() {
+            _ = try? append([])
+        }
+    }
+
+    static func eventually(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return condition()
+    }
+
+    @Test func deliversTheSignedEnvelope() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        let rig = try Rig()
+        let subscription = try rig.subscribe(receiver.url)
+        let sequence = try rig.publish("evt_1", data: #"{"order": "o-1",  "amount": 12.50}"#)
+        #expect(Self.eventually { receiver.received.count == 1 })
+        let request = try #require(receiver.received.first)
+        #expect(request.headers["webhook-id"] == "evt_1")
+        #expect(request.headers["content-type"] == "application/json")
+        let body = String(decoding: request.body, as: UTF8.self)
+        #expect(body.hasPrefix(#"{"id":"evt_1","type":"order.created","timestamp":""#))
+        #expect(body.hasSuffix(#""source":"test","data":{"order": "o-1",  "amount": 12.50}}"#))
+        let timestamp = try #require(Int(request.headers["webhook-timestamp"] ?? ""))
+        let secrets = try subscription.secrets.map { try WebhookSecret(parsing: $0.value) }
+        try WebhookSigner.verify(signatureHeader: request.headers["webhook-signature"] ?? "", secrets: secrets, id: "evt_1",
+                                 timestamp: timestamp, body: request.body, now: Int(Date().timeIntervalSince1970))
+        #expect(Self.eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
+        })
+        #expect(rig.core.state.pendingDeliveries(for: subscription.id).isEmpty)
+        _ = sequence
+    }
+
+    @Test func failuresAreRetriedThenDeadLettered() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        receiver.setScript([500, 503, 200, 500, 500, 500, 500])
+        let rig = try Rig()
+        let subscription = try rig.subscribe(receiver.url)
+        try rig.publish("evt_retry", data: "1")
+        #expect(Self.eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
+        })
+        #expect(receiver.received.count == 3)
+        // The next event fails on every attempt: 4 attempts (1 + the 3-step schedule), then parked.
+        try rig.publish("evt_doomed", data: "2")
+        #expect(Self.eventually {
+            rig.settle()
+            return rig.core.state.deadLetters(for: subscription.id).count == 1
+        })
+        #expect(receiver.received.count == 7)
+        #expect(rig.core.state.deadLetters(for: subscription.id).first?.reason == "HTTP 500")
+        #expect(rig.core.state.deliveryCounts(for: subscription.id).attempts == 7)
+    }
+
+    @Test func maxInFlightIsRespected() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        receiver.holdAnswers()
+        let rig = try Rig()
+        let subscription = try rig.subscribe(receiver.url, maxInFlight: 2)
+        for n in 0..<6 { try rig.publish("evt_\(n)", data: "\(n)") }
+        #expect(Self.eventually { receiver.received.count == 2 })
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(receiver.received.count == 2)
+        receiver.releaseHeld()
+        #expect(Self.eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 6
+        })
+    }
+
+    @Test func orderedSubscriptionsKeepEachPartitionInOrderUnderFailures() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        // The first attempt (a-1) fails: a-2 must wait for it; b-1 need not.
+        receiver.setScript([500])
+        let rig = try Rig()
+        let subscription = try rig.subscribe(receiver.url, ordered: true)
+        try rig.publish("a-1", data: "1", partitionKey: "a")
+        try rig.publish("a-2", data: "2", partitionKey: "a")
+        try rig.publish("b-1", data: "3", partitionKey: "b")
+        #expect(Self.eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 3
+        })
+        let arrivals = receiver.received.compactMap { $0.headers["webhook-id"] }
+        let successes = arrivals.enumerated().filter { $0.offset != 0 }.map(\.element)
+        #expect(arrivals.first == "a-1")
+        #expect(successes.firstIndex(of: "a-1")! < successes.firstIndex(of: "a-2")!)
+        #expect(arrivals.filter { $0 == "a-2" }.count == 1)
+    }
+
+    @Test func pendingDeliveriesResumeAfterARestart() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        // Retries a second apart, so the restart happens between two attempts.
+        let rig = try Rig(policy: RetryPolicy(schedule: [.seconds(1), .seconds(1), .seconds(1)], jitter: 0,
+                                              minimumDelay: .milliseconds(10)))
+        // Nothing listens here: every attempt fails to connect and is rescheduled.
+        let deadPort = try { () throws -> UInt16 in
+            let probe = try ScriptedReceiver()
+            let port = probe.port
+            probe.stop()
+            return port
+        }()
+        let subscription = try rig.subscribe("http://127.0.0.1:\(deadPort)/hook")
+        try rig.publish("evt_waiting", data: "1")
+        #expect(Self.eventually {
+            rig.settle()
+            return rig.core.state.pendingDeliveries(for: subscription.id).first?.attempts ?? 0 >= 1
+        })
+        rig.stop()
+        try rig.start()
+        #expect(rig.core.state.pendingDeliveries(for: subscription.id).count == 1)
+        try rig.subscribe(receiver.url, id: subscription.id)
+        #expect(Self.eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
+        })
+        #expect(receiver.received.compactMap { $0.headers["webhook-id"] } == ["evt_waiting"])
+    }
+}
