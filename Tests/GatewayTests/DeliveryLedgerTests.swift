@@ -87,6 +87,12 @@ struct DeliveryLedgerTests {
         check()
         try gateway.restart()
         check()
+        let stats = try gateway.request("GET", "/v1/subscriptions/\(id)/stats")
+        #expect(stats.json["pending"] as? Int == 1)
+        #expect(stats.json["delivered"] as? Int == 1)
+        #expect(stats.json["deadLettered"] as? Int == 1)
+        #expect(stats.json["attempts"] as? Int == 3)
+        #expect((stats.json["successRate"] as? Double).map { abs($0 - 1.0 / 3.0) < 0.001 } == true)
 
         // A late duplicate outcome for a finished delivery changes nothing.
         gateway.core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: first, attempt: 2, status: 500, error: "",

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import HTTPServer
 
 /// `POST/GET /v1/subscriptions`, `GET/PATCH/DELETE /v1/subscriptions/{id}`,
@@ -25,9 +26,26 @@ struct SubscriptionsAPI {
             }
         }
         router.route(.post, "/v1/subscriptions/{id}/rotate-secret") { request, context in try rotate(request, context) }
+        router.route(.get, "/v1/subscriptions/{id}/stats") { request, _ in .response(try stats(request)) }
         router.route(.get, "/v1/subscriptions/{id}/dead-letters") { request, _ in .response(try deadLetters(request)) }
         router.route(.post, "/v1/subscriptions/{id}/dead-letters/redeliver") { request, context in try redeliver(request, context) }
         router.route(.delete, "/v1/subscriptions/{id}/dead-letters/{eventId}") { request, context in try discard(request, context) }
+    }
+
+    /// Delivery counts since the journal began (they survive restarts).
+    private func stats(_ request: HTTPRequest) throws -> HTTPResponse {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let subscription = try existing(request)
+        let counts = core.state.deliveryCounts(for: subscription.id)
+        var json = JSONObjectWriter()
+        json.add("pending", number: counts.pending)
+        json.add("delivered", number: counts.delivered)
+        json.add("deadLettered", number: counts.deadLettered)
+        json.add("attempts", number: counts.attempts)
+        json.add("failedAttempts", number: counts.failedAttempts)
+        let rate = counts.attempts == 0 ? 1.0 : Double(counts.attempts - counts.failedAttempts) / Double(counts.attempts)
+        json.add("successRate", raw: Array(String(format: "%.4f", rate).utf8))
+        return .json(200, json.finish())
     }
 
     // MARK: - Dead letters
