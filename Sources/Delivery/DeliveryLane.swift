@@ -15,9 +15,11 @@ final class DeliveryLane {
     }
 
     let subscriptionID: String
-    /// Pending items in journal order; finished ones are removed.
-    private(set) var items: [Item] = []
-    private var known = Set<UInt64>()
+    /// Pending items by sequence, and their journal order. Finished sequences stay in
+    /// `order` until the head passes them, so finishing one never shifts the queue.
+    private var items: [UInt64: Item] = [:]
+    private var order: [UInt64] = []
+    private var head = 0
     private(set) var inFlight = 0
     /// Consecutive failed attempts; past `breakerThreshold` the lane sends one probe at a time.
     private(set) var consecutiveFailures = 0
@@ -34,16 +36,20 @@ final class DeliveryLane {
         self.subscriptionID = subscriptionID
     }
 
+    var pendingCount: Int { items.count }
+
     /// Adds a delivery unless it is already here (the startup load and the live fan-out can
     /// both report one).
     func add(_ item: Item) {
-        guard known.insert(item.sequence).inserted else { return }
-        // Almost always appended in order; a late one from the startup load is slotted in.
-        if let last = items.last, last.sequence > item.sequence {
-            let position = items.firstIndex { $0.sequence > item.sequence } ?? items.count
-            items.insert(item, at: position)
+        guard items[item.sequence] == nil else { return }
+        items[item.sequence] = item
+        // Almost always in order; one from the startup load that arrives after newer live
+        // fan-outs is slotted into place.
+        if let last = order.last, last > item.sequence {
+            let position = order[head...].firstIndex { $0 > item.sequence } ?? order.count
+            order.insert(item.sequence, at: position)
         } else {
-            items.append(item)
+            order.append(item.sequence)
         }
     }
 
@@ -53,23 +59,26 @@ final class DeliveryLane {
     /// circuit breaker and (when `ordered`) one at a time per partition key in journal order.
     /// Also returns the earliest time something not sent now becomes due.
     func takeDue(now: Int64, maxInFlight: Int, rateLimit: Int?, ordered: Bool) -> (due: [Item], wakeAt: Int64?) {
-        if isCircuitOpen, let probe, let index = items.firstIndex(where: { $0.sequence == probe }) {
+        compact()
+        if isCircuitOpen, let probe, let item = items[probe] {
             // Only the probe goes, and only when its retry is due.
-            if items[index].inFlight { return ([], nil) }
-            if items[index].notBefore > now { return ([], items[index].notBefore) }
-            items[index].inFlight = true
-            inFlight += 1
-            return ([items[index]], nil)
+            if item.inFlight { return ([], nil) }
+            if item.notBefore > now { return ([], item.notBefore) }
+            return ([markInFlight(probe)], nil)
         }
         var due: [Item] = []
         var wakeAt: Int64?
-        let limit = maxInFlight
         refill(now: now, rateLimit: rateLimit)
         var blockedKeys = Set<String>()
         var blockedUnkeyed = false
-        for index in items.indices {
-            if inFlight >= limit { break }
-            let item = items[index]
+        // An open circuit without a probe yet lets one delivery through; if it fails it
+        // becomes the probe.
+        let limit = isCircuitOpen ? 1 : maxInFlight
+        var position = head
+        while position < order.count && inFlight < limit {
+            let sequence = order[position]
+            position += 1
+            guard let item = items[sequence] else { continue }
             if ordered {
                 // Everything with the same key waits for the earlier one to finish.
                 if let key = item.partitionKey {
@@ -92,9 +101,7 @@ final class DeliveryLane {
                 }
                 tokens -= 1
             }
-            items[index].inFlight = true
-            inFlight += 1
-            due.append(items[index])
+            due.append(markInFlight(sequence))
             if ordered {
                 if let key = item.partitionKey { blockedKeys.insert(key) } else { blockedUnkeyed = true }
             }
@@ -102,39 +109,51 @@ final class DeliveryLane {
         return (due, wakeAt)
     }
 
+    private func markInFlight(_ sequence: UInt64) -> Item {
+        items[sequence]!.inFlight = true
+        inFlight += 1
+        return items[sequence]!
+    }
+
     /// A delivery finished (delivered or dead-lettered): it leaves the lane.
     func finish(_ sequence: UInt64, succeeded: Bool) {
-        if let index = items.firstIndex(where: { $0.sequence == sequence }) {
-            if items[index].inFlight { inFlight -= 1 }
-            items.remove(at: index)
-        }
-        known.remove(sequence)
+        if let item = items.removeValue(forKey: sequence), item.inFlight { inFlight -= 1 }
         if succeeded {
             consecutiveFailures = 0
             probe = nil
         } else {
             consecutiveFailures += 1
-            if probe == sequence { probe = items.first { !$0.inFlight }?.sequence }
+            if probe == sequence { probe = nil }
         }
     }
 
     /// A delivery failed and is retried at `at`.
     func reschedule(_ sequence: UInt64, attempts: Int, firstAttemptAt: Int64, at: Int64) {
-        guard let index = items.firstIndex(where: { $0.sequence == sequence }) else { return }
-        if items[index].inFlight { inFlight -= 1 }
-        items[index].inFlight = false
-        items[index].attempts = attempts
-        items[index].firstAttemptAt = firstAttemptAt
-        items[index].notBefore = at
+        guard var item = items[sequence] else { return }
+        if item.inFlight { inFlight -= 1 }
+        item.inFlight = false
+        item.attempts = attempts
+        item.firstAttemptAt = firstAttemptAt
+        item.notBefore = at
+        items[sequence] = item
         consecutiveFailures += 1
         if isCircuitOpen && probe == nil { probe = sequence }
     }
 
     /// Puts an in-flight item back unchanged (its request could not even be built or sent).
     func release(_ sequence: UInt64) {
-        guard let index = items.firstIndex(where: { $0.sequence == sequence }), items[index].inFlight else { return }
-        items[index].inFlight = false
+        guard let item = items[sequence], item.inFlight else { return }
+        items[sequence]!.inFlight = false
         inFlight -= 1
+    }
+
+    /// Moves the head past finished sequences and drops them once they are many.
+    private func compact() {
+        while head < order.count && items[order[head]] == nil { head += 1 }
+        if head > 4096 && head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
+        }
     }
 
     /// Token bucket: `rateLimit` tokens a second, at most one second's worth banked.

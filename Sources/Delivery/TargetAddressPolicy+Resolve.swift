@@ -23,7 +23,10 @@ extension TargetAddressPolicy {
 
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        // Any socket type: the addresses repeat per type and are deduplicated below. (Naming
+        // SOCK_STREAM here fails to resolve in release builds, where libcurl's view of the
+        // system headers shadows Glibc's.)
+        hints.ai_socktype = 0
         hints.ai_flags = AI_NUMERICSERV
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(name, String(port), &hints, &list)

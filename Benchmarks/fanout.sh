@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Fan-out throughput: gatewayd delivering EVENTS events to one subscription (maxInFlight 64)
+# whose receiver is nginx (1 worker, static 202), against Benchmarks/curl_multi_reference.c
+# (libcurl multi, 64 in flight) POSTing to the same nginx, alternating ROUNDS times.
+# The events are ingested first (batches of 500) with the subscription paused, then it is
+# resumed and the time until `stats.delivered` reaches EVENTS is measured.
+# Usage: Benchmarks/fanout.sh [ROUNDS=3] [EVENTS=100000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+events=${2:-100000}
+out=Benchmarks/out
+mkdir -p "$out"
+scripts/ensure-tools.sh libcurl nginx curl python3 cc bc
+swift build -c release --product gatewayd >/dev/null
+gatewayd=$(swift build -c release --show-bin-path)/gatewayd
+work=$(mktemp -d /tmp/gateway-bench-fanout.XXXX)
+cc -O2 -o "$work/curl_multi_reference" Benchmarks/curl_multi_reference.c -lcurl
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+conf=$(Benchmarks/nginx_conf.sh 1 "$work/nginx" 18080)
+nginx -p "$work/nginx" -c "$conf" & pids+=($!)
+for _ in $(seq 50); do curl -s -o /dev/null -X POST http://127.0.0.1:18080/hook && break; sleep 0.1; done
+
+run_gateway() {
+  local round=$1
+  rm -rf "$work/data"
+  "$gatewayd" serve --listen 127.0.0.1:18084 --data-dir "$work/data" --admin-token bench --allow-private-targets \
+    --log-level error >"$out/fanout-gatewayd-$round.log" 2>&1 &
+  local pid=$!
+  python3 - "$events" <<'PY'
+import http.client, json, sys, time
+total = int(sys.argv[1])
+def call(method, path, body=None):
+    for _ in range(100):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", 18084, timeout=30)
+            c.request(method, path, json.dumps(body) if body is not None else None,
+                      {"Authorization": "Bearer bench", "Content-Type": "application/json"})
+            r = c.getresponse(); data = r.read(); c.close()
+            return r.status, (json.loads(data) if data else None)
+        except ConnectionRefusedError:
+            time.sleep(0.1)
+    sys.exit("gatewayd did not start")
+status, sub = call("POST", "/v1/subscriptions", {"url": "http://127.0.0.1:18080/hook", "eventTypes": ["*"], "maxInFlight": 64})
+sid = sub["id"]
+call("POST", "/v1/subscriptions/%s/pause" % sid)
+event = {"type": "order.created", "data": {"order_id": "ord_0123456789", "amount": 1234, "note": "a" * 180}}
+sent = 0
+while sent < total:
+    n = min(500, total - sent)
+    status, _ = call("POST", "/v1/events/batch", {"events": [event] * n})
+    assert status == 202, status
+    sent += n
+start = time.monotonic()
+call("POST", "/v1/subscriptions/%s/resume" % sid)
+while True:
+    _, stats = call("GET", "/v1/subscriptions/%s/stats" % sid)
+    if stats["delivered"] + stats["deadLettered"] >= total:
+        break
+    time.sleep(0.02)
+elapsed = time.monotonic() - start
+print("%.0f %d %d" % (stats["delivered"] / elapsed, stats["delivered"], stats["failedAttempts"]))
+PY
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+: >"$out/fanout-reference.txt"; : >"$out/fanout-gateway.txt"
+for round in $(seq "$rounds"); do
+  seconds=$(python3 -c "print(max(3, $events / 40000))")
+  reference=$("$work/curl_multi_reference" http://127.0.0.1:18080/hook 64 "$seconds" | awk '{print $1}')
+  read -r gateway delivered failed < <(run_gateway "$round")
+  echo "$reference" >>"$out/fanout-reference.txt"
+  echo "$gateway" >>"$out/fanout-gateway.txt"
+  printf 'round %d: libcurl multi reference %8.0f POSTs/s | gatewayd %8.0f deliveries/s (%d delivered, %d failed attempts)\n' \
+    "$round" "$reference" "$gateway" "$delivered" "$failed"
+done
+r=$(median <"$out/fanout-reference.txt"); g=$(median <"$out/fanout-gateway.txt")
+printf 'median of %d: reference %.0f POSTs/s | gatewayd %.0f deliveries/s | ratio %.2f (target >= 0.8)\n' \
+  "$rounds" "$r" "$g" "$(echo "$g / $r" | bc -l)"
