@@ -165,8 +165,13 @@ public final class WebhookDispatcher: @unchecked Sendable {
 
     private func accept(_ fanOuts: [FanOut]) {
         for fanOut in fanOuts {
+            // A redelivered dead letter comes without its key; an ordered lane needs it.
+            var key = fanOut.partitionKey
+            if key == nil, core.state.subscription(fanOut.subscriptionID)?.ordered == true {
+                key = partitionKey(at: fanOut.location)
+            }
             lane(fanOut.subscriptionID).add(DeliveryLane.Item(
-                sequence: fanOut.sequence, location: fanOut.location, partitionKey: fanOut.partitionKey,
+                sequence: fanOut.sequence, location: fanOut.location, partitionKey: key,
                 attempts: 0, firstAttemptAt: nil, notBefore: 0))
         }
     }

@@ -187,6 +187,17 @@ struct WebhookDispatcherTests {
         #expect(receiver.received.count == 7)
         #expect(rig.core.state.deadLetters(for: subscription.id).first?.reason == "HTTP 500")
         #expect(rig.core.state.deliveryCounts(for: subscription.id).attempts == 7)
+
+        // Redelivered while running: the receiver is healthy now, so it goes through.
+        let parked = try #require(rig.core.state.deadLetters(for: subscription.id).first)
+        let change = DeadLettersChangedRecord(subscriptionID: subscription.id, action: .redeliver, sequences: [parked.sequence])
+        _ = try rig.append([JournalEntry(kind: .deadLettersChanged, payload: change.encode())])
+        #expect(Self.eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 2
+        })
+        #expect(receiver.received.count == 8)
+        #expect(rig.core.state.deadLetters(for: subscription.id).isEmpty)
     }
 
     @Test func maxInFlightIsRespected() throws {

@@ -175,9 +175,17 @@ public final class GatewayState: Sendable {
             }
         case .deadLettersChanged:
             let change = try DeadLettersChangedRecord.decode(record.payload)
-            let indexes = change.sequences.compactMap { eventIndex(ofSequence: $0, in: state).map(Int32.init) }
+            let positions = change.sequences.compactMap { eventIndex(ofSequence: $0, in: state) }
+            let indexes = positions.map(Int32.init)
             switch change.action {
-            case .redeliver: state.ledgers[change.subscriptionID]?.redeliver(indexes)
+            case .redeliver:
+                state.ledgers[change.subscriptionID]?.redeliver(indexes)
+                // The delivery side hears of them as of new fan-outs.
+                for position in positions {
+                    let event = state.events[position]
+                    state.fannedOut.append(FanOut(subscriptionID: change.subscriptionID, sequence: event.sequence,
+                                                  location: event.location, partitionKey: nil))
+                }
             case .discard: indexes.forEach { state.ledgers[change.subscriptionID]?.discardDeadLetter($0) }
             }
         default:
