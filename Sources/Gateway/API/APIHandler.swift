@@ -21,6 +21,17 @@ extension Router {
     }
 }
 
+/// The request's body as JSON for the admin routes: declared as JSON (else 415), strictly
+/// valid with no duplicate keys at any depth (else 400 saying where it broke).
+func jsonBody(_ request: HTTPRequest) throws -> JSONValue {
+    if let refusal = EventsAPI.requireJSON(request) { throw refusal }
+    do {
+        return try JSONParser.parse(request.body, rejectDuplicateKeys: true)
+    } catch {
+        throw HTTPError(400, "The body is not valid JSON: \(error)")
+    }
+}
+
 extension GatewayCore {
     /// Appends state-change records and answers once they are durable, with `respond`'s
     /// response, or `503` if the journal cannot take them.

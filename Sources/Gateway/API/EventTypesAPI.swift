@@ -19,13 +19,7 @@ struct EventTypesAPI {
         guard EventTypeName.isValid(name) else {
             throw HTTPError(422, "'\(name)' is not a valid event type name: use dot-separated lowercase segments such as 'payment.processed'.")
         }
-        if let refusal = EventsAPI.requireJSON(request) { throw refusal }
-        let body: JSONValue
-        do {
-            body = try JSONParser.parse(request.body)
-        } catch {
-            throw HTTPError(400, "The body is not valid JSON: \(error)")
-        }
+        let body = try jsonBody(request)
         guard case .object = body else { throw HTTPError(422, "The body must be an object with 'description' and 'schema'.") }
         var description = ""
         if let value = body["description"] {

@@ -14,13 +14,7 @@ struct SourcesAPI {
 
     private func create(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
         if let refusal = auth.requireAdmin(request) { throw refusal }
-        if let refusal = EventsAPI.requireJSON(request) { throw refusal }
-        let body: JSONValue
-        do {
-            body = try JSONParser.parse(request.body)
-        } catch {
-            throw HTTPError(400, "The body is not valid JSON: \(error)")
-        }
+        let body = try jsonBody(request)
         guard case .string(let name)? = body["name"] else { throw HTTPError(422, "The body must be {\"name\": \"...\"}.") }
         guard SourceName.isValid(name) else {
             throw HTTPError(422, "'\(name)' is not a valid source name: use 1 to 64 lowercase letters, digits, '_' or '-'.")

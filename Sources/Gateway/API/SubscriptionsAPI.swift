@@ -78,13 +78,7 @@ struct SubscriptionsAPI {
         let parked = core.state.deadLetters(for: subscription.id)
         var sequences = parked.map(\.sequence)
         if !request.body.isEmpty {
-            if let refusal = EventsAPI.requireJSON(request) { throw refusal }
-            let body: JSONValue
-            do {
-                body = try JSONParser.parse(request.body, rejectDuplicateKeys: true)
-            } catch {
-                throw HTTPError(400, "The body is not valid JSON: \(error)")
-            }
+            let body = try jsonBody(request)
             guard case .object(let members) = body, members.allSatisfy({ $0.key == "eventIds" }),
                   case .array(let ids)? = body["eventIds"] else {
                 throw HTTPError(422, "The body must be empty (redeliver all) or {\"eventIds\": [...]}.")
@@ -175,13 +169,7 @@ struct SubscriptionsAPI {
         var subscription = try existing(request)
         var overlap = core.configuration.secretRotationOverlap
         if !request.body.isEmpty {
-            if let refusal = EventsAPI.requireJSON(request) { throw refusal }
-            let body: JSONValue
-            do {
-                body = try JSONParser.parse(request.body, rejectDuplicateKeys: true)
-            } catch {
-                throw HTTPError(400, "The body is not valid JSON: \(error)")
-            }
+            let body = try jsonBody(request)
             guard case .object(let members) = body else {
                 throw HTTPError(422, "The body must be an object such as {\"overlapSeconds\": 3600}, or empty.")
             }
@@ -216,13 +204,7 @@ struct SubscriptionsAPI {
 
     private func parse(_ request: HTTPRequest, partial: Bool) throws -> SubscriptionInput {
         if let refusal = auth.requireAdmin(request) { throw refusal }
-        if let refusal = EventsAPI.requireJSON(request) { throw refusal }
-        let body: JSONValue
-        do {
-            body = try JSONParser.parse(request.body, rejectDuplicateKeys: true)
-        } catch {
-            throw HTTPError(400, "The body is not valid JSON: \(error)")
-        }
+        let body = try jsonBody(request)
         do {
             return try SubscriptionInput(body, partial: partial)
         } catch {
