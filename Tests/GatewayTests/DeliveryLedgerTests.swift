@@ -82,7 +82,12 @@ struct DeliveryLedgerTests {
             let dead = gateway.core.state.deadLetters(for: id)
             #expect(dead.map(\.sequence) == [third])
             #expect(dead.first?.reason == "Connection refused")
-            #expect(gateway.core.state.deliveryCounts(for: id) == DeliveryCounts(pending: 1, delivered: 1, deadLettered: 1, attempts: 3, failedAttempts: 2))
+            let counts = gateway.core.state.deliveryCounts(for: id)
+            let tallies: [Int] = [counts.pending, counts.delivered, counts.deadLettered, counts.attempts, counts.failedAttempts]
+            #expect(tallies == [1, 1, 1, 3, 2])
+            #expect(counts.p50DurationMicroseconds == 900)
+            #expect(counts.p99DurationMicroseconds == 1200)
+            #expect(counts.lastError == "Connection refused")
         }
         check()
         try gateway.restart()
@@ -93,6 +98,22 @@ struct DeliveryLedgerTests {
         #expect(stats.json["deadLettered"] as? Int == 1)
         #expect(stats.json["attempts"] as? Int == 3)
         #expect((stats.json["successRate"] as? Double).map { abs($0 - 1.0 / 3.0) < 0.001 } == true)
+        #expect((stats.json["latencyP50Ms"] as? Double).map { abs($0 - 0.9) < 0.0001 } == true)
+        #expect(stats.json["lastError"] as? String == "Connection refused")
+        #expect(stats.json["status"] as? String == "active")
+
+        // Every attempt of an event, with what it led to.
+        let events = try gateway.request("GET", "/v1/events?limit=10")
+        let secondID = try #require((events.json["events"] as? [[String: Any]])?[1]["id"] as? String)
+        let attempts = try gateway.request("GET", "/v1/events/\(secondID)/attempts")
+        #expect(attempts.status == 200)
+        let list = try #require(attempts.json["attempts"] as? [[String: Any]])
+        #expect(list.count == 1)
+        #expect(list.first?["subscriptionId"] as? String == id)
+        #expect(list.first?["status"] as? Int == 500)
+        #expect(list.first?["response"] as? String == "oops")
+        #expect(list.first?["result"] as? String == "retryScheduled")
+        #expect(try gateway.request("GET", "/v1/events/evt_missing/attempts").status == 404)
 
         // A late duplicate outcome for a finished delivery changes nothing.
         gateway.core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: first, attempt: 2, status: 500, error: "",

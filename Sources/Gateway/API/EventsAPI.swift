@@ -15,6 +15,7 @@ struct EventsAPI {
         // Reads are a `pread` per event from the page cache: short enough for the loop.
         router.route(.get, "/v1/events") { request, _ in .response(try list(request)) }
         router.route(.get, "/v1/events/{id}") { request, _ in .response(try show(request)) }
+        router.route(.get, "/v1/events/{id}/attempts") { request, _ in .response(try attempts(request)) }
     }
 
     // MARK: - Ingest
@@ -252,6 +253,34 @@ struct EventsAPI {
             throw HTTPError(404, "No event with id '\(id)'.")
         }
         return .json(200, Self.eventJSON(event, record))
+    }
+
+    /// Every delivery attempt of an event, to every subscription, oldest first.
+    private func attempts(_ request: HTTPRequest) throws -> HTTPResponse {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let id = request.pathParameters["id"] ?? ""
+        guard let locations = core.state.attemptLocations(ofEvent: id) else { throw HTTPError(404, "No event with id '\(id)'.") }
+        var items: [[UInt8]] = []
+        for location in locations {
+            guard let record = try? core.journal.read(location),
+                  let attempt = try? DeliveryAttemptRecord.decode(record.payload) else { continue }
+            var json = JSONObjectWriter()
+            json.add("subscriptionId", string: attempt.subscriptionID)
+            json.add("attempt", number: Int(attempt.attempt))
+            json.add("at", string: Timestamp.format(microseconds: record.timestamp))
+            json.add("status", raw: attempt.status.map { Array(String($0).utf8) } ?? Array("null".utf8))
+            json.add("error", string: attempt.error)
+            json.add("durationMs", raw: Array(String(Double(attempt.durationMicroseconds) / 1000).utf8))
+            json.add("response", string: String(decoding: attempt.response, as: UTF8.self))
+            json.add("result", string: ["retryScheduled", "delivered", "deadLettered"][Int(attempt.result.rawValue)])
+            if attempt.result == .retryScheduled {
+                json.add("nextAttemptAt", string: Timestamp.format(microseconds: attempt.nextAttemptAt))
+            }
+            items.append(json.finish())
+        }
+        var json = JSONObjectWriter()
+        json.add("attempts", array: items)
+        return .json(200, json.finish())
     }
 
     // MARK: - Shared pieces

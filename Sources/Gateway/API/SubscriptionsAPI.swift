@@ -45,6 +45,13 @@ struct SubscriptionsAPI {
         json.add("failedAttempts", number: counts.failedAttempts)
         let rate = counts.attempts == 0 ? 1.0 : Double(counts.attempts - counts.failedAttempts) / Double(counts.attempts)
         json.add("successRate", raw: Array(String(format: "%.4f", rate).utf8))
+        let null = Array("null".utf8)
+        json.add("latencyP50Ms", raw: counts.p50DurationMicroseconds.map { Array(String(format: "%.3f", Double($0) / 1000).utf8) } ?? null)
+        json.add("latencyP99Ms", raw: counts.p99DurationMicroseconds.map { Array(String(format: "%.3f", Double($0) / 1000).utf8) } ?? null)
+        json.add("lastError", raw: counts.lastError.map { JSONFragment.string($0).bytes } ?? null)
+        json.add("lastErrorAt", raw: counts.lastErrorAt.map { JSONFragment.string(Timestamp.format(microseconds: $0)).bytes } ?? null)
+        let lane = core.state.subscription(subscription.id)
+        json.add("status", string: lane?.disabledReason != nil ? "disabled" : (lane?.paused == true ? "paused" : "active"))
         return .json(200, json.finish())
     }
 

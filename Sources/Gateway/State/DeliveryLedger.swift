@@ -34,6 +34,11 @@ struct DeliveryLedger {
     private(set) var failedAttempts = 0
     /// Deliveries not yet delivered or dead-lettered.
     private(set) var pendingCount = 0
+    /// Durations of the latest attempts (microseconds), a ring for the latency percentiles.
+    private(set) var recentDurations: [Int64] = []
+    private var nextDuration = 0
+    private(set) var lastError: (message: String, at: Int64)?
+    static let durationWindow = 1024
 
     mutating func fanOut(_ eventIndex: Int32) {
         queue.append(eventIndex)
@@ -45,6 +50,13 @@ struct DeliveryLedger {
         // An outcome for a delivery already finished (a duplicate attempt after a crash) is
         // counted but changes nothing.
         attempts += 1
+        if recentDurations.count < Self.durationWindow {
+            recentDurations.append(outcome.durationMicroseconds)
+        } else {
+            recentDurations[nextDuration] = outcome.durationMicroseconds
+            nextDuration = (nextDuration + 1) % Self.durationWindow
+        }
+        if outcome.result != .delivered { lastError = (outcome.summary, timestamp) }
         guard !finished.contains(Int(eventIndex)) else {
             if outcome.result != .delivered { failedAttempts += 1 }
             return

@@ -63,6 +63,8 @@ public final class GatewayState: Sendable {
         var subscriptions: [String: Subscription] = [:]
         /// What each subscription is owed, by subscription id.
         var ledgers: [String: DeliveryLedger] = [:]
+        /// Where each event's delivery-attempt records are, by event index (for the attempts view).
+        var attemptLocations = ShardedDictionary<Int32, [RecordLocation]>()
         /// Deliveries created by the records being applied, for the observer.
         var fannedOut: [FanOut] = []
         /// Records that did not decode (never expected; counted so it is visible).
@@ -172,6 +174,7 @@ public final class GatewayState: Sendable {
             let outcome = try DeliveryAttemptRecord.decode(record.payload)
             if let index = eventIndex(ofSequence: outcome.sequence, in: state) {
                 state.ledgers[outcome.subscriptionID]?.record(outcome, eventIndex: Int32(index), at: record.timestamp)
+                state.attemptLocations[Int32(index)] = (state.attemptLocations[Int32(index)] ?? []) + [record.location]
             }
         case .deadLettersChanged:
             let change = try DeadLettersChangedRecord.decode(record.payload)
@@ -315,6 +318,14 @@ public final class GatewayState: Sendable {
 
     public var eventCount: Int { storage.withLock { $0.events.count } }
 
+    /// Where the delivery-attempt records of an event are, oldest first.
+    func attemptLocations(ofEvent id: String) -> [RecordLocation]? {
+        storage.withLock { state in
+            guard let index = state.eventsByID[id] else { return nil }
+            return state.attemptLocations[Int32(index)] ?? []
+        }
+    }
+
     public func eventType(_ name: String) -> EventTypeState? {
         storage.withLock { $0.eventTypes[name] }
     }
@@ -349,9 +360,15 @@ public final class GatewayState: Sendable {
     public func deliveryCounts(for subscriptionID: String) -> DeliveryCounts {
         storage.withLock { state in
             let ledger = state.ledgers[subscriptionID] ?? DeliveryLedger()
+            let sorted = ledger.recentDurations.sorted()
+            func percentile(_ fraction: Double) -> Int64? {
+                sorted.isEmpty ? nil : sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * fraction + 0.5))]
+            }
             return DeliveryCounts(
                 pending: ledger.pendingCount, delivered: ledger.delivered, deadLettered: ledger.deadLetters.count,
-                attempts: ledger.attempts, failedAttempts: ledger.failedAttempts)
+                attempts: ledger.attempts, failedAttempts: ledger.failedAttempts,
+                p50DurationMicroseconds: percentile(0.5), p99DurationMicroseconds: percentile(0.99),
+                lastError: ledger.lastError?.message, lastErrorAt: ledger.lastError?.at)
         }
     }
 
@@ -406,6 +423,11 @@ public struct DeliveryCounts: Sendable, Equatable {
     public var deadLettered: Int
     public var attempts: Int
     public var failedAttempts: Int
+    /// Over the latest 1024 attempts.
+    public var p50DurationMicroseconds: Int64? = nil
+    public var p99DurationMicroseconds: Int64? = nil
+    public var lastError: String? = nil
+    public var lastErrorAt: Int64? = nil
 }
 
 public struct DeadLetterEntry: Sendable, Equatable {
