@@ -166,6 +166,25 @@ struct WebhookDispatcherTests {
         _ = sequence
     }
 
+    @Test func aTestPingGoesToItsSubscriptionOnly() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        let rig = try Rig()
+        var subscription = try rig.subscribe(receiver.url)
+        // Patterns that match nothing: the ping goes regardless; another subscription gets nothing.
+        subscription.eventTypes = [EventTypePattern("nothing.matches")!]
+        subscription.createdAt = rig.core.state.subscription(subscription.id)!.createdAt
+        _ = try rig.append([JournalEntry(kind: .subscriptionUpserted, payload: JSONParser.serialize(subscription.storedJSON()))])
+        try rig.subscribe(receiver.url.replacingOccurrences(of: "/hook", with: "/other"), id: "sub_other")
+        let ping = EventRecord(id: "evt_ping", type: "gateway.ping", source: "gateway", partitionKey: nil, occurredAt: nil,
+                               idempotencyKey: nil, bodyDigest: [], data: Array(#"{"message":"hi"}"#.utf8), targetSubscription: subscription.id)
+        _ = try rig.append([JournalEntry(kind: .event, payload: ping.encode())])
+        #expect(Self.eventually { receiver.received.count == 1 })
+        #expect(receiver.received.first?.headers["webhook-id"] == "evt_ping")
+        #expect(rig.core.state.pendingDeliveries(for: "sub_other").isEmpty)
+        #expect(rig.core.state.deliveryCounts(for: "sub_other").delivered == 0)
+    }
+
     @Test func failuresAreRetriedThenDeadLettered() throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }

@@ -122,6 +122,24 @@ struct DeliveryLedgerTests {
         #expect(gateway.core.state.deadLetters(for: id).map(\.sequence) == [third])
     }
 
+    @Test func aTestPingIsOwedToItsSubscriptionAlone() throws {
+        let gateway = try GatewayHarness()
+        let target = try Self.subscribe(gateway, #"{"url":"https://a.example/","eventTypes":["nothing.matches"]}"#)
+        let other = try Self.subscribe(gateway, #"{"url":"https://b.example/","eventTypes":["*"]}"#)
+        let ping = try gateway.request("POST", "/v1/subscriptions/\(target)/test")
+        #expect(ping.status == 202)
+        let id = try #require(ping.json["id"] as? String)
+        let event = try gateway.request("GET", "/v1/events/\(id)")
+        #expect(event.json["type"] as? String == "gateway.ping")
+        #expect((event.json["data"] as? [String: Any])?["subscriptionId"] as? String == target)
+        #expect(gateway.core.state.pendingDeliveries(for: target).count == 1)
+        #expect(gateway.core.state.pendingDeliveries(for: other).isEmpty)
+        try gateway.restart()
+        #expect(gateway.core.state.pendingDeliveries(for: target).count == 1)
+        #expect(gateway.core.state.pendingDeliveries(for: other).isEmpty)
+        #expect(try gateway.request("POST", "/v1/subscriptions/sub_nope/test").status == 404)
+    }
+
     @Test func deletingASubscriptionDropsWhatItWasOwed() throws {
         let gateway = try GatewayHarness()
         let id = try Self.subscribe(gateway, #"{"url":"https://a.example/","eventTypes":["*"]}"#)

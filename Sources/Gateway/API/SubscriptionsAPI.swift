@@ -27,9 +27,29 @@ struct SubscriptionsAPI {
         }
         router.route(.post, "/v1/subscriptions/{id}/rotate-secret") { request, context in try rotate(request, context) }
         router.route(.get, "/v1/subscriptions/{id}/stats") { request, _ in .response(try stats(request)) }
+        router.route(.post, "/v1/subscriptions/{id}/test") { request, context in try ping(request, context) }
         router.route(.get, "/v1/subscriptions/{id}/dead-letters") { request, _ in .response(try deadLetters(request)) }
         router.route(.post, "/v1/subscriptions/{id}/dead-letters/redeliver") { request, context in try redeliver(request, context) }
         router.route(.delete, "/v1/subscriptions/{id}/dead-letters/{eventId}") { request, context in try discard(request, context) }
+    }
+
+    /// Sends a `gateway.ping` event to this subscription alone (its patterns and filter do
+    /// not apply): a way to check the endpoint, its signature verification and the path.
+    private func ping(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
+        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let subscription = try existing(request)
+        if subscription.disabledReason != nil {
+            throw HTTPError(409, "The subscription is disabled (\(subscription.disabledReason ?? "")); resume it first.")
+        }
+        let id = core.ids.next()
+        var data = JSONObjectWriter()
+        data.add("subscriptionId", string: subscription.id)
+        data.add("message", string: "This is a test event from webhook-gateway.")
+        let event = EventRecord(id: id, type: "gateway.ping", source: "gateway", partitionKey: nil, occurredAt: nil,
+                                idempotencyKey: nil, bodyDigest: [], data: data.finish(), targetSubscription: subscription.id)
+        return core.commit([JournalEntry(kind: .event, payload: event.encode())], context: context) { records in
+            .json(202, EventsAPI.receiptJSON(EventReceipt(id: id, sequence: records[0].sequence, receivedAt: records[0].timestamp)))
+        }
     }
 
     /// Delivery counts since the journal began (they survive restarts).

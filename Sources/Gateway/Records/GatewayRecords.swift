@@ -23,10 +23,13 @@ struct EventRecord: Equatable {
     var idempotencyKey: String?
     var bodyDigest: [UInt8]
     var data: [UInt8]
+    /// Set for a test ping: the one subscription it goes to, whatever the patterns say.
+    var targetSubscription: String? = nil
 
     func encode() -> [UInt8] {
         var writer = BinaryWriter(capacity: data.count + 96)
-        writer.byte(1)
+        // Version 2 adds the ping target at the end; version 1 records stay readable.
+        writer.byte(targetSubscription == nil ? 1 : 2)
         writer.string(id)
         writer.string(type)
         writer.string(source)
@@ -35,6 +38,7 @@ struct EventRecord: Equatable {
         writer.string(idempotencyKey ?? "")
         writer.blob(bodyDigest)
         writer.blob(data)
+        if let targetSubscription { writer.string(targetSubscription) }
         return writer.bytes
     }
 
@@ -42,7 +46,8 @@ struct EventRecord: Equatable {
     /// start-up needs only the header fields).
     static func decode(_ payload: [UInt8], includeData: Bool = true) throws(BinaryReader.Malformed) -> EventRecord {
         var reader = BinaryReader(payload)
-        guard try reader.byte() == 1 else { throw BinaryReader.Malformed() }
+        let version = try reader.byte()
+        guard version == 1 || version == 2 else { throw BinaryReader.Malformed() }
         let id = try reader.string()
         let type = try reader.string()
         let source = try reader.string()
@@ -50,11 +55,13 @@ struct EventRecord: Equatable {
         let occurredAt = try reader.string()
         let key = try reader.string()
         let digest = try reader.blob()
-        let data = includeData ? try reader.blob() : { _ = try? reader.blobRange(); return [] }()
+        var data: [UInt8] = []
+        if includeData { data = try reader.blob() } else { _ = try reader.blobRange() }
+        let target = version == 2 ? try reader.string() : nil
         return EventRecord(
             id: id, type: type, source: source, partitionKey: partitionKey.isEmpty ? nil : partitionKey,
             occurredAt: occurredAt.isEmpty ? nil : occurredAt, idempotencyKey: key.isEmpty ? nil : key,
-            bodyDigest: digest, data: data)
+            bodyDigest: digest, data: data, targetSubscription: target)
     }
 }
 

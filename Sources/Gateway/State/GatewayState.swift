@@ -204,7 +204,8 @@ public final class GatewayState: Sendable {
         guard !state.subscriptions.isEmpty else { return }
         var data: JSONValue??
         for subscription in state.subscriptions.values where subscription.disabledReason == nil {
-            let matched = subscription.matches(type: event.type) {
+            if let target = event.targetSubscription, target != subscription.id { continue }
+            let matched = event.targetSubscription != nil || subscription.matches(type: event.type) {
                 if data == nil {
                     data = .some((try? EventRecord.decode(record.payload)).flatMap { try? JSONParser.parse($0.data) })
                 }
