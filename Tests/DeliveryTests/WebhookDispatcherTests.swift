@@ -35,7 +35,8 @@ struct WebhookDispatcherTests {
                     return .pending(pending)
                 }
                 let status = shared.script.withLock { $0.isEmpty ? 200 : $0.removeFirst() }
-                return .response(HTTPResponse(status: status, body: Array("answer \(status)".utf8)))
+                let headers: HTTPHeaders = status == 429 ? ["Retry-After": "1"] : [:]
+                return .response(HTTPResponse(status: status, headers: headers, body: Array("answer \(status)".utf8)))
             }
             var configuration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
             configuration.eventLoopCount = 1
@@ -68,9 +69,13 @@ struct WebhookDispatcherTests {
         var dispatcher: WebhookDispatcher!
         let policy: RetryPolicy
 
+        let engine: CurlMultiEngine.Configuration
+
         init(policy: RetryPolicy = RetryPolicy(schedule: [.milliseconds(50), .milliseconds(50), .milliseconds(50)], jitter: 0,
-                                               minimumDelay: .milliseconds(10))) throws {
+                                               minimumDelay: .milliseconds(10)),
+             engine: CurlMultiEngine.Configuration = { var engine = CurlMultiEngine.Configuration(); engine.timeout = .seconds(2); return engine }()) throws {
             self.policy = policy
+            self.engine = engine
             try start()
         }
 
@@ -80,7 +85,7 @@ struct WebhookDispatcherTests {
             core = try GatewayCore(configuration: GatewayCore.Configuration(dataDirectory: directory), logger: logger)
             var configuration = WebhookDispatcher.Configuration()
             configuration.retryPolicy = policy
-            configuration.engine.timeout = .seconds(2)
+            configuration.engine = engine
             dispatcher = WebhookDispatcher(core: core, configuration: configuration, logger: logger)
             try dispatcher.start()
         }
@@ -108,12 +113,15 @@ struct WebhookDispatcherTests {
 
         @discardableResult
         func subscribe(_ url: String, secret: String = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", ordered: Bool = false,
-                       maxInFlight: Int = 10, disabled: String? = nil, id: String = "sub_test") throws -> Subscription {
+                       maxInFlight: Int = 10, disabled: String? = nil, id: String = "sub_test",
+                       paused: Bool = false, rateLimit: Int? = nil, extraSecrets: [Subscription.Secret] = []) throws -> Subscription {
             var subscription = Subscription(id: id, url: url, eventTypes: [EventTypePattern("*")!],
-                                            secrets: [.init(value: secret, expiresAt: nil)])
+                                            secrets: [.init(value: secret, expiresAt: nil)] + extraSecrets)
             subscription.ordered = ordered
             subscription.maxInFlight = maxInFlight
             subscription.disabledReason = disabled
+            subscription.paused = paused
+            subscription.rateLimit = rateLimit
             if let existing = core.state.subscription(id) { subscription.createdAt = existing.createdAt }
             _ = try append([JournalEntry(kind: .subscriptionUpserted, payload: JSONParser.serialize(subscription.storedJSON()))])
             return subscription
@@ -183,6 +191,116 @@ struct WebhookDispatcherTests {
         #expect(receiver.received.first?.headers["webhook-id"] == "evt_ping")
         #expect(rig.core.state.pendingDeliveries(for: "sub_other").isEmpty)
         #expect(rig.core.state.deliveryCounts(for: "sub_other").delivered == 0)
+    }
+
+    @Test func retryAfterIsHonouredOn429() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        receiver.setScript([429])
+        let rig = try Rig()
+        let subscription = try rig.subscribe(receiver.url)
+        try rig.publish("evt_throttled", data: "1")
+        #expect(Self.eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
+        })
+        let arrivals = receiver.received
+        #expect(arrivals.count == 2)
+        // The schedule says 50 ms; Retry-After said 1 s.
+        let first = try #require(Int(arrivals.first?.headers["webhook-timestamp"] ?? ""))
+        let second = try #require(Int(arrivals.last?.headers["webhook-timestamp"] ?? ""))
+        #expect(second - first >= 1)
+    }
+
+    @Test func aReceiverThatTimesOutIsRetried() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        receiver.holdAnswers()
+        var engine = CurlMultiEngine.Configuration()
+        engine.timeout = .milliseconds(200)
+        let rig = try Rig(engine: engine)
+        let subscription = try rig.subscribe(receiver.url)
+        try rig.publish("evt_slow", data: "1")
+        #expect(Self.eventually {
+            rig.settle()
+            return (rig.core.state.pendingDeliveries(for: subscription.id).first?.attempts ?? 0) >= 1
+        })
+        #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("timed out") == true)
+        receiver.releaseHeld()
+        #expect(Self.eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
+        })
+    }
+
+    @Test func pausedSubscriptionsHoldDeliveriesUntilResumed() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        let rig = try Rig()
+        let subscription = try rig.subscribe(receiver.url, paused: true)
+        try rig.publish("evt_held", data: "1")
+        Thread.sleep(forTimeInterval: 0.4)
+        #expect(receiver.received.isEmpty)
+        try rig.subscribe(receiver.url, paused: false)
+        #expect(Self.eventually { receiver.received.count == 1 })
+        #expect(Self.eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
+        })
+    }
+
+    @Test func duringARotationBothSecretsSign() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        let rig = try Rig()
+        let newSecret = "whsec_" + Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        let oldSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        try rig.subscribe(receiver.url, secret: newSecret,
+                          extraSecrets: [.init(value: oldSecret, expiresAt: wallClockMicroseconds() + 3_600_000_000)])
+        try rig.publish("evt_rotating", data: "1")
+        #expect(Self.eventually { receiver.received.count == 1 })
+        let request = try #require(receiver.received.first)
+        let header = request.headers["webhook-signature"] ?? ""
+        #expect(header.split(separator: " ").count == 2)
+        let timestamp = try #require(Int(request.headers["webhook-timestamp"] ?? ""))
+        for secret in [newSecret, oldSecret] {
+            try WebhookSigner.verify(signatureHeader: header, secrets: [try WebhookSecret(parsing: secret)], id: "evt_rotating",
+                                     timestamp: timestamp, body: request.body, now: Int(Date().timeIntervalSince1970))
+        }
+    }
+
+    @Test func theAddressCheckRefusesAtConnectTime() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        var engine = CurlMultiEngine.Configuration()
+        engine.timeout = .seconds(2)
+        let policy = TargetAddressPolicy()
+        engine.addressCheck = { peer in policy.check(peer.ip) == nil }
+        let rig = try Rig(engine: engine)
+        // Registered as if the name had resolved publicly; at connect time it is loopback.
+        let subscription = try rig.subscribe(receiver.url)
+        try rig.publish("evt_rebound", data: "1")
+        #expect(Self.eventually {
+            rig.settle()
+            return (rig.core.state.pendingDeliveries(for: subscription.id).first?.attempts ?? 0) >= 1
+        })
+        #expect(receiver.received.isEmpty)
+        #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("127.0.0.1") == true)
+    }
+
+    @Test func theRateLimitIsKept() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        let rig = try Rig()
+        let subscription = try rig.subscribe(receiver.url, rateLimit: 5)
+        let started = Date()
+        for n in 0..<10 { try rig.publish("evt_rate_\(n)", data: "\(n)") }
+        #expect(Self.eventually(timeout: 10) {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 10
+        })
+        // 5 at once (one second's worth of tokens), then 5 per second.
+        #expect(Date().timeIntervalSince(started) >= 0.9)
     }
 
     @Test func failuresAreRetriedThenDeadLettered() throws {
