@@ -72,6 +72,13 @@ let package = Package(
             path: "Benchmarks/BenchServer",
             swiftSettings: strictSettings
         ),
+        // Benchmarks/: the latency benchmark's receiver (Benchmarks/latency.sh).
+        .executableTarget(
+            name: "bench-receiver",
+            dependencies: ["HTTPServer", "Gateway", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/BenchReceiver",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], swiftSettings: strictSettings),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "HTTPServer"], swiftSettings: strictSettings),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "HTTPServer"], swiftSettings: strictSettings),
