@@ -2,7 +2,7 @@
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test build deps bench-http bench-ingest bench-restart crash-test clean
+.PHONY: run test build deps bench-http bench-ingest bench-restart bench-fanout bench-latency bench-pending crash-test clean
 
 # libcurl's headers (and pkg-config) are the only system packages the build needs.
 deps:
@@ -30,6 +30,18 @@ bench-ingest: deps
 ## Restart time and RSS with 1 M events in the journal (see BENCHMARKS.md).
 bench-restart: deps
 	Benchmarks/restart_1m.sh
+
+## Fan-out throughput vs a libcurl multi C reference (see BENCHMARKS.md).
+bench-fanout: deps
+	Benchmarks/fanout.sh
+
+## Commit-to-receipt delivery latency at ~5,000 events/s with 3 subscriptions (see BENCHMARKS.md).
+bench-latency: deps
+	Benchmarks/latency.sh
+
+## RSS with 1 M deliveries pending for a subscriber that is down (see BENCHMARKS.md).
+bench-pending: deps
+	Benchmarks/pending_memory.sh
 
 ## kill -9 gatewayd at random moments while clients publish, many rounds (CRASH_ROUNDS).
 CRASH_ROUNDS ?= 50
