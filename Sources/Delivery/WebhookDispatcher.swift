@@ -265,15 +265,14 @@ public final class WebhookDispatcher: @unchecked Sendable {
         var record = DeliveryAttemptRecord(
             subscriptionID: sent.subscriptionID, sequence: sent.sequence, attempt: UInt32(sent.attempt),
             status: result.status, error: result.error?.message ?? "",
-            durationMicroseconds: Int64(result.duration.components.seconds * 1_000_000 + result.duration.components.attoseconds / 1_000_000_000_000),
+            durationMicroseconds: result.duration.microseconds,
             response: result.responseBody, result: .retryScheduled)
         switch decision {
         case .done:
             record.result = .delivered
             lane.finish(sent.sequence, succeeded: true)
         case .retry(let after):
-            let (seconds, attoseconds) = after.components
-            let at = now + seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+            let at = now + after.microseconds
             record.nextAttemptAt = at
             lane.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: at)
         case .deadLetter(let reason):

@@ -140,22 +140,13 @@ struct WebhookDispatcherTests {
         }
     }
 
-    static func eventually(timeout: Double = 5, _ condition: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        return condition()
-    }
-
     @Test func deliversTheSignedEnvelope() throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url)
         let sequence = try rig.publish("evt_1", data: #"{"order": "o-1",  "amount": 12.50}"#)
-        #expect(Self.eventually { receiver.received.count == 1 })
+        #expect(eventually { receiver.received.count == 1 })
         let request = try #require(receiver.received.first)
         #expect(request.headers["webhook-id"] == "evt_1")
         #expect(request.headers["content-type"] == "application/json")
@@ -166,7 +157,7 @@ struct WebhookDispatcherTests {
         let secrets = try subscription.secrets.map { try WebhookSecret(parsing: $0.value) }
         try WebhookSigner.verify(signatureHeader: request.headers["webhook-signature"] ?? "", secrets: secrets, id: "evt_1",
                                  timestamp: timestamp, body: request.body, now: Int(Date().timeIntervalSince1970))
-        #expect(Self.eventually {
+        #expect(eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })
@@ -187,7 +178,7 @@ struct WebhookDispatcherTests {
         let ping = EventRecord(id: "evt_ping", type: "gateway.ping", source: "gateway", partitionKey: nil, occurredAt: nil,
                                idempotencyKey: nil, bodyDigest: [], data: Array(#"{"message":"hi"}"#.utf8), targetSubscription: subscription.id)
         _ = try rig.append([JournalEntry(kind: .event, payload: ping.encode())])
-        #expect(Self.eventually { receiver.received.count == 1 })
+        #expect(eventually { receiver.received.count == 1 })
         #expect(receiver.received.first?.headers["webhook-id"] == "evt_ping")
         #expect(rig.core.state.pendingDeliveries(for: "sub_other").isEmpty)
         #expect(rig.core.state.deliveryCounts(for: "sub_other").delivered == 0)
@@ -200,7 +191,7 @@ struct WebhookDispatcherTests {
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_throttled", data: "1")
-        #expect(Self.eventually {
+        #expect(eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })
@@ -221,13 +212,13 @@ struct WebhookDispatcherTests {
         let rig = try Rig(engine: engine)
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_slow", data: "1")
-        #expect(Self.eventually {
+        #expect(eventually {
             rig.settle()
             return (rig.core.state.pendingDeliveries(for: subscription.id).first?.attempts ?? 0) >= 1
         })
         #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("timed out") == true)
         receiver.releaseHeld()
-        #expect(Self.eventually {
+        #expect(eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })
@@ -242,8 +233,8 @@ struct WebhookDispatcherTests {
         Thread.sleep(forTimeInterval: 0.4)
         #expect(receiver.received.isEmpty)
         try rig.subscribe(receiver.url, paused: false)
-        #expect(Self.eventually { receiver.received.count == 1 })
-        #expect(Self.eventually {
+        #expect(eventually { receiver.received.count == 1 })
+        #expect(eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })
@@ -258,7 +249,7 @@ struct WebhookDispatcherTests {
         try rig.subscribe(receiver.url, secret: newSecret,
                           extraSecrets: [.init(value: oldSecret, expiresAt: wallClockMicroseconds() + 3_600_000_000)])
         try rig.publish("evt_rotating", data: "1")
-        #expect(Self.eventually { receiver.received.count == 1 })
+        #expect(eventually { receiver.received.count == 1 })
         let request = try #require(receiver.received.first)
         let header = request.headers["webhook-signature"] ?? ""
         #expect(header.split(separator: " ").count == 2)
@@ -280,7 +271,7 @@ struct WebhookDispatcherTests {
         // Registered as if the name had resolved publicly; at connect time it is loopback.
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_rebound", data: "1")
-        #expect(Self.eventually {
+        #expect(eventually {
             rig.settle()
             return (rig.core.state.pendingDeliveries(for: subscription.id).first?.attempts ?? 0) >= 1
         })
@@ -295,7 +286,7 @@ struct WebhookDispatcherTests {
         let subscription = try rig.subscribe(receiver.url, rateLimit: 5)
         let started = Date()
         for n in 0..<10 { try rig.publish("evt_rate_\(n)", data: "\(n)") }
-        #expect(Self.eventually(timeout: 10) {
+        #expect(eventually(timeout: .seconds(10)) {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 10
         })
@@ -310,14 +301,14 @@ struct WebhookDispatcherTests {
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_retry", data: "1")
-        #expect(Self.eventually {
+        #expect(eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })
         #expect(receiver.received.count == 3)
         // The next event fails on every attempt: 4 attempts (1 + the 3-step schedule), then parked.
         try rig.publish("evt_doomed", data: "2")
-        #expect(Self.eventually {
+        #expect(eventually {
             rig.settle()
             return rig.core.state.deadLetters(for: subscription.id).count == 1
         })
@@ -329,7 +320,7 @@ struct WebhookDispatcherTests {
         let parked = try #require(rig.core.state.deadLetters(for: subscription.id).first)
         let change = DeadLettersChangedRecord(subscriptionID: subscription.id, action: .redeliver, sequences: [parked.sequence])
         _ = try rig.append([JournalEntry(kind: .deadLettersChanged, payload: change.encode())])
-        #expect(Self.eventually {
+        #expect(eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 2
         })
@@ -344,11 +335,11 @@ struct WebhookDispatcherTests {
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url, maxInFlight: 2)
         for n in 0..<6 { try rig.publish("evt_\(n)", data: "\(n)") }
-        #expect(Self.eventually { receiver.received.count == 2 })
+        #expect(eventually { receiver.received.count == 2 })
         Thread.sleep(forTimeInterval: 0.3)
         #expect(receiver.received.count == 2)
         receiver.releaseHeld()
-        #expect(Self.eventually {
+        #expect(eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 6
         })
@@ -364,7 +355,7 @@ struct WebhookDispatcherTests {
         try rig.publish("a-1", data: "1", partitionKey: "a")
         try rig.publish("a-2", data: "2", partitionKey: "a")
         try rig.publish("b-1", data: "3", partitionKey: "b")
-        #expect(Self.eventually {
+        #expect(eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 3
         })
@@ -390,7 +381,7 @@ struct WebhookDispatcherTests {
         }()
         let subscription = try rig.subscribe("http://127.0.0.1:\(deadPort)/hook")
         try rig.publish("evt_waiting", data: "1")
-        #expect(Self.eventually {
+        #expect(eventually {
             rig.settle()
             return rig.core.state.pendingDeliveries(for: subscription.id).first?.attempts ?? 0 >= 1
         })
@@ -398,7 +389,7 @@ struct WebhookDispatcherTests {
         try rig.start()
         #expect(rig.core.state.pendingDeliveries(for: subscription.id).count == 1)
         try rig.subscribe(receiver.url, id: subscription.id)
-        #expect(Self.eventually {
+        #expect(eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })

@@ -211,8 +211,7 @@ struct SubscriptionsAPI {
             }
         }
         let now = wallClockMicroseconds()
-        let (seconds, attoseconds) = overlap.components
-        let expiry = now + seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        let expiry = now + overlap.microseconds
         let previous = subscription.activeSecrets(at: now).first.map { Subscription.Secret(value: $0, expiresAt: expiry) }
         subscription.secrets = [Subscription.Secret(value: Subscription.generateSecret(), expiresAt: nil)] + (previous.map { [$0] } ?? [])
         return store(subscription, context, status: 200)

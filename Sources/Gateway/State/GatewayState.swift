@@ -78,8 +78,7 @@ public final class GatewayState: Sendable {
     private let clock: @Sendable () -> Int64
 
     public init(idempotencyWindow: Duration, clock: @escaping @Sendable () -> Int64 = wallClockMicroseconds) {
-        let (seconds, attoseconds) = idempotencyWindow.components
-        self.idempotencyWindow = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+        self.idempotencyWindow = idempotencyWindow.microseconds
         self.clock = clock
     }
 
