@@ -2,6 +2,12 @@ import Gateway
 
 /// One subscription's deliveries at run time, owned by the dispatcher's thread: what is
 /// pending in journal order, what is in flight, and the limits that decide what may go next.
+///
+/// Only a window of the pending deliveries is held as full items (`windowSize`); beyond it,
+/// fresh deliveries wait in a compact backlog (sequence and location, 32 bytes each) and
+/// move into the window as it drains. A subscriber that is down for a million events costs
+/// tens of megabytes, not hundreds. The backlog is the lane's own, fed only through `add`,
+/// so nothing is read back from the ledger and no delivery can be queued twice.
 final class DeliveryLane {
     struct Item {
         var sequence: UInt64
@@ -12,6 +18,14 @@ final class DeliveryLane {
         /// Not before this time (microseconds); 0 means now.
         var notBefore: Int64
         var inFlight = false
+
+        var isFresh: Bool { attempts == 0 && firstAttemptAt == nil && notBefore == 0 }
+    }
+
+    /// A fresh delivery waiting behind the window.
+    struct Backlogged {
+        var sequence: UInt64
+        var location: RecordLocation
     }
 
     let subscriptionID: String
@@ -20,6 +34,10 @@ final class DeliveryLane {
     private var items: [UInt64: Item] = [:]
     private var order: [UInt64] = []
     private var head = 0
+    /// Fresh deliveries beyond the window, in journal order; `backlogHead` is the next one.
+    private var backlog: [Backlogged] = []
+    private var backlogHead = 0
+    let windowSize: Int
     private(set) var inFlight = 0
     /// Consecutive failed attempts; past `breakerThreshold` the lane sends one probe at a time.
     private(set) var consecutiveFailures = 0
@@ -32,16 +50,55 @@ final class DeliveryLane {
     /// single probe on the retry schedule until one succeeds.
     static let breakerThreshold = 5
 
-    init(subscriptionID: String) {
+    /// Deliveries held as full items. Far above the largest `maxInFlight` (1000), so the
+    /// window only limits how far an ordered lane looks ahead past keys that must wait.
+    public static let defaultWindowSize = 10_000
+
+    /// Reads a delivery's partition key from its event, for an ordered lane that was not
+    /// told it (the startup load, the backlog, a redelivered dead letter).
+    private let partitionKeyAt: (RecordLocation) -> String?
+
+    init(
+        subscriptionID: String, windowSize: Int = DeliveryLane.defaultWindowSize,
+        partitionKeyAt: @escaping (RecordLocation) -> String?
+    ) {
         self.subscriptionID = subscriptionID
+        self.windowSize = windowSize
+        self.partitionKeyAt = partitionKeyAt
     }
 
-    var pendingCount: Int { items.count }
+    var pendingCount: Int { items.count + backlog.count - backlogHead }
+    var backlogCount: Int { backlog.count - backlogHead }
 
     /// Adds a delivery unless it is already here (the startup load and the live fan-out can
-    /// both report one).
-    func add(_ item: Item) {
+    /// both report one). Fresh deliveries queue behind the backlog once the window is full;
+    /// ones already attempted (from the startup load) always join the window, with their
+    /// schedule. In an `ordered` lane a nil `partitionKey` means "not known yet".
+    func add(_ item: Item, ordered: Bool) {
         guard items[item.sequence] == nil else { return }
+        if backlogHead < backlog.count, item.sequence <= backlog[backlog.count - 1].sequence {
+            // Behind the backlog's tail: a repeat from the startup load, or a redelivered
+            // dead letter, which goes straight into the window.
+            if backlogContains(item.sequence) { return }
+        } else if item.isFresh && (items.count >= windowSize || backlogHead < backlog.count) {
+            backlog.append(Backlogged(sequence: item.sequence, location: item.location))
+            return
+        }
+        var item = item
+        if ordered && item.partitionKey == nil { item.partitionKey = partitionKeyAt(item.location) }
+        insertIntoWindow(item)
+    }
+
+    private func backlogContains(_ sequence: UInt64) -> Bool {
+        var low = backlogHead, high = backlog.count
+        while low < high {
+            let middle = (low + high) / 2
+            if backlog[middle].sequence < sequence { low = middle + 1 } else { high = middle }
+        }
+        return low < backlog.count && backlog[low].sequence == sequence
+    }
+
+    private func insertIntoWindow(_ item: Item) {
         items[item.sequence] = item
         // Almost always in order; one from the startup load that arrives after newer live
         // fan-outs is slotted into place.
@@ -55,11 +112,18 @@ final class DeliveryLane {
 
     var isCircuitOpen: Bool { consecutiveFailures >= Self.breakerThreshold }
 
+    /// While the circuit is open and the probe waits for its retry: when that is.
+    var probeDueAt: Int64? {
+        guard isCircuitOpen, let probe, let item = items[probe], !item.inFlight else { return nil }
+        return item.notBefore
+    }
+
     /// The items to send now, marked in flight, within `maxInFlight`, the rate limit, the
     /// circuit breaker and (when `ordered`) one at a time per partition key in journal order.
     /// Also returns the earliest time something not sent now becomes due.
     func takeDue(now: Int64, maxInFlight: Int, rateLimit: Int?, ordered: Bool) -> (due: [Item], wakeAt: Int64?) {
         compact()
+        refillWindow(ordered: ordered)
         if isCircuitOpen, let probe, let item = items[probe] {
             // Only the probe goes, and only when its retry is due.
             if item.inFlight { return ([], nil) }
@@ -153,6 +217,24 @@ final class DeliveryLane {
         if head > 4096 && head * 2 > order.count {
             order.removeFirst(head)
             head = 0
+        }
+    }
+
+    /// Moves backlogged deliveries into the window while it has room.
+    private func refillWindow(ordered: Bool) {
+        while items.count < windowSize && backlogHead < backlog.count {
+            let next = backlog[backlogHead]
+            backlogHead += 1
+            insertIntoWindow(Item(
+                sequence: next.sequence, location: next.location, partitionKey: ordered ? partitionKeyAt(next.location) : nil,
+                attempts: 0, firstAttemptAt: nil, notBefore: 0))
+        }
+        if backlogHead == backlog.count {
+            backlog = []
+            backlogHead = 0
+        } else if backlogHead > 4096 && backlogHead * 2 > backlog.count {
+            backlog.removeFirst(backlogHead)
+            backlogHead = 0
         }
     }
 

@@ -17,6 +17,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var retryPolicy = RetryPolicy()
         public var engine = CurlMultiEngine.Configuration()
+        /// Pending deliveries each subscription holds as full items; the rest wait in its
+        /// compact backlog (see `DeliveryLane`).
+        public var laneWindow = DeliveryLane.defaultWindowSize
         public init() {}
     }
 
@@ -48,6 +51,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
     // Owned by the dispatcher thread.
     private var lanes: [String: DeliveryLane] = [:]
     private var inFlight: [UInt64: InFlight] = [:]
+    /// What was last posted to the status board, per lane.
+    private var posted: [String: DeliveryStatusBoard.LaneStatus] = [:]
     private var nextTag: UInt64 = 0
     private var random = SystemRandomNumberGenerator()
 
@@ -153,32 +158,30 @@ public final class WebhookDispatcher: @unchecked Sendable {
 
     private func loadPending() {
         for subscription in core.state.subscriptions() {
+            let lane = lane(subscription.id)
             for delivery in core.state.pendingDeliveries(for: subscription.id) {
-                lane(subscription.id).add(DeliveryLane.Item(
-                    sequence: delivery.sequence, location: delivery.location,
-                    partitionKey: subscription.ordered ? partitionKey(at: delivery.location) : nil,
+                lane.add(DeliveryLane.Item(
+                    sequence: delivery.sequence, location: delivery.location, partitionKey: nil,
                     attempts: delivery.attempts, firstAttemptAt: delivery.firstAttemptAt,
-                    notBefore: delivery.nextAttemptAt ?? 0))
+                    notBefore: delivery.nextAttemptAt ?? 0), ordered: subscription.ordered)
             }
         }
     }
 
     private func accept(_ fanOuts: [FanOut]) {
         for fanOut in fanOuts {
-            // A redelivered dead letter comes without its key; an ordered lane needs it.
-            var key = fanOut.partitionKey
-            if key == nil, core.state.subscription(fanOut.subscriptionID)?.ordered == true {
-                key = partitionKey(at: fanOut.location)
-            }
+            let ordered = core.state.subscription(fanOut.subscriptionID)?.ordered == true
             lane(fanOut.subscriptionID).add(DeliveryLane.Item(
-                sequence: fanOut.sequence, location: fanOut.location, partitionKey: key,
-                attempts: 0, firstAttemptAt: nil, notBefore: 0))
+                sequence: fanOut.sequence, location: fanOut.location, partitionKey: fanOut.partitionKey,
+                attempts: 0, firstAttemptAt: nil, notBefore: 0), ordered: ordered)
         }
     }
 
     private func lane(_ id: String) -> DeliveryLane {
         if let existing = lanes[id] { return existing }
-        let created = DeliveryLane(subscriptionID: id)
+        let created = DeliveryLane(subscriptionID: id, windowSize: configuration.laneWindow) { [unowned self] location in
+            ((try? core.readEvent(at: location)) ?? nil)?.event.partitionKey
+        }
         lanes[id] = created
         return created
     }
@@ -191,8 +194,11 @@ public final class WebhookDispatcher: @unchecked Sendable {
         for (id, lane) in lanes {
             guard let subscription = core.state.subscription(id) else {
                 lanes[id] = nil  // deleted: what it was owed went with it
+                posted[id] = nil
+                core.deliveryStatus.post(nil, for: id)
                 continue
             }
+            defer { postStatus(of: lane, now: now) }
             if subscription.paused || subscription.disabledReason != nil { continue }
             let (due, laneWake) = lane.takeDue(
                 now: now, maxInFlight: subscription.maxInFlight, rateLimit: subscription.rateLimit, ordered: subscription.ordered)
@@ -211,6 +217,19 @@ public final class WebhookDispatcher: @unchecked Sendable {
         // Pause, resume and limit changes are read from the gateway's state at each pass;
         // a pass at least this often picks them up without a signal.
         return min(wakeAt ?? .max, now + Self.passInterval)
+    }
+
+    /// Tells the status board about a lane's in-flight count and circuit breaker, when they
+    /// changed.
+    private func postStatus(of lane: DeliveryLane, now: Int64) {
+        let previous = posted[lane.subscriptionID]
+        let status = DeliveryStatusBoard.LaneStatus(
+            inFlight: lane.inFlight,
+            circuitOpenedAt: lane.isCircuitOpen ? (previous?.circuitOpenedAt ?? now) : nil,
+            nextProbeAt: lane.probeDueAt)
+        guard status != previous else { return }
+        posted[lane.subscriptionID] = status
+        core.deliveryStatus.post(status, for: lane.subscriptionID)
     }
 
     /// The event envelope, signed for every active secret of the subscription.
@@ -286,9 +305,5 @@ public final class WebhookDispatcher: @unchecked Sendable {
             core.disableSubscription(sent.subscriptionID, reason: reason)
         }
         core.recordAttempt(record)
-    }
-
-    private func partitionKey(at location: RecordLocation) -> String? {
-        ((try? core.readEvent(at: location)) ?? nil)?.event.partitionKey
     }
 }

@@ -30,6 +30,8 @@ public final class GatewayCore: Sendable {
     public let configuration: Configuration
     public let state: GatewayState
     public let journal: Journal
+    /// Run-time delivery status (in flight, circuit breaker), posted by the dispatcher.
+    public let deliveryStatus = DeliveryStatusBoard()
     let ids = EventIDGenerator()
     let logger: Logger
 

@@ -70,12 +70,15 @@ struct WebhookDispatcherTests {
         let policy: RetryPolicy
 
         let engine: CurlMultiEngine.Configuration
+        let laneWindow: Int
 
         init(policy: RetryPolicy = RetryPolicy(schedule: [.milliseconds(50), .milliseconds(50), .milliseconds(50)], jitter: 0,
                                                minimumDelay: .milliseconds(10)),
-             engine: CurlMultiEngine.Configuration = { var engine = CurlMultiEngine.Configuration(); engine.timeout = .seconds(2); return engine }()) throws {
+             engine: CurlMultiEngine.Configuration = { var engine = CurlMultiEngine.Configuration(); engine.timeout = .seconds(2); return engine }(),
+             laneWindow: Int = DeliveryLane.defaultWindowSize) throws {
             self.policy = policy
             self.engine = engine
+            self.laneWindow = laneWindow
             try start()
         }
 
@@ -86,6 +89,7 @@ struct WebhookDispatcherTests {
             var configuration = WebhookDispatcher.Configuration()
             configuration.retryPolicy = policy
             configuration.engine = engine
+            configuration.laneWindow = laneWindow
             dispatcher = WebhookDispatcher(core: core, configuration: configuration, logger: logger)
             try dispatcher.start()
         }
@@ -240,6 +244,32 @@ struct WebhookDispatcherTests {
         })
     }
 
+    @Test func aBacklogBeyondTheLaneWindowIsDeliveredOnceEachInOrderAfterARestart() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        // A window of 8 for 60 pending deliveries: most of them wait in the backlog, both
+        // before and after the restart, and the ordered lane must find their keys itself.
+        let rig = try Rig(laneWindow: 8)
+        let subscription = try rig.subscribe(receiver.url, ordered: true, paused: true)
+        let keys = ["a", "b", "c"]
+        for n in 0..<30 { try rig.publish("evt_\(n)", data: "\(n)", partitionKey: keys[n % 3]) }
+        rig.stop()
+        try rig.start()
+        for n in 30..<60 { try rig.publish("evt_\(n)", data: "\(n)", partitionKey: keys[n % 3]) }
+        try rig.subscribe(receiver.url, ordered: true, paused: false)
+        #expect(eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 60
+        })
+        let arrivals = receiver.received.compactMap { $0.headers["webhook-id"] }.map { Int($0.dropFirst(4))! }
+        #expect(arrivals.count == 60)
+        for key in 0..<3 {
+            let ofKey = arrivals.filter { $0 % 3 == key }
+            #expect(ofKey == ofKey.sorted())
+            #expect(ofKey.count == 20)
+        }
+    }
+
     @Test func duringARotationBothSecretsSign() throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
@@ -277,6 +307,27 @@ struct WebhookDispatcherTests {
         })
         #expect(receiver.received.isEmpty)
         #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("127.0.0.1") == true)
+    }
+
+    @Test func theCircuitBreakerHoldsAFailingSubscriptionAndShowsIt() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        // Every attempt fails for a while: after 5 in a row only one probe is on the wire.
+        receiver.setScript(Array(repeating: 500, count: 8))
+        let rig = try Rig(policy: RetryPolicy(schedule: [.milliseconds(100)], jitter: 0, minimumDelay: .milliseconds(10),
+                                              maxAttempts: 50))
+        let subscription = try rig.subscribe(receiver.url)
+        for n in 0..<20 { try rig.publish("evt_\(n)", data: "\(n)") }
+        #expect(eventually { rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt != nil })
+        let requestsWhenOpened = receiver.received.count
+        #expect(requestsWhenOpened <= 10)
+        // Once the script runs out the probe succeeds, the circuit closes and the rest go.
+        #expect(eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 20
+        })
+        #expect(eventually { rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt == nil })
+        #expect(rig.core.deliveryStatus.status(of: subscription.id)?.inFlight == 0)
     }
 
     @Test func theRateLimitIsKept() throws {

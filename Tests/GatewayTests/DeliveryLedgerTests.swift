@@ -101,6 +101,16 @@ struct DeliveryLedgerTests {
         #expect((stats.json["latencyP50Ms"] as? Double).map { abs($0 - 0.9) < 0.0001 } == true)
         #expect(stats.json["lastError"] as? String == "Connection refused")
         #expect(stats.json["status"] as? String == "active")
+        #expect(stats.json["circuit"] as? String == "closed")
+        #expect(stats.json["inFlight"] as? Int == 0)
+        // The run-time part comes from what the dispatcher posts.
+        let openedAt: Int64 = 1_795_000_000_000_000
+        gateway.core.deliveryStatus.post(.init(inFlight: 1, circuitOpenedAt: openedAt, nextProbeAt: nil), for: id)
+        let held = try gateway.request("GET", "/v1/subscriptions/\(id)/stats")
+        #expect(held.json["circuit"] as? String == "open")
+        #expect(held.json["circuitOpenedAt"] as? String == Timestamp.format(microseconds: openedAt))
+        #expect(held.json["nextProbeAt"] is NSNull)
+        #expect(held.json["inFlight"] as? Int == 1)
 
         // Every attempt of an event, with what it led to.
         let events = try gateway.request("GET", "/v1/events?limit=10")

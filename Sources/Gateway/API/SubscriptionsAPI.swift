@@ -70,8 +70,12 @@ struct SubscriptionsAPI {
         json.add("latencyP99Ms", raw: counts.p99DurationMicroseconds.map { Array(String(format: "%.3f", Double($0) / 1000).utf8) } ?? null)
         json.add("lastError", raw: counts.lastError.map { JSONFragment.string($0).bytes } ?? null)
         json.add("lastErrorAt", raw: counts.lastErrorAt.map { JSONFragment.string(Timestamp.format(microseconds: $0)).bytes } ?? null)
-        let lane = core.state.subscription(subscription.id)
-        json.add("status", string: lane?.disabledReason != nil ? "disabled" : (lane?.paused == true ? "paused" : "active"))
+        json.add("status", string: subscription.disabledReason != nil ? "disabled" : (subscription.paused ? "paused" : "active"))
+        let lane = core.deliveryStatus.status(of: subscription.id)
+        json.add("inFlight", number: lane?.inFlight ?? 0)
+        json.add("circuit", string: lane?.circuitOpenedAt == nil ? "closed" : "open")
+        json.add("circuitOpenedAt", raw: lane?.circuitOpenedAt.map { JSONFragment.string(Timestamp.format(microseconds: $0)).bytes } ?? null)
+        json.add("nextProbeAt", raw: lane?.nextProbeAt.map { JSONFragment.string(Timestamp.format(microseconds: $0)).bytes } ?? null)
         return .json(200, json.finish())
     }
 

@@ -1,0 +1,125 @@
+@testable import Delivery
+@testable import Gateway
+import Testing
+
+/// The lane on its own: what it sends next, in which order, and what it keeps in memory.
+@Suite("Delivery lane")
+struct DeliveryLaneTests {
+    static func location(_ sequence: UInt64) -> RecordLocation {
+        RecordLocation(segment: 0, offset: sequence * 100, length: 100)
+    }
+
+    static func fresh(_ sequence: UInt64, key: String? = nil) -> DeliveryLane.Item {
+        DeliveryLane.Item(sequence: sequence, location: location(sequence), partitionKey: key,
+                          attempts: 0, firstAttemptAt: nil, notBefore: 0)
+    }
+
+    /// Sends everything the lane lets through, succeeding each, until it is empty; returns the
+    /// order of the sends.
+    static func drain(_ lane: DeliveryLane, maxInFlight: Int = 3, ordered: Bool = false) -> [UInt64] {
+        var sent: [UInt64] = []
+        while lane.pendingCount > 0 {
+            let (due, _) = lane.takeDue(now: 1, maxInFlight: maxInFlight, rateLimit: nil, ordered: ordered)
+            if due.isEmpty { break }
+            for item in due {
+                sent.append(item.sequence)
+                lane.finish(item.sequence, succeeded: true)
+            }
+        }
+        return sent
+    }
+
+    @Test("beyond the window, deliveries wait in the backlog and still go in journal order")
+    func windowAndBacklog() {
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 4) { _ in nil }
+        for sequence in UInt64(1)...20 { lane.add(Self.fresh(sequence), ordered: false) }
+        #expect(lane.pendingCount == 20)
+        #expect(lane.backlogCount == 16)
+        #expect(Self.drain(lane) == Array(1...20))
+        #expect(lane.pendingCount == 0)
+        #expect(lane.backlogCount == 0)
+    }
+
+    @Test("a delivery reported twice (startup load and live fan-out) is queued once, window or backlog")
+    func duplicatesIgnored() {
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 4) { _ in nil }
+        for sequence in UInt64(1)...10 { lane.add(Self.fresh(sequence), ordered: false) }
+        for sequence in UInt64(1)...10 { lane.add(Self.fresh(sequence), ordered: false) }
+        #expect(lane.pendingCount == 10)
+        lane.add(Self.fresh(11), ordered: false)
+        #expect(Self.drain(lane) == Array(1...11))
+    }
+
+    @Test("a delivery already attempted joins the window even when it is full, with its schedule")
+    func attemptedJoinsWindow() {
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 2) { _ in nil }
+        lane.add(Self.fresh(1), ordered: false)
+        lane.add(Self.fresh(2), ordered: false)
+        var retried = Self.fresh(3)
+        retried.attempts = 2
+        retried.firstAttemptAt = 5
+        retried.notBefore = 1_000
+        lane.add(retried, ordered: false)
+        #expect(lane.backlogCount == 0)
+        let (due, wakeAt) = lane.takeDue(now: 10, maxInFlight: 10, rateLimit: nil, ordered: false)
+        #expect(due.map(\.sequence) == [1, 2])
+        #expect(wakeAt == 1_000)
+        let (later, _) = lane.takeDue(now: 1_000, maxInFlight: 10, rateLimit: nil, ordered: false)
+        #expect(later.map(\.sequence) == [3])
+        #expect(later.first?.attempts == 2)
+    }
+
+    @Test("a redelivered dead letter older than the backlog's tail is sent, not mistaken for a repeat")
+    func redeliveredBehindBacklog() {
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 2) { _ in nil }
+        for sequence in UInt64(10)...15 { lane.add(Self.fresh(sequence), ordered: false) }
+        lane.add(Self.fresh(3), ordered: false)
+        #expect(lane.pendingCount == 7)
+        #expect(Set(Self.drain(lane)) == Set([3, 10, 11, 12, 13, 14, 15]))
+    }
+
+    @Test("an ordered lane reads the keys of backlogged deliveries and keeps each key in journal order")
+    func orderedBacklogKeys() {
+        // Keys by sequence: odd "a", even "b"; the lane is told none of them.
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 3) { location in
+            (location.offset / 100) % 2 == 1 ? "a" : "b"
+        }
+        for sequence in UInt64(1)...12 { lane.add(Self.fresh(sequence), ordered: true) }
+        var sent: [UInt64] = []
+        var inFlight: [DeliveryLane.Item] = []
+        var keysInFlight: [String] = []
+        while lane.pendingCount > 0 {
+            let (due, _) = lane.takeDue(now: 1, maxInFlight: 10, rateLimit: nil, ordered: true)
+            inFlight += due
+            // Never two of one key in flight at once.
+            keysInFlight = inFlight.compactMap(\.partitionKey)
+            #expect(Set(keysInFlight).count == keysInFlight.count)
+            guard !inFlight.isEmpty else { break }
+            let done = inFlight.removeFirst()
+            sent.append(done.sequence)
+            lane.finish(done.sequence, succeeded: true)
+        }
+        #expect(sent.filter { $0 % 2 == 1 } == [1, 3, 5, 7, 9, 11])
+        #expect(sent.filter { $0 % 2 == 0 } == [2, 4, 6, 8, 10, 12])
+    }
+
+    @Test("after repeated failures the circuit opens and only one probe goes, on its schedule")
+    func circuitBreakerProbe() {
+        let lane = DeliveryLane(subscriptionID: "s") { _ in nil }
+        for sequence in UInt64(1)...20 { lane.add(Self.fresh(sequence), ordered: false) }
+        var now: Int64 = 1
+        while !lane.isCircuitOpen {
+            let (due, _) = lane.takeDue(now: now, maxInFlight: 1, rateLimit: nil, ordered: false)
+            for item in due { lane.reschedule(item.sequence, attempts: 1, firstAttemptAt: now, at: now + 100) }
+            now += 1
+        }
+        let (probe, _) = lane.takeDue(now: now + 1_000, maxInFlight: 10, rateLimit: nil, ordered: false)
+        #expect(probe.count == 1)
+        let (none, _) = lane.takeDue(now: now + 1_000, maxInFlight: 10, rateLimit: nil, ordered: false)
+        #expect(none.isEmpty)
+        lane.finish(probe[0].sequence, succeeded: true)
+        #expect(!lane.isCircuitOpen)
+        let (burst, _) = lane.takeDue(now: now + 1_000, maxInFlight: 10, rateLimit: nil, ordered: false)
+        #expect(burst.count == 10)
+    }
+}
