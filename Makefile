@@ -2,7 +2,7 @@
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test build deps bench-http bench-ingest bench-restart bench-fanout bench-latency bench-pending crash-test clean
+.PHONY: run test build deps bench-http bench-ingest bench-restart bench-fanout bench-latency bench-pending bench-isolation crash-test clean
 
 # libcurl's headers (and pkg-config) are the only system packages the build needs.
 deps:
@@ -42,6 +42,10 @@ bench-latency: deps
 ## RSS with 1 M deliveries pending for a subscriber that is down (see BENCHMARKS.md).
 bench-pending: deps
 	Benchmarks/pending_memory.sh
+
+## A healthy subscriber's throughput beside a 5 s-slow and a refusing one (see BENCHMARKS.md).
+bench-isolation: deps
+	Benchmarks/isolation.sh
 
 ## kill -9 gatewayd at random moments while clients publish, many rounds (CRASH_ROUNDS).
 CRASH_ROUNDS ?= 50

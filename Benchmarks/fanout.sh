@@ -29,40 +29,11 @@ run_gateway() {
   "$gatewayd" serve --listen 127.0.0.1:18084 --data-dir "$work/data" --admin-token bench --allow-private-targets \
     --log-level error >"$out/fanout-gatewayd-$round.log" 2>&1 &
   local pid=$!
-  python3 - "$events" <<'PY'
-import http.client, json, sys, time
-total = int(sys.argv[1])
-def call(method, path, body=None):
-    for _ in range(100):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", 18084, timeout=30)
-            c.request(method, path, json.dumps(body) if body is not None else None,
-                      {"Authorization": "Bearer bench", "Content-Type": "application/json"})
-            r = c.getresponse(); data = r.read(); c.close()
-            return r.status, (json.loads(data) if data else None)
-        except ConnectionRefusedError:
-            time.sleep(0.1)
-    sys.exit("gatewayd did not start")
-status, sub = call("POST", "/v1/subscriptions", {"url": "http://127.0.0.1:18080/hook", "eventTypes": ["*"], "maxInFlight": 64})
-sid = sub["id"]
-call("POST", "/v1/subscriptions/%s/pause" % sid)
-event = {"type": "order.created", "data": {"order_id": "ord_0123456789", "amount": 1234, "note": "a" * 180}}
-sent = 0
-while sent < total:
-    n = min(500, total - sent)
-    status, _ = call("POST", "/v1/events/batch", {"events": [event] * n})
-    assert status == 202, status
-    sent += n
-start = time.monotonic()
-call("POST", "/v1/subscriptions/%s/resume" % sid)
-while True:
-    _, stats = call("GET", "/v1/subscriptions/%s/stats" % sid)
-    if stats["delivered"] + stats["deadLettered"] >= total:
-        break
-    time.sleep(0.02)
-elapsed = time.monotonic() - start
-print("%.0f %d %d" % (stats["delivered"] / elapsed, stats["delivered"], stats["failedAttempts"]))
-PY
+  local client="python3 Benchmarks/gateway_client.py 18084"
+  local id
+  id=$($client subscribe http://127.0.0.1:18080/hook --max-in-flight 64 --paused)
+  $client ingest "$events"
+  $client drain "$id" "$events"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 }
 
@@ -71,7 +42,8 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 for round in $(seq "$rounds"); do
   seconds=$(python3 -c "print(max(3, $events / 40000))")
   reference=$("$work/curl_multi_reference" http://127.0.0.1:18080/hook 64 "$seconds" | awk '{print $1}')
-  read -r gateway delivered failed < <(run_gateway "$round")
+  # Not `read < <(run_gateway ...)`: gatewayd must be stopped before the next reference run.
+  result=$(run_gateway "$round"); read -r gateway delivered failed <<<"$result"
   echo "$reference" >>"$out/fanout-reference.txt"
   echo "$gateway" >>"$out/fanout-gateway.txt"
   printf 'round %d: libcurl multi reference %8.0f POSTs/s | gatewayd %8.0f deliveries/s (%d delivered, %d failed attempts)\n' \

@@ -13,47 +13,20 @@ work=$(mktemp -d /tmp/gateway-bench-restart.XXXX)
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-token=bench-admin-token
 start() {
-  "$gatewayd" serve --listen 127.0.0.1:18083 --data-dir "$work/data" --admin-token "$token" >>"$work/gatewayd.log" 2>&1 &
+  started=$(date +%s.%N)
+  "$gatewayd" serve --listen 127.0.0.1:18083 --data-dir "$work/data" --admin-token bench >>"$work/gatewayd.log" 2>&1 &
   pid=$!
 }
-wait_ready() {
-  python3 - <<'PY'
-import time, urllib.request
-start = time.monotonic()
-while True:
-    try:
-        if urllib.request.urlopen("http://127.0.0.1:18083/readyz", timeout=1).status == 200:
-            break
-    except Exception:
-        time.sleep(0.005)
-print("%.3f" % (time.monotonic() - start))
-PY
-}
+client="python3 Benchmarks/gateway_client.py 18083"
+# Seconds from just before gatewayd was started until /readyz answers.
+wait_ready() { $client wait-ready --since "$started"; }
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status"; }
 
 start
 wait_ready >/dev/null
 t0=$(date +%s.%N)
-python3 - "$events" "$token" <<'PY'
-import http.client, json, sys
-total, token = int(sys.argv[1]), sys.argv[2]
-pad = "a" * 180
-event = {"type": "order.created", "data": {"order_id": "ord_0123456789", "amount": 1234, "note": pad}}
-connection = http.client.HTTPConnection("127.0.0.1", 18083)
-headers = {"Content-Type": "application/json", "Authorization": "Bearer " + token}
-sent = 0
-while sent < total:
-    count = min(500, total - sent)
-    body = json.dumps({"events": [event] * count})
-    connection.request("POST", "/v1/events/batch", body, headers)
-    response = connection.getresponse()
-    response.read()
-    if response.status != 202:
-        sys.exit("batch failed: %d" % response.status)
-    sent += count
-PY
+$client ingest "$events"
 t1=$(date +%s.%N)
 echo "ingested $events events in $(echo "$t1 - $t0" | bc -l | cut -c1-6) s; journal: $(du -sh "$work/data/journal" | cut -f1)"
 echo "RSS after ingest: $(rss_mb) MB"
