@@ -3,6 +3,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <string.h>
 
 const uint32_t CSYSTEM_EPOLLIN = EPOLLIN;
 const uint32_t CSYSTEM_EPOLLOUT = EPOLLOUT;
@@ -47,4 +49,11 @@ int csystem_eventfd_drain(int fd) {
 
 int csystem_accept4(int fd, struct sockaddr *addr, socklen_t *len) {
     return accept4(fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+void csystem_name_current_thread(const char *name) {
+    char cut[16];
+    strncpy(cut, name, sizeof cut - 1);
+    cut[sizeof cut - 1] = 0;
+    pthread_setname_np(pthread_self(), cut);
 }

@@ -94,7 +94,7 @@ public final class CurlMultiEngine: Sendable {
         }
         let loop = CurlMultiLoop(shared: shared, configuration: configuration, logger: logger, onCompletions: onCompletions)
         do {
-            thread = try spawnThread { loop.run() }
+            thread = try spawnThread(name: "curl-engine") { loop.run() }
         } catch {
             throw StartError(description: "could not start the engine thread: \(error)")
         }

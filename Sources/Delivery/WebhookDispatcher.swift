@@ -53,6 +53,13 @@ public final class WebhookDispatcher: @unchecked Sendable {
     private var inFlight: [UInt64: InFlight] = [:]
     /// What was last posted to the status board, per lane.
     private var posted: [String: DeliveryStatusBoard.LaneStatus] = [:]
+    /// Subscriptions as read at the latest pass: completions in between use these instead of
+    /// taking the state's lock for each result.
+    private var subscriptions: [String: Subscription] = [:]
+    /// Keyed HMACs by secret text, so a secret is decoded and keyed once, not per request.
+    private var signingKeys: [String: WebhookSigner.SigningKey] = [:]
+    /// Outcomes of a mail batch, appended to the journal together.
+    private var attempts: [DeliveryAttemptRecord] = []
     private var nextTag: UInt64 = 0
     private var random = SystemRandomNumberGenerator()
 
@@ -83,7 +90,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         }
         // Listen first, then load: a delivery may be reported twice, never missed.
         core.state.observeFanOut { [weak self] fanOuts in self?.post(.fanOut(fanOuts)) }
-        thread = try spawnThread { [self] in run() }
+        thread = try spawnThread(name: "dispatcher") { [self] in run() }
     }
 
     /// Subscription changes (pause, resume, limits) take effect at the next pass; this makes
@@ -126,6 +133,10 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 case .completed(let results): results.forEach(complete)
                 case .nudge: break
                 }
+            }
+            if !attempts.isEmpty {
+                core.recordAttempts(attempts)
+                attempts.removeAll(keepingCapacity: true)
             }
             wakeAt = dispatch()
         }
@@ -194,10 +205,12 @@ public final class WebhookDispatcher: @unchecked Sendable {
         for (id, lane) in lanes {
             guard let subscription = core.state.subscription(id) else {
                 lanes[id] = nil  // deleted: what it was owed went with it
+                subscriptions[id] = nil
                 posted[id] = nil
                 core.deliveryStatus.post(nil, for: id)
                 continue
             }
+            subscriptions[id] = subscription
             defer { postStatus(of: lane, now: now) }
             if subscription.paused || subscription.disabledReason != nil { continue }
             let (due, laneWake) = lane.takeDue(
@@ -245,13 +258,13 @@ public final class WebhookDispatcher: @unchecked Sendable {
         envelope.add("source", string: event.source)
         envelope.add("data", raw: event.data)
         let body = envelope.finish()
-        let secrets = subscription.activeSecrets(at: now).compactMap { try? WebhookSecret(parsing: $0) }
+        let keys = subscription.activeSecrets(at: now).compactMap(signingKey)
         let timestamp = Int(now / 1_000_000)
         var headers: [(name: String, value: String)] = [
             ("Content-Type", "application/json"),
             ("webhook-id", event.id),
             ("webhook-timestamp", String(timestamp)),
-            ("webhook-signature", WebhookSigner.signature(secrets: secrets, id: event.id, timestamp: timestamp, body: body)),
+            ("webhook-signature", WebhookSigner.signature(keys: keys, id: event.id, timestamp: timestamp, body: body)),
         ]
         headers += subscription.headers
         nextTag &+= 1
@@ -261,7 +274,17 @@ public final class WebhookDispatcher: @unchecked Sendable {
         return DeliveryRequest(tag: nextTag, url: subscription.url, headers: headers, body: body)
     }
 
-    /// Applies the retry policy to a finished transfer and records the outcome.
+    private func signingKey(_ secret: String) -> WebhookSigner.SigningKey? {
+        if let known = signingKeys[secret] { return known }
+        guard let parsed = try? WebhookSecret(parsing: secret) else { return nil }
+        // Rotations leave old secrets behind; a bound keeps the cache from growing forever.
+        if signingKeys.count >= 10_000 { signingKeys.removeAll() }
+        let key = WebhookSigner.SigningKey(parsed)
+        signingKeys[secret] = key
+        return key
+    }
+
+    /// Applies the retry policy to a finished transfer and queues the outcome's record.
     private func complete(_ result: DeliveryResult) {
         guard let sent = inFlight.removeValue(forKey: result.tag) else { return }
         let now = wallClockMicroseconds()
@@ -272,7 +295,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         } else {
             outcome = .failed(status: nil, error: result.error?.message ?? "no response")
         }
-        let subscription = core.state.subscription(sent.subscriptionID)
+        let subscription = subscriptions[sent.subscriptionID] ?? core.state.subscription(sent.subscriptionID)
         var policy = configuration.retryPolicy
         if let overrides = subscription?.retry {
             policy = policy.applying(RetryPolicy.Overrides(
@@ -304,6 +327,6 @@ public final class WebhookDispatcher: @unchecked Sendable {
             lane.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: now)
             core.disableSubscription(sent.subscriptionID, reason: reason)
         }
-        core.recordAttempt(record)
+        attempts.append(record)
     }
 }

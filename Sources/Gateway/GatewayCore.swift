@@ -54,7 +54,12 @@ public final class GatewayCore: Sendable {
     /// Records a delivery attempt's outcome. Not waited for (invariant 3): if it is lost in
     /// a crash, the attempt is simply made again.
     public func recordAttempt(_ outcome: DeliveryAttemptRecord) {
-        journal.append([JournalEntry(kind: .deliveryAttempted, payload: outcome.encode())]) { _ in }
+        recordAttempts([outcome])
+    }
+
+    /// Records many outcomes in one journal append (one hand-off to the writer).
+    public func recordAttempts(_ outcomes: [DeliveryAttemptRecord]) {
+        journal.append(outcomes.map { JournalEntry(kind: .deliveryAttempted, payload: $0.encode()) }) { _ in }
     }
 
     /// Marks a subscription disabled (its endpoint answered 410 Gone); `resume` re-enables it.

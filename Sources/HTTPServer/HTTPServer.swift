@@ -45,8 +45,8 @@ public final class HTTPServer: Sendable {
                 loops.append(try EventLoop(shared: shared, listenFD: fd))
             }
             var threads: [pthread_t] = []
-            for loop in loops {
-                threads.append(try spawnThread { loop.run() })
+            for (index, loop) in loops.enumerated() {
+                threads.append(try spawnThread(name: "http-loop-\(index)") { loop.run() })
             }
             running.withLock { $0 = Running(loops: loops, threads: threads, listenFDs: listenFDs, address: address) }
             shared.logger.info("listening", metadata: ["address": "\(address)", "event-loops": "\(loops.count)"])

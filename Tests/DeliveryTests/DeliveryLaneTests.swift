@@ -103,6 +103,20 @@ struct DeliveryLaneTests {
         #expect(sent.filter { $0 % 2 == 0 } == [2, 4, 6, 8, 10, 12])
     }
 
+    @Test("while the circuit is open, deliveries that arrive later wait behind the probe")
+    func circuitHoldsLateArrivals() {
+        let lane = DeliveryLane(subscriptionID: "s") { _ in nil }
+        for sequence in UInt64(1)...5 { lane.add(Self.fresh(sequence), ordered: false) }
+        let (first, _) = lane.takeDue(now: 1, maxInFlight: 10, rateLimit: nil, ordered: false)
+        #expect(first.count == 5)
+        for item in first { lane.reschedule(item.sequence, attempts: 1, firstAttemptAt: 1, at: 1_000) }
+        #expect(lane.isCircuitOpen)
+        for sequence in UInt64(6)...9 { lane.add(Self.fresh(sequence), ordered: false) }
+        let (held, wakeAt) = lane.takeDue(now: 2, maxInFlight: 10, rateLimit: nil, ordered: false)
+        #expect(held.isEmpty)
+        #expect(wakeAt == 1_000)
+    }
+
     @Test("after repeated failures the circuit opens and only one probe goes, on its schedule")
     func circuitBreakerProbe() {
         let lane = DeliveryLane(subscriptionID: "s") { _ in nil }

@@ -312,15 +312,22 @@ struct WebhookDispatcherTests {
     @Test func theCircuitBreakerHoldsAFailingSubscriptionAndShowsIt() throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
-        // Every attempt fails for a while: after 5 in a row only one probe is on the wire.
-        receiver.setScript(Array(repeating: 500, count: 8))
-        let rig = try Rig(policy: RetryPolicy(schedule: [.milliseconds(100)], jitter: 0, minimumDelay: .milliseconds(10),
-                                              maxAttempts: 50))
+        // Every attempt fails for a while. Until 5 failures are in, each one frees a slot
+        // for the next event (at most 5 + 10 - 1 requests); then only a probe goes, every
+        // 100 ms, until the script runs out. Without the breaker, the 10 in flight would be
+        // retried every 100 ms: about 30 requests in 300 ms.
+        receiver.setScript(Array(repeating: 500, count: 22))
+        let rig = try Rig(policy: RetryPolicy(schedule: Array(repeating: .milliseconds(100), count: 40), jitter: 0,
+                                              minimumDelay: .milliseconds(10)))
         let subscription = try rig.subscribe(receiver.url)
         for n in 0..<20 { try rig.publish("evt_\(n)", data: "\(n)") }
         #expect(eventually { rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt != nil })
-        let requestsWhenOpened = receiver.received.count
-        #expect(requestsWhenOpened <= 10)
+        Thread.sleep(forTimeInterval: 0.2)
+        let settled = receiver.received.count
+        #expect(settled <= 14 + 2)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(receiver.received.count - settled <= 4)
+        #expect(rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt != nil)
         // Once the script runs out the probe succeeds, the circuit closes and the rest go.
         #expect(eventually {
             rig.settle()

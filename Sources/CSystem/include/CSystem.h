@@ -38,4 +38,7 @@ int csystem_accept4(int fd, struct sockaddr *addr, socklen_t *len);
 /// instruction where the CPU has it, a table otherwise. `crc` is the running value (start at 0).
 uint32_t csystem_crc32c(uint32_t crc, const void *data, size_t length);
 
+/// Names the calling thread (at most 15 bytes; longer names are cut) for top -H, ps and perf.
+void csystem_name_current_thread(const char *name);
+
 #endif

@@ -171,7 +171,7 @@ public final class Journal: Sendable {
     private func startWriter() throws(JournalError) {
         do throws(SystemError) {
             // The thread holds the journal until `close()` lets it finish.
-            let handle = try spawnThread { self.runWriter() }
+            let handle = try spawnThread(name: "journal-writer") { self.runWriter() }
             thread.withLock { $0 = handle }
         } catch {
             throw JournalError.io(call: "pthread_create", errno: error.errno, file: configuration.directory)

@@ -119,7 +119,7 @@ func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Boo
 
 /// Runs `body` after `delay` on a detached thread of its own.
 func afterDelay(_ delay: Duration, _ body: @escaping @Sendable () -> Void) {
-    guard let thread = try? spawnThread({
+    guard let thread = try? spawnThread(name: "test-receiver", {
         usleep(UInt32(delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000))
         body()
     }) else { return }
