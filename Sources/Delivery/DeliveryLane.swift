@@ -43,6 +43,11 @@ final class DeliveryLane {
     private(set) var consecutiveFailures = 0
     /// While the circuit is open, the one delivery allowed to test the subscriber.
     private var probe: UInt64?
+    /// Set when this lane's subscription answered 410 and the dispatcher disabled it: the
+    /// subscription's `updatedAt` at that moment. The lane holds until the gateway's state
+    /// shows a later change (the disable folded, or an operator's resume), so the async
+    /// journal append cannot let a delivery slip out in between.
+    var heldSinceUpdate: Int64?
     private var tokens: Double = 0
     private var lastRefill: Int64 = 0
 

@@ -212,6 +212,10 @@ public final class WebhookDispatcher: @unchecked Sendable {
             }
             subscriptions[id] = subscription
             defer { postStatus(of: lane, now: now) }
+            if let heldSince = lane.heldSinceUpdate {
+                if subscription.updatedAt == heldSince { continue }
+                lane.heldSinceUpdate = nil
+            }
             if subscription.paused || subscription.disabledReason != nil { continue }
             let (due, laneWake) = lane.takeDue(
                 now: now, maxInFlight: subscription.maxInFlight, rateLimit: subscription.rateLimit, ordered: subscription.ordered)
@@ -325,6 +329,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
             // 410: the event stays owed; the subscription waits for an operator's resume.
             record.nextAttemptAt = now
             lane.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: now)
+            lane.heldSinceUpdate = core.state.subscription(sent.subscriptionID)?.updatedAt
             core.disableSubscription(sent.subscriptionID, reason: reason)
         }
         attempts.append(record)

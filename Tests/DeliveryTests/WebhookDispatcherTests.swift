@@ -24,7 +24,8 @@ struct WebhookDispatcherTests {
         private let server: HTTPServer
         let port: UInt16
 
-        init() throws {
+        /// Port 0 takes a free one; a given port brings a receiver back where one was.
+        init(port: UInt16 = 0) throws {
             var router = Router()
             let shared = self.shared
             router.post("/hook") { request, context in
@@ -38,10 +39,10 @@ struct WebhookDispatcherTests {
                 let headers: HTTPHeaders = status == 429 ? ["Retry-After": "1"] : [:]
                 return .response(HTTPResponse(status: status, headers: headers, body: Array("answer \(status)".utf8)))
             }
-            var configuration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
+            var configuration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: port))
             configuration.eventLoopCount = 1
             server = HTTPServer(configuration: configuration, responder: router, logger: Logger(label: "receiver") { _ in SwiftLogNoOpLogHandler() })
-            port = try server.start().port
+            self.port = try server.start().port
         }
 
         var url: String { "http://127.0.0.1:\(port)/hook" }
@@ -242,6 +243,53 @@ struct WebhookDispatcherTests {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })
+    }
+
+    @Test func goneDisablesTheSubscriptionUntilItIsResumed() throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        receiver.setScript([410])
+        let rig = try Rig()
+        let subscription = try rig.subscribe(receiver.url)
+        try rig.publish("evt_gone", data: "1")
+        #expect(eventually { rig.core.state.subscription(subscription.id)?.disabledReason != nil })
+        #expect(rig.core.state.subscription(subscription.id)?.disabledReason?.contains("410") == true)
+        // Held, not retried and not dropped, while disabled.
+        Thread.sleep(forTimeInterval: 0.4)
+        #expect(receiver.received.count == 1)
+        rig.settle()
+        #expect(rig.core.state.pendingDeliveries(for: subscription.id).count == 1)
+        try rig.subscribe(receiver.url, disabled: nil)
+        #expect(eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
+        })
+        #expect(receiver.received.compactMap { $0.headers["webhook-id"] } == ["evt_gone", "evt_gone"])
+    }
+
+    @Test func aReceiverThatIsDownForAWhileGetsEverythingWhenItReturns() throws {
+        // A port where nothing listens yet: connections are refused, attempts are retried.
+        let port = try { () throws -> UInt16 in
+            let probe = try ScriptedReceiver()
+            let port = probe.port
+            probe.stop()
+            return port
+        }()
+        let rig = try Rig()
+        let subscription = try rig.subscribe("http://127.0.0.1:\(port)/hook")
+        for n in 0..<3 { try rig.publish("evt_\(n)", data: "\(n)") }
+        #expect(eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).failedAttempts >= 3
+        })
+        #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("refused") == true)
+        let receiver = try ScriptedReceiver(port: port)
+        defer { receiver.stop() }
+        #expect(eventually {
+            rig.settle()
+            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 3
+        })
+        #expect(Set(receiver.received.compactMap { $0.headers["webhook-id"] }) == ["evt_0", "evt_1", "evt_2"])
     }
 
     @Test func aBacklogBeyondTheLaneWindowIsDeliveredOnceEachInOrderAfterARestart() throws {
