@@ -148,12 +148,25 @@ public enum WebhookSigner {
         return header
     }
 
-    /// HMAC-SHA256 keyed with a secret, ready to be copied for each message.
+    /// HMAC-SHA256 (RFC 2104) keyed with a secret: SHA-256 states that have already
+    /// absorbed the padded key XOR ipad and XOR opad, copied for each message. Built on
+    /// `SHA256` directly because its `update(bufferPointer:)` is concrete, where `HMAC`'s
+    /// public `update(data:)` is generic over `DataProtocol` and costs more than the hashing.
     public struct SigningKey {
-        fileprivate let keyed: HMAC<SHA256>
+        fileprivate let inner: SHA256
+        fileprivate let outer: SHA256
 
         public init(_ secret: WebhookSecret) {
-            keyed = HMAC<SHA256>(key: SymmetricKey(data: secret.key))
+            // Secrets are at most 64 bytes, SHA-256's block size, so the key is never hashed
+            // first; it is zero-padded to the block.
+            var block = [UInt8](repeating: 0, count: 64)
+            for (index, byte) in secret.key.prefix(64).enumerated() { block[index] = byte }
+            var inner = SHA256()
+            var outer = SHA256()
+            block.map { $0 ^ 0x36 }.withUnsafeBytes { inner.update(bufferPointer: $0) }
+            block.map { $0 ^ 0x5C }.withUnsafeBytes { outer.update(bufferPointer: $0) }
+            self.inner = inner
+            self.outer = outer
         }
     }
 
@@ -199,19 +212,21 @@ public enum WebhookSigner {
         throw .noMatchingSignature
     }
 
-    private static func mac(_ key: SigningKey, id: String, timestamp: Int, body: [UInt8]) -> HashedAuthenticationCode<SHA256> {
-        var hmac = key.keyed
-        // `id.timestamp.` in one small buffer, then the body in place: two updates, each a
-        // single contiguous region (the generic `[UInt8]` path costs more than the hashing).
+    private static func mac(_ key: SigningKey, id: String, timestamp: Int, body: [UInt8]) -> SHA256.Digest {
+        var hash = key.inner
+        // `id.timestamp.` in one small buffer, then the body in place.
         var prefix: [UInt8] = []
         prefix.reserveCapacity(id.utf8.count + 22)
         prefix.append(contentsOf: id.utf8)
         prefix.append(UInt8(ascii: "."))
         prefix.append(contentsOf: String(timestamp).utf8)
         prefix.append(UInt8(ascii: "."))
-        prefix.withUnsafeBytes { hmac.update(data: $0) }
-        body.withUnsafeBytes { hmac.update(data: $0) }
-        return hmac.finalize()
+        prefix.withUnsafeBytes { hash.update(bufferPointer: $0) }
+        body.withUnsafeBytes { hash.update(bufferPointer: $0) }
+        let innerDigest = hash.finalize()
+        var outer = key.outer
+        innerDigest.withUnsafeBytes { outer.update(bufferPointer: $0) }
+        return outer.finalize()
     }
 
     /// Compares without an early exit, so timing does not reveal where two MACs differ.
