@@ -58,6 +58,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
     private var subscriptions: [String: Subscription] = [:]
     /// Keyed HMACs by secret text, so a secret is decoded and keyed once, not per request.
     private var signingKeys: [String: WebhookSigner.SigningKey] = [:]
+    /// Bodies of recent events, shared by the subscriptions they fan out to.
+    private var envelopes = EnvelopeCache()
     /// Outcomes of a mail batch, appended to the journal together.
     private var attempts: [DeliveryAttemptRecord] = []
     private var nextTag: UInt64 = 0
@@ -251,24 +253,28 @@ public final class WebhookDispatcher: @unchecked Sendable {
 
     /// The event envelope, signed for every active secret of the subscription.
     private func makeRequest(_ item: DeliveryLane.Item, _ subscription: Subscription, now: Int64) -> DeliveryRequest? {
-        guard let (event, receivedAt) = (try? core.readEvent(at: item.location)) ?? nil else {
+        let envelope = envelopes.envelope(for: item.sequence) {
+            guard let (event, receivedAt) = (try? core.readEvent(at: item.location)) ?? nil else { return nil }
+            var json = JSONObjectWriter()
+            json.add("id", string: event.id)
+            json.add("type", string: event.type)
+            json.add("timestamp", string: Timestamp.format(microseconds: receivedAt))
+            json.add("source", string: event.source)
+            json.add("data", raw: event.data)
+            return EnvelopeCache.Envelope(eventID: event.id, body: json.finish())
+        }
+        guard let envelope else {
             logger.error("a pending delivery's event cannot be read", metadata: ["sequence": "\(item.sequence)"])
             return nil
         }
-        var envelope = JSONObjectWriter()
-        envelope.add("id", string: event.id)
-        envelope.add("type", string: event.type)
-        envelope.add("timestamp", string: Timestamp.format(microseconds: receivedAt))
-        envelope.add("source", string: event.source)
-        envelope.add("data", raw: event.data)
-        let body = envelope.finish()
+        let body = envelope.body
         let keys = subscription.activeSecrets(at: now).compactMap(signingKey)
         let timestamp = Int(now / 1_000_000)
         var headers: [(name: String, value: String)] = [
             ("Content-Type", "application/json"),
-            ("webhook-id", event.id),
+            ("webhook-id", envelope.eventID),
             ("webhook-timestamp", String(timestamp)),
-            ("webhook-signature", WebhookSigner.signature(keys: keys, id: event.id, timestamp: timestamp, body: body)),
+            ("webhook-signature", WebhookSigner.signature(keys: keys, id: envelope.eventID, timestamp: timestamp, body: body)),
         ]
         headers += subscription.headers
         nextTag &+= 1
