@@ -6,6 +6,7 @@
 # resumed and the time until `stats.delivered` reaches EVENTS is measured.
 # Each round also reports CPU time per delivery: for gatewayd per thread (from
 # /proc/PID/task/*/stat across the drain), for the reference per POST (user + system).
+# FANOUT_MAX_IN_FLIGHT (default 64, as the reference) changes the subscription's maxInFlight.
 # Usage: Benchmarks/fanout.sh [ROUNDS=3] [EVENTS=100000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +51,7 @@ run_gateway() {
   local pid=$!
   local client="python3 Benchmarks/gateway_client.py 18084"
   local id
-  id=$($client subscribe http://127.0.0.1:18080/hook --max-in-flight 64 --paused)
+  id=$($client subscribe http://127.0.0.1:18080/hook --max-in-flight ${FANOUT_MAX_IN_FLIGHT:-64} --paused)
   $client ingest "$events"
   thread_ticks "$pid" >"$work/ticks-before"
   $client drain "$id" "$events"
