@@ -1,4 +1,5 @@
-// Linux calls that Swift 6.3's Glibc module does not expose (epoll, eventfd, accept4).
+// Linux calls that Swift 6.3's Glibc module does not expose (epoll, eventfd, accept4,
+// pthread_setname_np).
 // `struct epoll_event` is packed on x86_64, so callers use the unpacked `csystem_epoll_event`
 // and these wrappers translate; Swift never sees the packed layout.
 #ifndef CSYSTEM_H
