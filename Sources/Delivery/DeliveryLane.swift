@@ -3,11 +3,13 @@ import Gateway
 /// One subscription's deliveries at run time, owned by the dispatcher's thread: what is
 /// pending in journal order, what is in flight, and the limits that decide what may go next.
 ///
-/// Only a window of the pending deliveries is held as full items (`windowSize`); beyond it,
-/// fresh deliveries wait in a compact backlog (sequence and location, 32 bytes each) and
+/// Only a window of the never-attempted deliveries is held as full items (`windowSize`);
+/// beyond it, they wait in a compact backlog (sequence and location, 32 bytes each) and
 /// move into the window as it drains. A subscriber that is down for a million events costs
-/// tens of megabytes, not hundreds. The backlog is the lane's own, fed only through `add`,
-/// so nothing is read back from the ledger and no delivery can be queued twice.
+/// tens of megabytes, not hundreds. Deliveries waiting for a retry stay in the window
+/// without counting against it, so a subscriber that rejects some events never stalls the
+/// rest. The backlog is the lane's own, fed only through `add`, so nothing is read back from
+/// the ledger and no delivery can be queued twice.
 final class DeliveryLane {
     struct Item {
         var sequence: UInt64
@@ -38,16 +40,17 @@ final class DeliveryLane {
     private var backlog: [Backlogged] = []
     private var backlogHead = 0
     let windowSize: Int
+    /// Items in the window never attempted yet: what `windowSize` bounds.
+    private(set) var freshInWindow = 0
     private(set) var inFlight = 0
     /// Consecutive failed attempts; past `breakerThreshold` the lane sends one probe at a time.
     private(set) var consecutiveFailures = 0
     /// While the circuit is open, the one delivery allowed to test the subscriber.
     private var probe: UInt64?
-    /// Set when this lane's subscription answered 410 and the dispatcher disabled it: the
-    /// subscription's `updatedAt` at that moment. The lane holds until the gateway's state
-    /// shows a later change (the disable folded, or an operator's resume), so the async
-    /// journal append cannot let a delivery slip out in between.
-    var heldSinceUpdate: Int64?
+    /// Set while the dispatcher's disabling of this lane's subscription (after a 410) is on
+    /// its way to the journal: the lane sends nothing until that append is done and folded,
+    /// so no delivery slips out to the gone endpoint in between.
+    var heldForDisable = false
     private var tokens: Double = 0
     private var lastRefill: Int64 = 0
 
@@ -55,9 +58,14 @@ final class DeliveryLane {
     /// single probe on the retry schedule until one succeeds.
     static let breakerThreshold = 5
 
-    /// Deliveries held as full items. Far above the largest `maxInFlight` (1000), so the
-    /// window only limits how far an ordered lane looks ahead past keys that must wait.
+    /// Never-attempted deliveries held as full items; far above the largest `maxInFlight`
+    /// (1000).
     public static let defaultWindowSize = 10_000
+
+    /// How far past `windowSize` an ordered lane pulls from the backlog when nothing in its
+    /// window may go (every key there waits for an earlier delivery), so that other keys
+    /// behind a long run of one blocked key still proceed.
+    static let orderedLookAheadFactor = 10
 
     /// Reads a delivery's partition key from its event, for an ordered lane that was not
     /// told it (the startup load, the backlog, a redelivered dead letter).
@@ -68,7 +76,7 @@ final class DeliveryLane {
         partitionKeyAt: @escaping (RecordLocation) -> String?
     ) {
         self.subscriptionID = subscriptionID
-        self.windowSize = windowSize
+        self.windowSize = max(1, windowSize)
         self.partitionKeyAt = partitionKeyAt
     }
 
@@ -76,16 +84,18 @@ final class DeliveryLane {
     var backlogCount: Int { backlog.count - backlogHead }
 
     /// Adds a delivery unless it is already here (the startup load and the live fan-out can
-    /// both report one). Fresh deliveries queue behind the backlog once the window is full;
-    /// ones already attempted (from the startup load) always join the window, with their
-    /// schedule. In an `ordered` lane a nil `partitionKey` means "not known yet".
+    /// both report one). Fresh deliveries newer than everything held queue behind the
+    /// backlog once the window is full; ones already attempted (from the startup load), and
+    /// older ones (a redelivered dead letter), join the window. In an `ordered` lane a nil
+    /// `partitionKey` means "not known yet".
     func add(_ item: Item, ordered: Bool) {
         guard items[item.sequence] == nil else { return }
         if backlogHead < backlog.count, item.sequence <= backlog[backlog.count - 1].sequence {
             // Behind the backlog's tail: a repeat from the startup load, or a redelivered
             // dead letter, which goes straight into the window.
             if backlogContains(item.sequence) { return }
-        } else if item.isFresh && (items.count >= windowSize || backlogHead < backlog.count) {
+        } else if item.isFresh, item.sequence > (order.last ?? 0),
+                  freshInWindow >= windowSize || backlogHead < backlog.count {
             backlog.append(Backlogged(sequence: item.sequence, location: item.location))
             return
         }
@@ -105,6 +115,7 @@ final class DeliveryLane {
 
     private func insertIntoWindow(_ item: Item) {
         items[item.sequence] = item
+        if item.attempts == 0 { freshInWindow += 1 }
         // Almost always in order; one from the startup load that arrives after newer live
         // fan-outs is slotted into place.
         if let last = order.last, last > item.sequence {
@@ -128,7 +139,7 @@ final class DeliveryLane {
     /// Also returns the earliest time something not sent now becomes due.
     func takeDue(now: Int64, maxInFlight: Int, rateLimit: Int?, ordered: Bool) -> (due: [Item], wakeAt: Int64?) {
         compact()
-        refillWindow(ordered: ordered)
+        refillWindow(ordered: ordered, upTo: windowSize)
         if isCircuitOpen, let probe, let item = items[probe] {
             // Only the probe goes, and only when its retry is due.
             if item.inFlight { return ([], nil) }
@@ -144,7 +155,20 @@ final class DeliveryLane {
         // becomes the probe.
         let limit = isCircuitOpen ? 1 : maxInFlight
         var position = head
-        while position < order.count && inFlight < limit {
+        var lookingAhead = false
+        while inFlight < limit {
+            if position == order.count {
+                // Everything held was looked at and nothing can go: an ordered lane whose
+                // held keys all wait (behind a retry) looks further into the backlog, so
+                // other keys still go. Only from an idle lane, so a busy lane's scan stays
+                // short; then as far as it takes to fill `limit` (or the look-ahead cap).
+                if !lookingAhead {
+                    guard ordered, inFlight == 0 else { break }
+                    lookingAhead = true
+                }
+                guard pullOneFromBacklog(ordered: true, upTo: windowSize * Self.orderedLookAheadFactor),
+                      position < order.count else { break }
+            }
             let sequence = order[position]
             position += 1
             guard let item = items[sequence] else { continue }
@@ -186,7 +210,10 @@ final class DeliveryLane {
 
     /// A delivery finished (delivered or dead-lettered): it leaves the lane.
     func finish(_ sequence: UInt64, succeeded: Bool) {
-        if let item = items.removeValue(forKey: sequence), item.inFlight { inFlight -= 1 }
+        if let item = items.removeValue(forKey: sequence) {
+            if item.inFlight { inFlight -= 1 }
+            if item.attempts == 0 { freshInWindow -= 1 }
+        }
         if succeeded {
             consecutiveFailures = 0
             probe = nil
@@ -200,6 +227,7 @@ final class DeliveryLane {
     func reschedule(_ sequence: UInt64, attempts: Int, firstAttemptAt: Int64, at: Int64) {
         guard var item = items[sequence] else { return }
         if item.inFlight { inFlight -= 1 }
+        if item.attempts == 0 && attempts > 0 { freshInWindow -= 1 }
         item.inFlight = false
         item.attempts = attempts
         item.firstAttemptAt = firstAttemptAt
@@ -225,15 +253,25 @@ final class DeliveryLane {
         }
     }
 
-    /// Moves backlogged deliveries into the window while it has room.
-    private func refillWindow(ordered: Bool) {
-        while items.count < windowSize && backlogHead < backlog.count {
-            let next = backlog[backlogHead]
-            backlogHead += 1
-            insertIntoWindow(Item(
-                sequence: next.sequence, location: next.location, partitionKey: ordered ? partitionKeyAt(next.location) : nil,
-                attempts: 0, firstAttemptAt: nil, notBefore: 0))
-        }
+    /// Moves backlogged deliveries into the window while it holds fewer than `limit` fresh ones.
+    private func refillWindow(ordered: Bool, upTo limit: Int) {
+        while pullOneFromBacklog(ordered: ordered, upTo: limit) {}
+    }
+
+    /// Moves the oldest backlogged delivery into the window if it holds fewer than `limit`
+    /// fresh ones; false when it did not.
+    private func pullOneFromBacklog(ordered: Bool, upTo limit: Int) -> Bool {
+        guard freshInWindow < limit, backlogHead < backlog.count else { return false }
+        let next = backlog[backlogHead]
+        backlogHead += 1
+        insertIntoWindow(Item(
+            sequence: next.sequence, location: next.location, partitionKey: ordered ? partitionKeyAt(next.location) : nil,
+            attempts: 0, firstAttemptAt: nil, notBefore: 0))
+        compactBacklog()
+        return true
+    }
+
+    private func compactBacklog() {
         if backlogHead == backlog.count {
             backlog = []
             backlogHead = 0

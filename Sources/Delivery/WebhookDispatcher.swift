@@ -26,6 +26,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
     private enum Mail {
         case fanOut([FanOut])
         case completed([DeliveryResult])
+        /// The disabling of this subscription (after a 410) is in the journal, or failed.
+        case disableRecorded(String)
         case nudge
     }
 
@@ -133,6 +135,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 switch item {
                 case .fanOut(let fanOuts): accept(fanOuts)
                 case .completed(let results): results.forEach(complete)
+                case .disableRecorded(let id): lanes[id]?.heldForDisable = false
                 case .nudge: break
                 }
             }
@@ -214,10 +217,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
             }
             subscriptions[id] = subscription
             defer { postStatus(of: lane, now: now) }
-            if let heldSince = lane.heldSinceUpdate {
-                if subscription.updatedAt == heldSince { continue }
-                lane.heldSinceUpdate = nil
-            }
+            if lane.heldForDisable { continue }
             if subscription.paused || subscription.disabledReason != nil { continue }
             let (due, laneWake) = lane.takeDue(
                 now: now, maxInFlight: subscription.maxInFlight, rateLimit: subscription.rateLimit, ordered: subscription.ordered)
@@ -335,8 +335,10 @@ public final class WebhookDispatcher: @unchecked Sendable {
             // 410: the event stays owed; the subscription waits for an operator's resume.
             record.nextAttemptAt = now
             lane.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: now)
-            lane.heldSinceUpdate = core.state.subscription(sent.subscriptionID)?.updatedAt
-            core.disableSubscription(sent.subscriptionID, reason: reason)
+            let id = sent.subscriptionID
+            lane.heldForDisable = core.disableSubscription(id, reason: reason) { [weak self] in
+                self?.post(.disableRecorded(id))
+            }
         }
         attempts.append(record)
     }

@@ -157,10 +157,12 @@ public enum WebhookSigner {
         fileprivate let outer: SHA256
 
         public init(_ secret: WebhookSecret) {
-            // Secrets are at most 64 bytes, SHA-256's block size, so the key is never hashed
-            // first; it is zero-padded to the block.
+            // A key longer than SHA-256's 64-byte block is hashed first (RFC 2104); secrets
+            // are at most 64 bytes today, so this only guards a future limit. The key is then
+            // zero-padded to the block.
+            let key = secret.key.count > 64 ? Array(SHA256.hash(data: secret.key)) : secret.key
             var block = [UInt8](repeating: 0, count: 64)
-            for (index, byte) in secret.key.prefix(64).enumerated() { block[index] = byte }
+            for (index, byte) in key.enumerated() { block[index] = byte }
             var inner = SHA256()
             var outer = SHA256()
             block.map { $0 ^ 0x36 }.withUnsafeBytes { inner.update(bufferPointer: $0) }

@@ -63,11 +63,16 @@ public final class GatewayCore: Sendable {
     }
 
     /// Marks a subscription disabled (its endpoint answered 410 Gone); `resume` re-enables it.
-    public func disableSubscription(_ id: String, reason: String) {
-        guard var subscription = state.subscription(id), subscription.disabledReason == nil else { return }
+    /// Returns false when there is nothing to do (no such subscription, or already
+    /// disabled); otherwise `done` runs once the change is folded into `state`, or once its
+    /// append has failed.
+    @discardableResult
+    public func disableSubscription(_ id: String, reason: String, done: @escaping @Sendable () -> Void = {}) -> Bool {
+        guard var subscription = state.subscription(id), subscription.disabledReason == nil else { return false }
         subscription.disabledReason = reason
         let payload = JSONParser.serialize(subscription.storedJSON())
-        journal.append([JournalEntry(kind: .subscriptionUpserted, payload: payload)]) { _ in }
+        journal.append([JournalEntry(kind: .subscriptionUpserted, payload: payload)]) { _ in done() }
+        return true
     }
 
     /// The event an index entry or a delivery points at, with its commit time.

@@ -75,7 +75,7 @@ struct DeliveryLaneTests {
         for sequence in UInt64(10)...15 { lane.add(Self.fresh(sequence), ordered: false) }
         lane.add(Self.fresh(3), ordered: false)
         #expect(lane.pendingCount == 7)
-        #expect(Set(Self.drain(lane)) == Set([3, 10, 11, 12, 13, 14, 15]))
+        #expect(Self.drain(lane).sorted() == [3, 10, 11, 12, 13, 14, 15])
     }
 
     @Test("an ordered lane reads the keys of backlogged deliveries and keeps each key in journal order")
@@ -85,6 +85,11 @@ struct DeliveryLaneTests {
             (location.offset / 100) % 2 == 1 ? "a" : "b"
         }
         for sequence in UInt64(1)...12 { lane.add(Self.fresh(sequence), ordered: true) }
+        // Keys were read, so one of each key goes at once (keyless items would go one by one).
+        let (first, _) = lane.takeDue(now: 1, maxInFlight: 10, rateLimit: nil, ordered: true)
+        #expect(first.map(\.sequence) == [1, 2])
+        #expect(first.map(\.partitionKey) == ["a", "b"])
+        for item in first { lane.release(item.sequence) }
         var sent: [UInt64] = []
         var inFlight: [DeliveryLane.Item] = []
         var keysInFlight: [String] = []
@@ -101,6 +106,45 @@ struct DeliveryLaneTests {
         }
         #expect(sent.filter { $0 % 2 == 1 } == [1, 3, 5, 7, 9, 11])
         #expect(sent.filter { $0 % 2 == 0 } == [2, 4, 6, 8, 10, 12])
+    }
+
+    @Test("deliveries waiting for a retry do not count against the window, so the rest keep flowing")
+    func retriesDoNotStallTheWindow() {
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 4) { _ in nil }
+        for sequence in UInt64(1)...12 { lane.add(Self.fresh(sequence), ordered: false) }
+        // The first 4 are rejected and wait a long time for their retry (no circuit: one
+        // success in between keeps it closed).
+        let (first, _) = lane.takeDue(now: 1, maxInFlight: 4, rateLimit: nil, ordered: false)
+        #expect(first.map(\.sequence) == [1, 2, 3, 4])
+        for item in first.dropLast() { lane.reschedule(item.sequence, attempts: 1, firstAttemptAt: 1, at: 1_000_000) }
+        lane.finish(4, succeeded: true)
+        let (next, _) = lane.takeDue(now: 2, maxInFlight: 4, rateLimit: nil, ordered: false)
+        #expect(next.map(\.sequence) == [5, 6, 7, 8])
+        #expect(lane.freshInWindow == 4)
+    }
+
+    @Test("an ordered lane looks past a long run of one blocked key to other keys")
+    func orderedLooksPastABlockedKey() {
+        // 1...10 have key "a", 11 and 12 key "b"; the window holds 3.
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 3) { location in location.offset / 100 <= 10 ? "a" : "b" }
+        for sequence in UInt64(1)...12 { lane.add(Self.fresh(sequence), ordered: true) }
+        let (first, _) = lane.takeDue(now: 1, maxInFlight: 10, rateLimit: nil, ordered: true)
+        #expect(first.map(\.sequence) == [1])
+        lane.reschedule(1, attempts: 1, firstAttemptAt: 1, at: 1_000_000)
+        // "a" waits for its retry; "b" is far behind in the backlog and still goes.
+        let (next, _) = lane.takeDue(now: 2, maxInFlight: 10, rateLimit: nil, ordered: true)
+        #expect(next.map(\.sequence) == [11])
+        #expect(next.first?.partitionKey == "b")
+    }
+
+    @Test("a redelivered dead letter older than the window joins the window, even when it is full")
+    func olderDeliveryJoinsAFullWindow() {
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 2) { _ in nil }
+        lane.add(Self.fresh(10), ordered: false)
+        lane.add(Self.fresh(11), ordered: false)
+        lane.add(Self.fresh(3), ordered: false)
+        #expect(lane.backlogCount == 0)
+        #expect(Self.drain(lane, maxInFlight: 1) == [3, 10, 11])
     }
 
     @Test("while the circuit is open, deliveries that arrive later wait behind the probe")
