@@ -82,6 +82,8 @@ final class DeliveryLane {
 
     var pendingCount: Int { items.count + backlog.count - backlogHead }
     var backlogCount: Int { backlog.count - backlogHead }
+    /// Entries in the journal-order index, finished ones not yet dropped included (tests).
+    var orderCount: Int { order.count - head }
 
     /// Adds a delivery unless it is already here (the startup load and the live fan-out can
     /// both report one). Fresh deliveries newer than everything held queue behind the
@@ -244,11 +246,18 @@ final class DeliveryLane {
         inFlight -= 1
     }
 
-    /// Moves the head past finished sequences and drops them once they are many.
+    /// Moves the head past finished sequences and drops them once they are many. A head
+    /// that stays put (its delivery retrying for hours while later ones finish) would leave
+    /// finished sequences piling up behind it, each scanned on every pass, so once they
+    /// outnumber the live ones the order is rebuilt from the live ones alone.
     private func compact() {
         while head < order.count && items[order[head]] == nil { head += 1 }
         if head > 4096 && head * 2 > order.count {
             order.removeFirst(head)
+            head = 0
+        }
+        if order.count - head > 2 * items.count + 64 {
+            order = order[head...].filter { items[$0] != nil }
             head = 0
         }
     }

@@ -147,6 +147,22 @@ struct DeliveryLaneTests {
         #expect(Self.drain(lane, maxInFlight: 1) == [3, 10, 11])
     }
 
+    @Test("finished deliveries behind a long-retrying one do not pile up in the lane's order")
+    func orderStaysCompactBehindAStuckHead() {
+        let lane = DeliveryLane(subscriptionID: "s") { _ in nil }
+        lane.add(Self.fresh(1), ordered: false)
+        let (first, _) = lane.takeDue(now: 1, maxInFlight: 1, rateLimit: nil, ordered: false)
+        lane.reschedule(first[0].sequence, attempts: 1, firstAttemptAt: 1, at: .max)
+        lane.finish(2, succeeded: true)  // keep the circuit closed
+        for sequence in UInt64(2)...30_001 {
+            lane.add(Self.fresh(sequence), ordered: false)
+            let (due, _) = lane.takeDue(now: 2, maxInFlight: 10, rateLimit: nil, ordered: false)
+            for item in due { lane.finish(item.sequence, succeeded: true) }
+        }
+        #expect(lane.pendingCount == 1)
+        #expect(lane.orderCount <= 2 * lane.pendingCount + 64 + 1)
+    }
+
     @Test("while the circuit is open, deliveries that arrive later wait behind the probe")
     func circuitHoldsLateArrivals() {
         let lane = DeliveryLane(subscriptionID: "s") { _ in nil }
