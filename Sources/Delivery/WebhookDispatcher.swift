@@ -53,6 +53,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
     // Owned by the dispatcher thread.
     private var lanes: [String: DeliveryLane] = [:]
     private var inFlight: [UInt64: InFlight] = [:]
+    /// The last journal record the startup load saw.
+    private var loadedThrough: UInt64 = 0
     /// What was last posted to the status board, per lane.
     private var posted: [String: DeliveryStatusBoard.LaneStatus] = [:]
     /// Subscriptions as read at the latest pass: completions in between use these instead of
@@ -173,9 +175,11 @@ public final class WebhookDispatcher: @unchecked Sendable {
     }
 
     private func loadPending() {
-        for subscription in core.state.subscriptions() {
+        let (through, owed) = core.state.pendingSnapshot()
+        loadedThrough = through
+        for (subscription, pending) in owed {
             let lane = lane(subscription.id)
-            for delivery in core.state.pendingDeliveries(for: subscription.id) {
+            for delivery in pending {
                 lane.add(DeliveryLane.Item(
                     sequence: delivery.sequence, location: delivery.location, partitionKey: nil,
                     attempts: delivery.attempts, firstAttemptAt: delivery.firstAttemptAt,
@@ -185,7 +189,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
     }
 
     private func accept(_ fanOuts: [FanOut]) {
-        for fanOut in fanOuts {
+        // Fan-outs the startup load already had (posted before it, arriving after): taking
+        // one again once it was delivered would send it twice.
+        for fanOut in fanOuts where fanOut.cause > loadedThrough {
             let ordered = core.state.subscription(fanOut.subscriptionID)?.ordered == true
             lane(fanOut.subscriptionID).add(DeliveryLane.Item(
                 sequence: fanOut.sequence, location: fanOut.location, partitionKey: fanOut.partitionKey,

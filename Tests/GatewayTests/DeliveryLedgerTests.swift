@@ -1,5 +1,6 @@
 import Foundation
 @testable import Gateway
+import Synchronization
 import Testing
 
 /// Fan-out and delivery progress as folded from the journal: decided once in journal order,
@@ -195,6 +196,28 @@ struct DeliveryLedgerTests {
         try gateway.restart()
         #expect(gateway.core.state.pendingDeliveries(for: id).map(\.sequence) == [sequences[1], sequences[2]])
         #expect(gateway.core.state.deadLetters(for: id).isEmpty)
+    }
+
+    @Test func fanOutsNameTheirCauseAndTheSnapshotSaysHowFarItSaw() throws {
+        let gateway = try GatewayHarness()
+        let id = try Self.subscribe(gateway, #"{"url":"https://a.example/","eventTypes":["*"]}"#)
+        let heard = Mutex<[FanOut]>([])
+        gateway.core.state.observeFanOut { fanOuts in heard.withLock { $0 += fanOuts } }
+        let first = try Self.publish(gateway, "a.b", "1")
+        let second = try Self.publish(gateway, "a.b", "2")
+        let snapshot = gateway.core.state.pendingSnapshot()
+        #expect(snapshot.through >= second)
+        #expect(snapshot.owed.first { $0.subscription.id == id }?.pending.map(\.sequence) == [first, second])
+        // A fan-out's cause is its event; a redelivery's is the redelivery record, later
+        // than the snapshot, so the delivery side takes it although the event is older.
+        gateway.core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: first, attempt: 1, status: 500,
+                                                         error: "", durationMicroseconds: 1, response: [], result: .deadLettered))
+        Self.settle(gateway)
+        #expect(try gateway.request("POST", "/v1/subscriptions/\(id)/dead-letters/redeliver").status == 202)
+        let fanOuts = heard.withLock { $0 }
+        #expect(fanOuts.map(\.sequence) == [first, second, first])
+        #expect(fanOuts[0].cause == first && fanOuts[1].cause == second)
+        #expect(fanOuts[2].cause > snapshot.through)
     }
 
     @Test func attemptRecordsRoundTrip() throws {

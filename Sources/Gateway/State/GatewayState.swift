@@ -69,6 +69,8 @@ public final class GatewayState: Sendable {
         var fannedOut: [FanOut] = []
         /// Records that did not decode (never expected; counted so it is visible).
         var undecodable = 0
+        /// The sequence of the last record folded.
+        var appliedThrough: UInt64 = 0
     }
 
     /// How long an idempotency key is remembered, in microseconds.
@@ -89,6 +91,7 @@ public final class GatewayState: Sendable {
         let now = clock()
         let fannedOut = storage.withLock { state -> [FanOut] in
             for record in records {
+                state.appliedThrough = max(state.appliedThrough, record.sequence)
                 do throws(BinaryReader.Malformed) {
                     try Self.apply(record, to: &state, now: now, window: idempotencyWindow)
                 } catch {
@@ -186,7 +189,7 @@ public final class GatewayState: Sendable {
                 for position in positions {
                     let event = state.events[position]
                     state.fannedOut.append(FanOut(subscriptionID: change.subscriptionID, sequence: event.sequence,
-                                                  location: event.location, partitionKey: nil))
+                                                  location: event.location, partitionKey: nil, cause: record.sequence))
                 }
             case .discard: indexes.forEach { state.ledgers[change.subscriptionID]?.discardDeadLetter($0) }
             }
@@ -214,7 +217,7 @@ public final class GatewayState: Sendable {
             state.ledgers[subscription.id, default: DeliveryLedger()].fanOut(eventIndex)
             state.fannedOut.append(FanOut(
                 subscriptionID: subscription.id, sequence: record.sequence, location: record.location,
-                partitionKey: event.partitionKey))
+                partitionKey: event.partitionKey, cause: record.sequence))
         }
     }
 
@@ -344,16 +347,30 @@ public final class GatewayState: Sendable {
     }
 
     /// Deliveries owed to `subscriptionID` in journal order, with how far each has got.
-    public func pendingDeliveries(for subscriptionID: String, limit: Int = .max) -> [PendingDelivery] {
+    /// Every subscription with what it is owed, and the last record folded, all read at one
+    /// point of the journal: a fan-out whose `cause` is at most `through` is in this
+    /// snapshot (or was already finished), one with a later cause is not.
+    public func pendingSnapshot() -> (through: UInt64, owed: [(subscription: Subscription, pending: [PendingDelivery])]) {
         storage.withLock { state in
-            guard let ledger = state.ledgers[subscriptionID] else { return [] }
-            return ledger.pending(limit: limit).map { item in
-                let event = state.events[Int(item.eventIndex)]
-                return PendingDelivery(
-                    sequence: event.sequence, location: event.location, attempts: item.progress?.attempts ?? 0,
-                    firstAttemptAt: item.progress?.firstAttemptAt, nextAttemptAt: item.progress?.nextAttemptAt,
-                    lastError: item.progress?.lastError)
+            let owed = state.subscriptions.values.map { subscription in
+                (subscription, Self.pending(for: subscription.id, in: state, limit: .max))
             }
+            return (state.appliedThrough, owed)
+        }
+    }
+
+    public func pendingDeliveries(for subscriptionID: String, limit: Int = .max) -> [PendingDelivery] {
+        storage.withLock { state in Self.pending(for: subscriptionID, in: state, limit: limit) }
+    }
+
+    private static func pending(for subscriptionID: String, in state: Storage, limit: Int) -> [PendingDelivery] {
+        guard let ledger = state.ledgers[subscriptionID] else { return [] }
+        return ledger.pending(limit: limit).map { item in
+            let event = state.events[Int(item.eventIndex)]
+            return PendingDelivery(
+                sequence: event.sequence, location: event.location, attempts: item.progress?.attempts ?? 0,
+                firstAttemptAt: item.progress?.firstAttemptAt, nextAttemptAt: item.progress?.nextAttemptAt,
+                lastError: item.progress?.lastError)
         }
     }
 
@@ -401,9 +418,13 @@ public final class GatewayState: Sendable {
 /// A delivery an event created: to which subscription, and where the event is.
 public struct FanOut: Sendable, Equatable {
     public var subscriptionID: String
+    /// The event's sequence.
     public var sequence: UInt64
     public var location: RecordLocation
     public var partitionKey: String?
+    /// The record that created this delivery: the event itself, or a later redelivery of a
+    /// dead letter. Tells the delivery side whether its startup load already saw it.
+    public var cause: UInt64
 }
 
 /// A delivery still owed to a subscriber.
