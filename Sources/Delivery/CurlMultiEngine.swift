@@ -6,22 +6,28 @@ import HTTPServer
 import Logging
 import Synchronization
 
-/// The delivery transport: webhook POSTs over libcurl's multi interface, all on one thread.
+/// The delivery transport: webhook POSTs over libcurl's multi interface, on a few transfer
+/// threads (`Configuration.threads`), each with its own multi handle.
 ///
-/// That thread alone calls `curl_multi_*` and owns every easy handle. `submit` may be called
-/// from any thread: it appends to a queue under a lock and, when the queue was empty, wakes
-/// the thread with `curl_multi_wakeup`. The thread loops `curl_multi_perform` +
-/// `curl_multi_poll`, reaps finished transfers with `curl_multi_info_read` and hands their
-/// results, in batches, to the `onCompletions` callback. No `Task` or Dispatch work item per
-/// delivery; easy handles and their buffers are pooled, connections are kept per host by the
-/// one multi handle.
+/// Each thread alone calls `curl_multi_*` on its handle and owns its easy handles. `submit`
+/// may be called from any thread: it splits the requests over the transfer threads, appends
+/// each share to that thread's queue under a lock and, when the queue was empty, wakes it
+/// with `curl_multi_wakeup`. A thread loops `curl_multi_perform` + `curl_multi_poll`, reaps
+/// finished transfers with `curl_multi_info_read` and hands their results, in batches, to
+/// the `onCompletions` callback. No `Task` or Dispatch work item per delivery; easy handles
+/// and their buffers are pooled, connections are kept per host by each multi handle.
 ///
-/// `onCompletions` runs on the engine thread, between transfers: every transfer waits while
-/// it runs, so it must only record the results (append them to a queue, signal a scheduler)
-/// and return. It may call `submit`, and `shutdown`, which then does not wait.
+/// A libcurl thread spends most of a POST in the kernel and in libcurl itself (BENCHMARKS.md,
+/// fan-out), so one thread is the ceiling of a single busy subscription; two use the second
+/// core.
 ///
-/// Call `shutdown()` when done: the thread holds `onCompletions`, so an engine that is merely
-/// dropped keeps running while anything it captured keeps it alive.
+/// `onCompletions` runs on a transfer thread, between transfers: every transfer of that
+/// thread waits while it runs, so it must only record the results (append them to a queue,
+/// signal a scheduler) and return. Different threads may call it at the same time. It may
+/// call `submit`, and `shutdown`, which then does not wait.
+///
+/// Call `shutdown()` when done: the threads hold `onCompletions`, so an engine that is
+/// merely dropped keeps running while anything it captured keeps it alive.
 public final class CurlMultiEngine: Sendable {
     /// Every limit and timeout of the engine, with its default.
     public struct Configuration: Sendable {
@@ -29,13 +35,15 @@ public final class CurlMultiEngine: Sendable {
         public var connectTimeout: Duration = .seconds(5)
         /// Time for the whole exchange, connecting included (`CURLOPT_TIMEOUT_MS`).
         public var timeout: Duration = .seconds(30)
-        /// Transfers running at once; more wait in the engine's queue, costing no handle.
-        /// Also the most easy handles the pool will hold.
+        /// Transfer threads, each with its own multi handle, connections and limits below.
+        public var threads: Int = 2
+        /// Transfers running at once, per thread; more wait in its queue, costing no handle.
+        /// Also the most easy handles its pool will hold.
         public var maxConcurrentTransfers: Int = 1024
-        /// Open connections to one host (`CURLMOPT_MAX_HOST_CONNECTIONS`); transfers beyond it
-        /// wait inside libcurl for a free connection. 0 is no limit.
+        /// Open connections to one host, per thread (`CURLMOPT_MAX_HOST_CONNECTIONS`);
+        /// transfers beyond it wait inside libcurl for a free connection. 0 is no limit.
         public var maxConnectionsPerHost: Int = 64
-        /// Open connections in all (`CURLMOPT_MAX_TOTAL_CONNECTIONS`). 0 is no limit.
+        /// Open connections in all, per thread (`CURLMOPT_MAX_TOTAL_CONNECTIONS`). 0 is no limit.
         public var maxConnections: Int = 1024
         /// Idle connections kept for reuse (`CURLMOPT_MAXCONNECTS`); the least recently used
         /// beyond it are closed.
@@ -65,11 +73,13 @@ public final class CurlMultiEngine: Sendable {
         public let description: String
     }
 
-    private let shared: CurlMultiShared
-    private let thread: pthread_t
+    private let shareds: [CurlMultiShared]
+    private let threads: [pthread_t]
     private let joined = Mutex(false)
+    /// Where the next single `submit` goes.
+    private let nextThread = Atomic(0)
 
-    /// Starts the engine thread. `onCompletions` receives each finished batch on that thread.
+    /// Starts the transfer threads. `onCompletions` receives each finished batch on one of them.
     public init(
         configuration: Configuration = Configuration(),
         logger: Logger = Logger(label: "delivery.curl-multi"),
@@ -78,9 +88,32 @@ public final class CurlMultiEngine: Sendable {
         // With CURLOPT_NOSIGNAL libcurl leaves SIGPIPE alone; a write to a peer that reset
         // (inside TLS, where MSG_NOSIGNAL cannot reach) must be an error, not the process's end.
         signal(SIGPIPE, SIG_IGN)
-        guard Libcurl.initialize(), let multi = curl_multi_init() else {
-            throw StartError(description: "libcurl could not be initialised")
+        guard Libcurl.initialize() else { throw StartError(description: "libcurl could not be initialised") }
+        var shareds: [CurlMultiShared] = []
+        var threads: [pthread_t] = []
+        do throws(StartError) {
+            for index in 0..<max(1, configuration.threads) {
+                let shared = try Self.makeShared(configuration)
+                let loop = CurlMultiLoop(shared: shared, configuration: configuration, logger: logger, onCompletions: onCompletions)
+                do {
+                    threads.append(try spawnThread(name: "curl-engine-\(index)") { loop.run() })
+                } catch {
+                    throw StartError(description: "could not start a transfer thread: \(error)")
+                }
+                shareds.append(shared)
+            }
+        } catch {
+            // Those already running stop; nothing was submitted to them.
+            for shared in shareds { shared.stop(deadline: .now) }
+            for thread in threads { pthread_join(thread, nil) }
+            throw error
         }
+        self.shareds = shareds
+        self.threads = threads
+    }
+
+    private static func makeShared(_ configuration: Configuration) throws(StartError) -> CurlMultiShared {
+        guard let multi = curl_multi_init() else { throw StartError(description: "libcurl could not be initialised") }
         let shared = CurlMultiShared(multi: multi)
         for (option, value) in [
             (CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost),
@@ -92,20 +125,18 @@ public final class CurlMultiEngine: Sendable {
                 throw StartError(description: "curl_multi_setopt(\(option.rawValue)) failed: \(String(cString: curl_multi_strerror(code)))")
             }
         }
-        let loop = CurlMultiLoop(shared: shared, configuration: configuration, logger: logger, onCompletions: onCompletions)
-        do {
-            thread = try spawnThread(name: "curl-engine") { loop.run() }
-        } catch {
-            throw StartError(description: "could not start the engine thread: \(error)")
-        }
-        self.shared = shared
+        return shared
+    }
+
+    private var onTransferThread: Bool {
+        threads.contains { pthread_equal(pthread_self(), $0) != 0 }
     }
 
     deinit {
-        if pthread_equal(pthread_self(), thread) != 0 {
-            // The last reference went inside `onCompletions`: the thread cannot join itself.
-            shared.stop(deadline: .now)
-            pthread_detach(thread)
+        if onTransferThread {
+            // The last reference went inside `onCompletions`: a thread cannot join itself.
+            for shared in shareds { shared.stop(deadline: .now) }
+            for thread in threads { pthread_detach(thread) }
         } else {
             shutdown()
         }
@@ -113,39 +144,54 @@ public final class CurlMultiEngine: Sendable {
 
     /// Queues `request`; its result will reach `onCompletions`. False after `shutdown`.
     public func submit(_ request: DeliveryRequest) -> Bool {
-        shared.enqueue { $0.append(request) }
+        let index = nextThread.wrappingAdd(1, ordering: .relaxed).oldValue % shareds.count
+        return shareds[index].enqueue { $0.append(request) }
     }
 
-    /// Queues all `requests` with one lock and at most one wake-up. False after `shutdown`.
+    /// Queues all `requests`, split evenly over the transfer threads (each share in order,
+    /// with one lock and at most one wake-up). False after `shutdown`.
     public func submit(_ requests: [DeliveryRequest]) -> Bool {
-        shared.enqueue { $0.append(contentsOf: requests) }
+        guard shareds.count > 1, requests.count > 1 else {
+            let index = nextThread.wrappingAdd(1, ordering: .relaxed).oldValue % shareds.count
+            return shareds[index].enqueue { $0.append(contentsOf: requests) }
+        }
+        let share = (requests.count + shareds.count - 1) / shareds.count
+        var accepted = true
+        for (index, start) in stride(from: 0, to: requests.count, by: share).enumerated() {
+            let slice = requests[start..<min(start + share, requests.count)]
+            accepted = shareds[index].enqueue { $0.append(contentsOf: slice) } && accepted
+        }
+        return accepted
     }
 
-    /// Stops the engine and waits for its thread. Requests not yet started, and transfers
+    /// Stops the engine and waits for its threads. Requests not yet started, and transfers
     /// still running when `gracePeriod` ends, finish with a `.stopped` error; `onCompletions`
     /// receives every result before this returns. Later `submit`s return false. Called from
-    /// `onCompletions`, it only begins the stop (the thread cannot wait for itself).
+    /// `onCompletions`, it only begins the stop (a thread cannot wait for itself).
     public func shutdown(gracePeriod: Duration = .zero) {
-        shared.stop(deadline: .now + gracePeriod)
-        guard pthread_equal(pthread_self(), thread) == 0 else { return }
+        for shared in shareds { shared.stop(deadline: .now + gracePeriod) }
+        guard !onTransferThread else { return }
         joined.withLock { joined in
             guard !joined else { return }
-            pthread_join(thread, nil)
+            for thread in threads { pthread_join(thread, nil) }
             joined = true
         }
     }
 
     public var statistics: Statistics {
-        Statistics(
-            inFlight: shared.inFlight.load(ordering: .relaxed),
-            completed: shared.completed.load(ordering: .relaxed),
-            failed: shared.failed.load(ordering: .relaxed)
-        )
+        shareds.reduce(Statistics(inFlight: 0, completed: 0, failed: 0)) { sum, shared in
+            Statistics(
+                inFlight: sum.inFlight + shared.inFlight.load(ordering: .relaxed),
+                completed: sum.completed + shared.completed.load(ordering: .relaxed),
+                failed: sum.failed + shared.failed.load(ordering: .relaxed)
+            )
+        }
     }
 }
 
-/// What the engine's callers and its thread share: the request queue, the counters, and the
-/// multi handle, which lives until both are gone so a late `curl_multi_wakeup` stays safe.
+/// What the engine's callers and one transfer thread share: the request queue, the counters,
+/// and the multi handle, which lives until both are gone so a late `curl_multi_wakeup` stays
+/// safe.
 final class CurlMultiShared: Sendable {
     struct State {
         var queue: [DeliveryRequest] = []

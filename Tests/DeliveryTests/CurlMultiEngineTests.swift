@@ -131,7 +131,9 @@ struct CurlMultiEngineTests {
         #expect(message.contains("127.0.0.1 port \(port)") && message.hasSuffix("Connection refused)"), "\(message)")
     }
 
-    @Test func manyConcurrentTransfersAreMatchedToTheirTags() throws {
+    /// With one transfer thread and with several, whose `onCompletions` calls overlap.
+    @Test(arguments: [1, 3])
+    func manyConcurrentTransfersAreMatchedToTheirTags(threads: Int) throws {
         let total = 500
         let window = 64
         let receiver = try Receiver()
@@ -145,7 +147,9 @@ struct CurlMultiEngineTests {
         let next = Atomic(window)
         let engineBox = Mutex<CurlMultiEngine?>(nil)
         let collector = ResultCollector()
-        let engine = try CurlMultiEngine { results in
+        var configuration = CurlMultiEngine.Configuration()
+        configuration.threads = threads
+        let engine = try CurlMultiEngine(configuration: configuration) { results in
             collector.add(results)
             for _ in results {
                 let tag = next.add(1, ordering: .relaxed).oldValue
@@ -218,6 +222,7 @@ struct CurlMultiEngineTests {
         defer { receiver.stop() }
         let collector = ResultCollector()
         var configuration = CurlMultiEngine.Configuration()
+        configuration.threads = 1  // the limit below is per thread
         configuration.maxConcurrentTransfers = 3
         let engine = try CurlMultiEngine(configuration: configuration) { collector.add($0) }
         #expect(engine.submit((1...5).map { DeliveryRequest(tag: $0, url: receiver.url("/hold"), body: [1]) }))
