@@ -57,9 +57,10 @@ public final class GatewayCore: Sendable {
         recordAttempts([outcome])
     }
 
-    /// Records many outcomes in one journal append (one hand-off to the writer).
+    /// Records many outcomes in one journal append (one hand-off to the writer), without
+    /// an `fdatasync` of their own (`durable: false`).
     public func recordAttempts(_ outcomes: [DeliveryAttemptRecord]) {
-        journal.append(outcomes.map { JournalEntry(kind: .deliveryAttempted, payload: $0.encode()) }) { _ in }
+        journal.append(outcomes.map { JournalEntry(kind: .deliveryAttempted, payload: $0.encode()) }, durable: false) { _ in }
     }
 
     /// Marks a subscription disabled (its endpoint answered 410 Gone); `resume` re-enables it.

@@ -34,10 +34,10 @@ struct JournalTests {
     }
 
     /// Appends and waits for the outcome.
-    static func append(_ journal: Journal, _ payloads: [[UInt8]]) -> Result<[JournalRecord], JournalError> {
+    static func append(_ journal: Journal, _ payloads: [[UInt8]], durable: Bool = true) -> Result<[JournalRecord], JournalError> {
         let done = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<[JournalRecord], JournalError>?>(nil)
-        journal.append(payloads.map { JournalEntry(kind: kind, payload: $0) }) { result in
+        journal.append(payloads.map { JournalEntry(kind: kind, payload: $0) }, durable: durable) { result in
             outcome.withLock { $0 = result }
             done.signal()
         }
@@ -102,6 +102,54 @@ struct JournalTests {
         #expect(stats.records == 800)
         // One sync per record would mean group commit is not happening.
         #expect(stats.syncs < 800)
+    }
+
+    @Test func lazyAppendsSkipTheSyncUntilADurableOneCoversThem() throws {
+        let scratch = Scratch()
+        let fold = Fold()
+        do {
+            let journal = try Self.open(scratch.path, fold: fold)
+            _ = try Self.append(journal, [Self.payload(0)]).get()
+            let synced = journal.statistics.syncs
+            // Lazy ones are written, folded and readable at once, without a sync (all within
+            // the one-second allowance, as a test machine runs them).
+            var lazy: [JournalRecord] = []
+            for index in 1...20 { lazy += try Self.append(journal, [Self.payload(index)], durable: false).get() }
+            #expect(journal.statistics.syncs <= synced + 1)
+            #expect(fold.all.count == 21)
+            #expect(try journal.read(lazy[19].location).payload == Self.payload(20))
+            // A durable append syncs, covering them too.
+            _ = try Self.append(journal, [Self.payload(21)]).get()
+            #expect(journal.statistics.syncs >= synced + 1)
+            // Lazy appends alone still sync once the allowance has passed.
+            let before = journal.statistics.syncs
+            _ = try Self.append(journal, [Self.payload(22)], durable: false).get()
+            Thread.sleep(forTimeInterval: Double(Journal.lazySyncInterval) / 1_000_000 + 0.05)
+            _ = try Self.append(journal, [Self.payload(23)], durable: false).get()
+            #expect(journal.statistics.syncs > before)
+            // Close syncs what is left.
+            _ = try Self.append(journal, [Self.payload(24)], durable: false).get()
+            journal.close()
+        }
+        let reopened = Fold()
+        let journal = try Self.open(scratch.path, fold: reopened)
+        defer { journal.close() }
+        #expect(reopened.all.map(\.payload) == (0...24).map(Self.payload))
+    }
+
+    @Test func aSegmentIsSyncedBeforeItIsSealedEvenWithOnlyLazyAppends() throws {
+        let scratch = Scratch()
+        do {
+            let journal = try Self.open(scratch.path, segmentSize: 4096)
+            for index in 0..<300 { _ = try Self.append(journal, [Self.payload(index)], durable: false).get() }
+            // Every roll synced the segment it sealed.
+            #expect(journal.statistics.syncs >= (try SegmentFile.list(in: scratch.path)).count - 1)
+            journal.close()
+        }
+        let fold = Fold()
+        let journal = try Self.open(scratch.path, fold: fold)
+        defer { journal.close() }
+        #expect(fold.all.map(\.payload) == (0..<300).map(Self.payload))
     }
 
     @Test func segmentsRollAndReopenAcrossThem() throws {

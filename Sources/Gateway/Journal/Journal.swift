@@ -13,6 +13,14 @@ import Synchronization
 /// then runs the completions — so nothing is acknowledged before it is on disk, and nothing
 /// acknowledged is invisible to a read that follows.
 ///
+/// Appends that need not wait for the disk (`durable: false`: delivery-attempt outcomes,
+/// DESIGN invariant 3) are written and folded the same way but skip the `fdatasync` when
+/// nothing durable shares their group: the next durable group's sync covers them, as do a
+/// segment roll and `close`, and a lazy group syncs anyway once a second has passed since the
+/// last sync. They survive a crash of the process (they are in the page cache) and at worst
+/// lose their last second to a power cut; a lost attempt outcome means the attempt is made
+/// again.
+///
 /// A failed write or sync is sticky: every later append fails at once with the same error,
 /// because after a failure the file's tail is unknown until recovery looks at it.
 public final class Journal: Sendable {
@@ -41,6 +49,7 @@ public final class Journal: Sendable {
 
     private struct Batch {
         var entries: [JournalEntry]
+        var durable: Bool
         var completion: Completion
     }
 
@@ -52,7 +61,14 @@ public final class Journal: Sendable {
         var size: Int
         var nextSequence: UInt64
         var lastTimestamp: Int64
+        /// Bytes written to `fd` since its last `fdatasync`.
+        var unsynced = false
+        /// When `fd` was last synced (monotonic microseconds).
+        var lastSync: Int64 = 0
     }
+
+    /// How long lazy appends may stay unsynced while only lazy appends arrive (microseconds).
+    static let lazySyncInterval: Int64 = 1_000_000
 
     public let configuration: Configuration
     public let recovery: RecoveryReport
@@ -125,8 +141,9 @@ public final class Journal: Sendable {
     public var failure: JournalError? { stickyFailure.withLock { $0 } }
 
     /// Queues `entries` to be written in order and made durable together. `completion` runs
-    /// on the writer thread once they are on disk (or failed); keep it short.
-    public func append(_ entries: [JournalEntry], completion: @escaping Completion) {
+    /// on the writer thread once they are on disk (or failed); keep it short. With
+    /// `durable: false` it runs once they are written and folded, before the sync (see above).
+    public func append(_ entries: [JournalEntry], durable: Bool = true, completion: @escaping Completion) {
         for entry in entries where entry.payload.count > configuration.maxRecordSize {
             completion(.failure(.recordTooLarge(size: entry.payload.count, limit: configuration.maxRecordSize)))
             return
@@ -135,7 +152,7 @@ public final class Journal: Sendable {
             completion(.failure(failure))
             return
         }
-        if !queue.push(Batch(entries: entries, completion: completion)) {
+        if !queue.push(Batch(entries: entries, durable: durable, completion: completion)) {
             completion(.failure(.closed))
         }
     }
@@ -181,8 +198,25 @@ public final class Journal: Sendable {
     private func runWriter() {
         while true {
             let batches = queue.takeAll()
-            if batches.isEmpty { return }
+            if batches.isEmpty {
+                syncLazyWrites()
+                return
+            }
             commit(batches)
+        }
+    }
+
+    /// At close: what lazy appends left unsynced goes to disk now.
+    private func syncLazyWrites() {
+        guard failure == nil else { return }
+        writer.withLock { state in
+            guard state.unsynced else { return }
+            if fdatasync(state.fd) == 0 {
+                state.unsynced = false
+                syncs.add(1, ordering: .relaxed)
+            } else {
+                logger.critical("journal sync at close failed", metadata: ["error": "\(JournalError.failed("fdatasync", errno, file: state.segmentPath))"])
+            }
         }
     }
 
@@ -201,7 +235,6 @@ public final class Journal: Sendable {
         switch outcome {
         case .success(let committed):
             let records = committed.flatMap { $0 }
-            syncs.add(1, ordering: .relaxed)
             written.add(records.count, ordering: .relaxed)
             onCommit(records)
             for (batch, records) in zip(batches, committed) { batch.completion(.success(records)) }
@@ -212,7 +245,8 @@ public final class Journal: Sendable {
         }
     }
 
-    /// Frames every entry, writes them in one `pwrite` and syncs once.
+    /// Frames every entry, writes them in one `pwrite` and syncs once (unless every batch is
+    /// lazy and the last sync is recent).
     private func write(_ batches: [Batch], state: inout WriterState) throws(JournalError) -> [[JournalRecord]] {
         if state.size >= configuration.segmentSize {
             try roll(&state)
@@ -241,15 +275,29 @@ public final class Journal: Sendable {
             committed.append(records)
         }
         try SegmentFile.writeAll(state.fd, buffer, at: state.size, file: state.segmentPath)
-        guard fdatasync(state.fd) == 0 else { throw JournalError.failed("fdatasync", errno, file: state.segmentPath) }
+        let now = monotonicMicroseconds()
+        if batches.contains(where: \.durable) || now - state.lastSync >= Self.lazySyncInterval {
+            try sync(&state, now: now)
+        } else {
+            state.unsynced = true
+        }
         state.size += buffer.count
         state.nextSequence = sequence
         state.lastTimestamp = timestamp
         return committed
     }
 
-    /// Seals the active segment and starts the next, named by the next sequence number.
+    private func sync(_ state: inout WriterState, now: Int64) throws(JournalError) {
+        guard fdatasync(state.fd) == 0 else { throw JournalError.failed("fdatasync", errno, file: state.segmentPath) }
+        state.unsynced = false
+        state.lastSync = now
+        syncs.add(1, ordering: .relaxed)
+    }
+
+    /// Seals the active segment and starts the next, named by the next sequence number. A
+    /// sealed segment is complete on disk: what lazy appends left unsynced is synced first.
     private func roll(_ state: inout WriterState) throws(JournalError) {
+        if state.unsynced { try sync(&state, now: monotonicMicroseconds()) }
         let base = state.nextSequence
         let fd = try SegmentFile.create(directory: configuration.directory, base: base)
         let path = configuration.directory + "/" + SegmentFile.name(base: base)
@@ -264,4 +312,10 @@ public final class Journal: Sendable {
                             nextSequence: base, lastTimestamp: state.lastTimestamp)
         logger.info("journal segment started", metadata: ["segment": "\(SegmentFile.name(base: base))"])
     }
+}
+
+private func monotonicMicroseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec / 1000)
 }
