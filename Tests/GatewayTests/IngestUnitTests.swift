@@ -71,6 +71,14 @@ struct IngestFormatTests {
         let micros: Int64 = 1_795_780_800_123_456
         #expect(Timestamp.format(microseconds: micros) == "2026-11-27T12:00:00.123456Z")
         #expect(Timestamp.parse(Timestamp.format(microseconds: micros)) == micros)
+        #expect(Timestamp.format(microseconds: 0) == "1970-01-01T00:00:00.000000Z")
+        #expect(Timestamp.format(microseconds: -1) == "1969-12-31T23:59:59.999999Z")
+        #expect(Timestamp.format(microseconds: 253_402_300_799_999_999) == "9999-12-31T23:59:59.999999Z")
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let value = Int64.random(in: 0...253_402_300_799_999_999, using: &random)
+            #expect(Timestamp.parse(Timestamp.format(microseconds: value)) == value)
+        }
     }
 
     @Test func eventTypeNames() {

@@ -6,16 +6,48 @@ import Glibc
 public enum Timestamp {
     /// `2026-11-27T12:00:00.123456Z` from microseconds since the epoch.
     public static func format(microseconds: Int64) -> String {
-        var seconds = time_t(microseconds / 1_000_000)
-        let fraction = Int(microseconds % 1_000_000)
+        // Floor division, so times before 1970 keep a fraction in 0..<1_000_000.
+        var wholeSeconds = microseconds / 1_000_000
+        var fraction = Int(microseconds % 1_000_000)
+        if fraction < 0 {
+            wholeSeconds -= 1
+            fraction += 1_000_000
+        }
+        var seconds = time_t(wholeSeconds)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        // YYYY-MM-DDTHH:MM:SS.ffffffZ written digit by digit into one 27-byte string: this
+        // runs for every listed event and every delivery.
+        return String(unsafeUninitializedCapacity: 27) { buffer in
+            var at = 0
+            func put(_ value: Int, width: Int) {
+                var value = value
+                for index in stride(from: at + width - 1, through: at, by: -1) {
+                    buffer[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                at += width
+            }
+            func put(_ character: Unicode.Scalar) {
+                buffer[at] = UInt8(ascii: character)
+                at += 1
+            }
+            put(Int(parts.tm_year) + 1900, width: 4)
+            put("-")
+            put(Int(parts.tm_mon) + 1, width: 2)
+            put("-")
+            put(Int(parts.tm_mday), width: 2)
+            put("T")
+            put(Int(parts.tm_hour), width: 2)
+            put(":")
+            put(Int(parts.tm_min), width: 2)
+            put(":")
+            put(Int(parts.tm_sec), width: 2)
+            put(".")
+            put(fraction, width: 6)
+            put("Z")
+            return at
         }
-        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
-            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(fraction, 6))Z"
     }
 
     public static func isRFC3339(_ text: String) -> Bool {
