@@ -133,6 +133,8 @@ public final class CurlMultiEngine: Sendable {
     }
 
     deinit {
+        // After a join the ids may belong to new threads: never compare or detach them then.
+        if joined.withLock({ $0 }) { return }
         if onTransferThread {
             // The last reference went inside `onCompletions`: a thread cannot join itself.
             for shared in shareds { shared.stop(deadline: .now) }
@@ -156,10 +158,12 @@ public final class CurlMultiEngine: Sendable {
             return shareds[index].enqueue { $0.append(contentsOf: requests) }
         }
         let share = (requests.count + shareds.count - 1) / shareds.count
+        // Rotate which thread takes the first (larger) share of an uneven split.
+        let first = nextThread.wrappingAdd(1, ordering: .relaxed).oldValue
         var accepted = true
-        for (index, start) in stride(from: 0, to: requests.count, by: share).enumerated() {
+        for (offset, start) in stride(from: 0, to: requests.count, by: share).enumerated() {
             let slice = requests[start..<min(start + share, requests.count)]
-            accepted = shareds[index].enqueue { $0.append(contentsOf: slice) } && accepted
+            accepted = shareds[(first + offset) % shareds.count].enqueue { $0.append(contentsOf: slice) } && accepted
         }
         return accepted
     }

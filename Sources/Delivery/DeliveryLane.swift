@@ -115,17 +115,24 @@ final class DeliveryLane {
         return low < backlog.count && backlog[low].sequence == sequence
     }
 
-    private func insertIntoWindow(_ item: Item) {
+    /// Returns where in `order` the item went.
+    @discardableResult
+    private func insertIntoWindow(_ item: Item) -> Int {
         items[item.sequence] = item
         if item.attempts == 0 { freshInWindow += 1 }
-        // Almost always in order; one from the startup load that arrives after newer live
-        // fan-outs is slotted into place.
-        if let last = order.last, last > item.sequence {
-            let position = order[head...].firstIndex { $0 > item.sequence } ?? order.count
-            order.insert(item.sequence, at: position)
-        } else {
+        // Almost always in order; an older one (a redelivered dead letter, or a backlogged
+        // delivery behind one the startup load put in the window) is slotted into place.
+        guard let last = order.last, last > item.sequence else {
             order.append(item.sequence)
+            return order.count - 1
         }
+        var low = head, high = order.count
+        while low < high {
+            let middle = (low + high) / 2
+            if order[middle] < item.sequence { low = middle + 1 } else { high = middle }
+        }
+        order.insert(item.sequence, at: low)
+        return low
     }
 
     var isCircuitOpen: Bool { consecutiveFailures >= Self.breakerThreshold }
@@ -168,8 +175,10 @@ final class DeliveryLane {
                     guard ordered, inFlight == 0 else { break }
                     lookingAhead = true
                 }
-                guard pullOneFromBacklog(ordered: true, upTo: windowSize * Self.orderedLookAheadFactor),
-                      position < order.count else { break }
+                guard let inserted = pullOneFromBacklog(ordered: true, upTo: windowSize * Self.orderedLookAheadFactor) else { break }
+                // Usually appended; if slotted in earlier, look from there (what is in flight
+                // or already sent this pass is skipped on the way).
+                position = min(position, inserted)
             }
             let sequence = order[position]
             position += 1
@@ -264,20 +273,20 @@ final class DeliveryLane {
 
     /// Moves backlogged deliveries into the window while it holds fewer than `limit` fresh ones.
     private func refillWindow(ordered: Bool, upTo limit: Int) {
-        while pullOneFromBacklog(ordered: ordered, upTo: limit) {}
+        while pullOneFromBacklog(ordered: ordered, upTo: limit) != nil {}
     }
 
     /// Moves the oldest backlogged delivery into the window if it holds fewer than `limit`
-    /// fresh ones; false when it did not.
-    private func pullOneFromBacklog(ordered: Bool, upTo limit: Int) -> Bool {
-        guard freshInWindow < limit, backlogHead < backlog.count else { return false }
+    /// fresh ones; returns its place in `order`, nil when it did not.
+    private func pullOneFromBacklog(ordered: Bool, upTo limit: Int) -> Int? {
+        guard freshInWindow < limit, backlogHead < backlog.count else { return nil }
         let next = backlog[backlogHead]
         backlogHead += 1
-        insertIntoWindow(Item(
+        let inserted = insertIntoWindow(Item(
             sequence: next.sequence, location: next.location, partitionKey: ordered ? partitionKeyAt(next.location) : nil,
             attempts: 0, firstAttemptAt: nil, notBefore: 0))
         compactBacklog()
-        return true
+        return inserted
     }
 
     private func compactBacklog() {

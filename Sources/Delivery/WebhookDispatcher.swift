@@ -132,7 +132,6 @@ public final class WebhookDispatcher: @unchecked Sendable {
         var wakeAt: Int64? = 0
         while true {
             let (mail, stopping) = waitForMail(until: wakeAt)
-            if stopping { return }
             for item in mail {
                 switch item {
                 case .fanOut(let fanOuts): accept(fanOuts)
@@ -145,6 +144,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 core.recordAttempts(attempts)
                 attempts.removeAll(keepingCapacity: true)
             }
+            // Stopping: what finished is recorded above (or it would be sent again after the
+            // restart); nothing new is sent.
+            if stopping { return }
             wakeAt = dispatch()
         }
     }

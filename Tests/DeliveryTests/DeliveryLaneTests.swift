@@ -137,6 +137,30 @@ struct DeliveryLaneTests {
         #expect(next.first?.partitionKey == "b")
     }
 
+    @Test("looking ahead, an ordered lane examines a delivery slotted in before one already held")
+    func lookAheadExaminesSlottedInDeliveries() {
+        // 1-4 and 6 have key "k", 5 and 8 key "m", 7 key "l". 1 and 7 were attempted before a
+        // restart and wait for their retries; the rest are fresh, most in the backlog.
+        let keys: [UInt64: String] = [1: "k", 2: "k", 3: "k", 4: "k", 5: "m", 6: "k", 7: "l", 8: "m"]
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 2) { keys[$0.offset / 100] }
+        func attempted(_ sequence: UInt64) -> DeliveryLane.Item {
+            var item = Self.fresh(sequence)
+            item.attempts = 1
+            item.firstAttemptAt = 1
+            item.notBefore = 1_000_000
+            return item
+        }
+        lane.add(attempted(1), ordered: true)
+        for sequence: UInt64 in [2, 3, 4, 5, 6] { lane.add(Self.fresh(sequence), ordered: true) }
+        lane.add(attempted(7), ordered: true)
+        lane.add(Self.fresh(8), ordered: true)
+        #expect(lane.backlogCount == 4)  // 4, 5, 6, 8
+        // Nothing held may go ("k" and "l" wait): the lane looks ahead and must send 5, the
+        // first "m", not 8.
+        let (due, _) = lane.takeDue(now: 2, maxInFlight: 10, rateLimit: nil, ordered: true)
+        #expect(due.map(\.sequence) == [5])
+    }
+
     @Test("a redelivered dead letter older than the window joins the window, even when it is full")
     func olderDeliveryJoinsAFullWindow() {
         let lane = DeliveryLane(subscriptionID: "s", windowSize: 2) { _ in nil }

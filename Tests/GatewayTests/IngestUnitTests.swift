@@ -74,6 +74,8 @@ struct IngestFormatTests {
         #expect(Timestamp.format(microseconds: 0) == "1970-01-01T00:00:00.000000Z")
         #expect(Timestamp.format(microseconds: -1) == "1969-12-31T23:59:59.999999Z")
         #expect(Timestamp.format(microseconds: 253_402_300_799_999_999) == "9999-12-31T23:59:59.999999Z")
+        #expect(Timestamp.format(microseconds: .max) == "9999-12-31T23:59:59.999999Z")
+        #expect(Timestamp.format(microseconds: .min) == "0001-01-01T00:00:00.000000Z")
         var random = SystemRandomNumberGenerator()
         for _ in 0..<2000 {
             let value = Int64.random(in: 0...253_402_300_799_999_999, using: &random)

@@ -6,6 +6,8 @@ import Glibc
 public enum Timestamp {
     /// `2026-11-27T12:00:00.123456Z` from microseconds since the epoch.
     public static func format(microseconds: Int64) -> String {
+        // Years 0001-9999, the range the format can write.
+        let microseconds = min(max(microseconds, -62_135_596_800_000_000), 253_402_300_799_999_999)
         // Floor division, so times before 1970 keep a fraction in 0..<1_000_000.
         var wholeSeconds = microseconds / 1_000_000
         var fraction = Int(microseconds % 1_000_000)

@@ -105,6 +105,17 @@ public final class Journal: Sendable {
             readerFDs[base] = fd
         }
         var state: WriterState
+        if let last = recovered.segmentBases.last {
+            // A crash can leave the tail of the last segment written but never synced (lazy
+            // appends): recovery read it from the page cache. Sync it before anything new is
+            // acknowledged, and before it may be sealed below, so a power cut later cannot
+            // leave a sealed segment short.
+            let path = directory + "/" + SegmentFile.name(base: last)
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw JournalError.failed("open", errno, file: path) }
+            defer { Glibc.close(fd) }
+            guard fdatasync(fd) == 0 else { throw JournalError.failed("fdatasync", errno, file: path) }
+        }
         if let last = recovered.segmentBases.last, recovered.lastSegmentSize < configuration.segmentSize {
             let path = directory + "/" + SegmentFile.name(base: last)
             let fd = open(path, O_WRONLY | O_CLOEXEC)
@@ -131,8 +142,8 @@ public final class Journal: Sendable {
         writer.withLock { _ = Glibc.close($0.fd) }
     }
 
-    /// Records written and `fdatasync` calls made since open: their ratio is the group-commit
-    /// batch size.
+    /// Records written (lazy ones included) and `fdatasync` calls made since open. With only
+    /// durable appends their ratio is the group-commit batch size.
     public var statistics: (records: Int, syncs: Int) {
         (written.load(ordering: .relaxed), syncs.load(ordering: .relaxed))
     }
@@ -197,26 +208,34 @@ public final class Journal: Sendable {
 
     private func runWriter() {
         while true {
-            let batches = queue.takeAll()
-            if batches.isEmpty {
+            // With lazy writes unsynced, wait for more work only as long as they may stay so.
+            let unsynced = writer.withLock { $0.unsynced }
+            switch queue.takeAll(waitingAtMost: unsynced ? Self.lazySyncInterval : nil) {
+            case .items(let batches): commit(batches)
+            case .timedOut: syncLazyWrites()
+            case .closed:
                 syncLazyWrites()
                 return
             }
-            commit(batches)
         }
     }
 
-    /// At close: what lazy appends left unsynced goes to disk now.
+    /// When the writer goes idle or closes: what lazy appends left unsynced goes to disk now.
+    /// A failure here is sticky like any other.
     private func syncLazyWrites() {
         guard failure == nil else { return }
-        writer.withLock { state in
-            guard state.unsynced else { return }
-            if fdatasync(state.fd) == 0 {
-                state.unsynced = false
-                syncs.add(1, ordering: .relaxed)
-            } else {
-                logger.critical("journal sync at close failed", metadata: ["error": "\(JournalError.failed("fdatasync", errno, file: state.segmentPath))"])
+        let failed = writer.withLock { state -> JournalError? in
+            guard state.unsynced else { return nil }
+            do throws(JournalError) {
+                try sync(&state, now: monotonicMicroseconds())
+                return nil
+            } catch {
+                return error
             }
+        }
+        if let failed {
+            stickyFailure.withLock { if $0 == nil { $0 = failed } }
+            logger.critical("journal sync failed; refusing all further writes", metadata: ["error": "\(failed)"])
         }
     }
 
@@ -309,7 +328,7 @@ public final class Journal: Sendable {
         readers.withLock { $0[base] = reader }
         Glibc.close(state.fd)
         state = WriterState(fd: fd, segmentBase: base, segmentPath: path, size: SegmentFile.headerSize,
-                            nextSequence: base, lastTimestamp: state.lastTimestamp)
+                            nextSequence: base, lastTimestamp: state.lastTimestamp, lastSync: state.lastSync)
         logger.info("journal segment started", metadata: ["segment": "\(SegmentFile.name(base: base))"])
     }
 }

@@ -15,7 +15,12 @@ final class WorkQueue<Item>: @unchecked Sendable {
 
     init() {
         pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
+        // Timed waits measure on the monotonic clock: a wall-clock step must not stretch them.
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
@@ -35,16 +40,36 @@ final class WorkQueue<Item>: @unchecked Sendable {
         return true
     }
 
-    /// Waits for work and takes all of it; an empty result means closed and drained.
-    func takeAll() -> [Item] {
+    enum Taken {
+        case items([Item])
+        /// `waitingAtMost` passed with nothing queued.
+        case timedOut
+        /// Closed, and everything queued was taken before.
+        case closed
+    }
+
+    /// Waits for work, at most `waitingAtMost` microseconds when given, and takes all of it.
+    func takeAll(waitingAtMost timeout: Int64? = nil) -> Taken {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
+        if let timeout, items.isEmpty && !closed {
+            var deadline = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &deadline)
+            let nanoseconds = Int(deadline.tv_nsec) + Int(timeout % 1_000_000) * 1000
+            deadline.tv_sec += Int(timeout / 1_000_000) + nanoseconds / 1_000_000_000
+            deadline.tv_nsec = nanoseconds % 1_000_000_000
+            while items.isEmpty && !closed {
+                if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { break }
+            }
+        }
         while items.isEmpty && !closed {
+            if timeout != nil { return .timedOut }
             pthread_cond_wait(condition, mutex)
         }
+        if items.isEmpty { return .closed }
         let taken = items
         items = []
-        return taken
+        return .items(taken)
     }
 
     /// Refuses new work; the consumer still drains what was queued.
