@@ -230,8 +230,11 @@ public final class WebhookDispatcher: @unchecked Sendable {
             let (due, laneWake) = lane.takeDue(
                 now: now, maxInFlight: subscription.maxInFlight, rateLimit: subscription.rateLimit, ordered: subscription.ordered)
             if let laneWake { wakeAt = min(wakeAt ?? laneWake, laneWake) }
+            guard !due.isEmpty else { continue }
+            // The same for every request of this lane in this pass.
+            let signing = Signing(keys: subscription.activeSecrets(at: now).compactMap(signingKey), now: now)
             for item in due {
-                if let request = makeRequest(item, subscription, now: now) {
+                if let request = makeRequest(item, subscription, signing, now: now) {
                     requests.append(request)
                 } else {
                     lane.release(item.sequence)
@@ -259,30 +262,36 @@ public final class WebhookDispatcher: @unchecked Sendable {
         core.deliveryStatus.post(status, for: lane.subscriptionID)
     }
 
+    /// A lane's signing keys and the attempt's Unix time, for one pass.
+    private struct Signing {
+        var keys: [WebhookSigner.SigningKey]
+        var timestamp: Int
+        var timestampText: String
+
+        init(keys: [WebhookSigner.SigningKey], now: Int64) {
+            self.keys = keys
+            timestamp = Int(now / 1_000_000)
+            timestampText = String(timestamp)
+        }
+    }
+
     /// The event envelope, signed for every active secret of the subscription.
-    private func makeRequest(_ item: DeliveryLane.Item, _ subscription: Subscription, now: Int64) -> DeliveryRequest? {
+    private func makeRequest(_ item: DeliveryLane.Item, _ subscription: Subscription, _ signing: Signing, now: Int64) -> DeliveryRequest? {
         let envelope = envelopes.envelope(for: item.sequence) {
-            guard let (event, receivedAt) = (try? core.readEvent(at: item.location)) ?? nil else { return nil }
-            var json = JSONObjectWriter()
-            json.add("id", string: event.id)
-            json.add("type", string: event.type)
-            json.add("timestamp", string: Timestamp.format(microseconds: receivedAt))
-            json.add("source", string: event.source)
-            json.add("data", raw: event.data)
-            return EnvelopeCache.Envelope(eventID: event.id, body: json.finish())
+            guard let (eventID, body) = (try? core.webhookEnvelope(at: item.location)) ?? nil else { return nil }
+            return EnvelopeCache.Envelope(eventID: eventID, body: body)
         }
         guard let envelope else {
             logger.error("a pending delivery's event cannot be read", metadata: ["sequence": "\(item.sequence)"])
             return nil
         }
         let body = envelope.body
-        let keys = subscription.activeSecrets(at: now).compactMap(signingKey)
-        let timestamp = Int(now / 1_000_000)
         var headers: [(name: String, value: String)] = [
             ("Content-Type", "application/json"),
             ("webhook-id", envelope.eventID),
-            ("webhook-timestamp", String(timestamp)),
-            ("webhook-signature", WebhookSigner.signature(keys: keys, id: envelope.eventID, timestamp: timestamp, body: body)),
+            ("webhook-timestamp", signing.timestampText),
+            ("webhook-signature", WebhookSigner.signature(
+                keys: signing.keys, id: envelope.eventID, timestamp: signing.timestamp, body: body)),
         ]
         headers += subscription.headers
         nextTag &+= 1

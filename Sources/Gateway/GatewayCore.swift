@@ -1,4 +1,5 @@
 import Crypto
+import HTTPServer
 import Logging
 
 /// The gateway's state and storage: the journal, the fold of it, and the operations that
@@ -82,6 +83,32 @@ public final class GatewayCore: Sendable {
         guard record.kind == .event, let event = try? EventRecord.decode(record.payload) else { return nil }
         return (StoredEvent(id: event.id, type: event.type, source: event.source, partitionKey: event.partitionKey, data: event.data),
                 record.timestamp)
+    }
+
+    /// The webhook request body of the event at `location` — `{id, type, timestamp, source,
+    /// data}`, `data` being the producer's exact bytes — and the event's id. Written straight
+    /// from the journal record's bytes: it runs for every delivery.
+    public func webhookEnvelope(at location: RecordLocation) throws(JournalError) -> (eventID: String, body: [UInt8])? {
+        let record = try journal.read(location)
+        guard record.kind == .event, let fields = try? EventRecord.envelopeFields(record.payload) else { return nil }
+        let payload = record.payload
+        var body: [UInt8] = []
+        body.reserveCapacity(payload.count + 96)
+        payload.withUnsafeBytes { raw in
+            func field(_ name: StaticString, _ range: Range<Int>) {
+                name.withUTF8Buffer { body.append(contentsOf: $0) }
+                appendJSONString(utf8: UnsafeRawBufferPointer(rebasing: raw[range]), to: &body)
+            }
+            field("{\"id\":", fields.id)
+            field(",\"type\":", fields.type)
+            body.append(contentsOf: ",\"timestamp\":".utf8)
+            appendJSONString(Timestamp.format(microseconds: record.timestamp), to: &body)
+            field(",\"source\":", fields.source)
+            body.append(contentsOf: ",\"data\":".utf8)
+            body.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[fields.data]))
+            body.append(UInt8(ascii: "}"))
+        }
+        return (String(decoding: payload[fields.id], as: UTF8.self), body)
     }
 
     /// Reads an event back from the journal.

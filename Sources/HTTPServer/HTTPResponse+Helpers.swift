@@ -121,21 +121,33 @@ public func jsonArray<Elements: Sequence>(_ elements: Elements) -> [UInt8] where
 /// Appends `value` as a JSON string literal (RFC 8259 §7), escaping quotes, backslashes and
 /// control characters.
 public func appendJSONString(_ value: String, to bytes: inout [UInt8]) {
-    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+    var value = value
+    value.withUTF8 { appendJSONString(utf8: UnsafeRawBufferPointer($0), to: &bytes) }
+}
+
+/// Appends UTF-8 bytes as a JSON string literal, quoted and escaped: for text that is still
+/// in a buffer (a journal record's field) and need not become a `String` first.
+public func appendJSONString(utf8 value: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
+    let hex: StaticString = "0123456789abcdef"
     bytes.append(UInt8(ascii: "\""))
-    for byte in value.utf8 {
+    var clean = 0  // start of the run of bytes that need no escape
+    for (index, byte) in value.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: value[clean..<index]))
+        clean = index + 1
         switch byte {
         case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
         case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
         case UInt8(ascii: "\n"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
         case UInt8(ascii: "\r"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
         case UInt8(ascii: "\t"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-        case 0..<0x20:
-            bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                      hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-        default: bytes.append(byte)
+        default:
+            hex.withUTF8Buffer { digits in
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                          digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+            }
         }
     }
+    bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: value[clean...]))
     bytes.append(UInt8(ascii: "\""))
 }
 

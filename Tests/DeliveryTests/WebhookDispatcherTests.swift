@@ -145,13 +145,13 @@ struct WebhookDispatcherTests {
         }
     }
 
-    @Test func deliversTheSignedEnvelope() throws {
+    @Test func deliversTheSignedEnvelope() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url)
         let sequence = try rig.publish("evt_1", data: #"{"order": "o-1",  "amount": 12.50}"#)
-        #expect(eventually { receiver.received.count == 1 })
+        #expect(await eventually { receiver.received.count == 1 })
         let request = try #require(receiver.received.first)
         #expect(request.headers["webhook-id"] == "evt_1")
         #expect(request.headers["content-type"] == "application/json")
@@ -162,7 +162,7 @@ struct WebhookDispatcherTests {
         let secrets = try subscription.secrets.map { try WebhookSecret(parsing: $0.value) }
         try WebhookSigner.verify(signatureHeader: request.headers["webhook-signature"] ?? "", secrets: secrets, id: "evt_1",
                                  timestamp: timestamp, body: request.body, now: Int(Date().timeIntervalSince1970))
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })
@@ -170,7 +170,7 @@ struct WebhookDispatcherTests {
         _ = sequence
     }
 
-    @Test func aTestPingGoesToItsSubscriptionOnly() throws {
+    @Test func aTestPingGoesToItsSubscriptionOnly() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         let rig = try Rig()
@@ -183,20 +183,20 @@ struct WebhookDispatcherTests {
         let ping = EventRecord(id: "evt_ping", type: "gateway.ping", source: "gateway", partitionKey: nil, occurredAt: nil,
                                idempotencyKey: nil, bodyDigest: [], data: Array(#"{"message":"hi"}"#.utf8), targetSubscription: subscription.id)
         _ = try rig.append([JournalEntry(kind: .event, payload: ping.encode())])
-        #expect(eventually { receiver.received.count == 1 })
+        #expect(await eventually { receiver.received.count == 1 })
         #expect(receiver.received.first?.headers["webhook-id"] == "evt_ping")
         #expect(rig.core.state.pendingDeliveries(for: "sub_other").isEmpty)
         #expect(rig.core.state.deliveryCounts(for: "sub_other").delivered == 0)
     }
 
-    @Test func retryAfterIsHonouredOn429() throws {
+    @Test func retryAfterIsHonouredOn429() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         receiver.setScript([429])
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_throttled", data: "1")
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })
@@ -208,7 +208,7 @@ struct WebhookDispatcherTests {
         #expect(second - first >= 1)
     }
 
-    @Test func aReceiverThatTimesOutIsRetried() throws {
+    @Test func aReceiverThatTimesOutIsRetried() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         receiver.holdAnswers()
@@ -217,57 +217,57 @@ struct WebhookDispatcherTests {
         let rig = try Rig(engine: engine)
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_slow", data: "1")
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return (rig.core.state.pendingDeliveries(for: subscription.id).first?.attempts ?? 0) >= 1
         })
         #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("timed out") == true)
         receiver.releaseHeld()
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })
     }
 
-    @Test func pausedSubscriptionsHoldDeliveriesUntilResumed() throws {
+    @Test func pausedSubscriptionsHoldDeliveriesUntilResumed() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url, paused: true)
         try rig.publish("evt_held", data: "1")
-        Thread.sleep(forTimeInterval: 0.4)
+        try await Task.sleep(for: .milliseconds(400))
         #expect(receiver.received.isEmpty)
         try rig.subscribe(receiver.url, paused: false)
-        #expect(eventually { receiver.received.count == 1 })
-        #expect(eventually {
+        #expect(await eventually { receiver.received.count == 1 })
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })
     }
 
-    @Test func goneDisablesTheSubscriptionUntilItIsResumed() throws {
+    @Test func goneDisablesTheSubscriptionUntilItIsResumed() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         receiver.setScript([410])
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_gone", data: "1")
-        #expect(eventually { rig.core.state.subscription(subscription.id)?.disabledReason != nil })
+        #expect(await eventually { rig.core.state.subscription(subscription.id)?.disabledReason != nil })
         #expect(rig.core.state.subscription(subscription.id)?.disabledReason?.contains("410") == true)
         // Held, not retried and not dropped, while disabled.
-        Thread.sleep(forTimeInterval: 0.4)
+        try await Task.sleep(for: .milliseconds(400))
         #expect(receiver.received.count == 1)
         rig.settle()
         #expect(rig.core.state.pendingDeliveries(for: subscription.id).count == 1)
         try rig.subscribe(receiver.url, disabled: nil)
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })
         #expect(receiver.received.compactMap { $0.headers["webhook-id"] } == ["evt_gone", "evt_gone"])
     }
 
-    @Test func aReceiverThatIsDownForAWhileGetsEverythingWhenItReturns() throws {
+    @Test func aReceiverThatIsDownForAWhileGetsEverythingWhenItReturns() async throws {
         // A port where nothing listens yet: connections are refused, attempts are retried
         // (a long schedule, so nothing is dead-lettered on a slow machine before it returns).
         let port = try { () throws -> UInt16 in
@@ -280,14 +280,14 @@ struct WebhookDispatcherTests {
                                               minimumDelay: .milliseconds(10)))
         let subscription = try rig.subscribe("http://127.0.0.1:\(port)/hook")
         for n in 0..<3 { try rig.publish("evt_\(n)", data: "\(n)") }
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).failedAttempts >= 3
         })
         #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("refused") == true)
         let receiver = try ScriptedReceiver(port: port)
         defer { receiver.stop() }
-        #expect(eventually(timeout: .seconds(10)) {
+        #expect(await eventually(timeout: .seconds(10)) {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 3
         })
@@ -295,7 +295,7 @@ struct WebhookDispatcherTests {
         #expect(receiver.received.compactMap { $0.headers["webhook-id"] }.sorted() == ["evt_0", "evt_1", "evt_2"])
     }
 
-    @Test func aBacklogBeyondTheLaneWindowIsDeliveredOnceEachInOrderAfterARestart() throws {
+    @Test func aBacklogBeyondTheLaneWindowIsDeliveredOnceEachInOrderAfterARestart() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         // A window of 8 for 60 pending deliveries: most of them wait in the backlog, both
@@ -308,7 +308,7 @@ struct WebhookDispatcherTests {
         try rig.start()
         for n in 30..<60 { try rig.publish("evt_\(n)", data: "\(n)", partitionKey: keys[n % 3]) }
         try rig.subscribe(receiver.url, ordered: true, paused: false)
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 60
         })
@@ -321,7 +321,7 @@ struct WebhookDispatcherTests {
         }
     }
 
-    @Test func duringARotationBothSecretsSign() throws {
+    @Test func duringARotationBothSecretsSign() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         let rig = try Rig()
@@ -330,7 +330,7 @@ struct WebhookDispatcherTests {
         try rig.subscribe(receiver.url, secret: newSecret,
                           extraSecrets: [.init(value: oldSecret, expiresAt: wallClockMicroseconds() + 3_600_000_000)])
         try rig.publish("evt_rotating", data: "1")
-        #expect(eventually { receiver.received.count == 1 })
+        #expect(await eventually { receiver.received.count == 1 })
         let request = try #require(receiver.received.first)
         let header = request.headers["webhook-signature"] ?? ""
         #expect(header.split(separator: " ").count == 2)
@@ -341,7 +341,7 @@ struct WebhookDispatcherTests {
         }
     }
 
-    @Test func theAddressCheckRefusesAtConnectTime() throws {
+    @Test func theAddressCheckRefusesAtConnectTime() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         var engine = CurlMultiEngine.Configuration()
@@ -352,7 +352,7 @@ struct WebhookDispatcherTests {
         // Registered as if the name had resolved publicly; at connect time it is loopback.
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_rebound", data: "1")
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return (rig.core.state.pendingDeliveries(for: subscription.id).first?.attempts ?? 0) >= 1
         })
@@ -360,7 +360,7 @@ struct WebhookDispatcherTests {
         #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("127.0.0.1") == true)
     }
 
-    @Test func theCircuitBreakerHoldsAFailingSubscriptionAndShowsIt() throws {
+    @Test func theCircuitBreakerHoldsAFailingSubscriptionAndShowsIt() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         // Every attempt fails for a while. Until 5 failures are in, each one frees a slot
@@ -372,33 +372,33 @@ struct WebhookDispatcherTests {
                                               minimumDelay: .milliseconds(10)))
         let subscription = try rig.subscribe(receiver.url)
         for n in 0..<20 { try rig.publish("evt_\(n)", data: "\(n)") }
-        #expect(eventually { rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt != nil })
+        #expect(await eventually { rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt != nil })
         let openedAt = Date()
-        Thread.sleep(forTimeInterval: 0.2)
+        try await Task.sleep(for: .milliseconds(200))
         let settled = receiver.received.count
         #expect(settled <= 14 + 1)
-        Thread.sleep(forTimeInterval: 0.6)
+        try await Task.sleep(for: .milliseconds(600))
         // One probe per 300 ms, whatever the sleeps overshot by.
         let probesAllowed = Int(Date().timeIntervalSince(openedAt) / 0.3) + 1
         #expect(receiver.received.count - settled <= probesAllowed)
         #expect(rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt != nil)
         // Once the script runs out the probe succeeds, the circuit closes and the rest go.
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 20
         })
-        #expect(eventually { rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt == nil })
-        #expect(eventually { rig.core.deliveryStatus.status(of: subscription.id)?.inFlight == 0 })
+        #expect(await eventually { rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt == nil })
+        #expect(await eventually { rig.core.deliveryStatus.status(of: subscription.id)?.inFlight == 0 })
     }
 
-    @Test func theRateLimitIsKept() throws {
+    @Test func theRateLimitIsKept() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url, rateLimit: 5)
         let started = Date()
         for n in 0..<10 { try rig.publish("evt_rate_\(n)", data: "\(n)") }
-        #expect(eventually(timeout: .seconds(10)) {
+        #expect(await eventually(timeout: .seconds(10)) {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 10
         })
@@ -406,21 +406,21 @@ struct WebhookDispatcherTests {
         #expect(Date().timeIntervalSince(started) >= 0.9)
     }
 
-    @Test func failuresAreRetriedThenDeadLettered() throws {
+    @Test func failuresAreRetriedThenDeadLettered() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         receiver.setScript([500, 503, 200, 500, 500, 500, 500])
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_retry", data: "1")
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })
         #expect(receiver.received.count == 3)
         // The next event fails on every attempt: 4 attempts (1 + the 3-step schedule), then parked.
         try rig.publish("evt_doomed", data: "2")
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deadLetters(for: subscription.id).count == 1
         })
@@ -432,7 +432,7 @@ struct WebhookDispatcherTests {
         let parked = try #require(rig.core.state.deadLetters(for: subscription.id).first)
         let change = DeadLettersChangedRecord(subscriptionID: subscription.id, action: .redeliver, sequences: [parked.sequence])
         _ = try rig.append([JournalEntry(kind: .deadLettersChanged, payload: change.encode())])
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 2
         })
@@ -440,24 +440,24 @@ struct WebhookDispatcherTests {
         #expect(rig.core.state.deadLetters(for: subscription.id).isEmpty)
     }
 
-    @Test func maxInFlightIsRespected() throws {
+    @Test func maxInFlightIsRespected() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         receiver.holdAnswers()
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url, maxInFlight: 2)
         for n in 0..<6 { try rig.publish("evt_\(n)", data: "\(n)") }
-        #expect(eventually { receiver.received.count == 2 })
-        Thread.sleep(forTimeInterval: 0.3)
+        #expect(await eventually { receiver.received.count == 2 })
+        try await Task.sleep(for: .milliseconds(300))
         #expect(receiver.received.count == 2)
         receiver.releaseHeld()
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 6
         })
     }
 
-    @Test func orderedSubscriptionsKeepEachPartitionInOrderUnderFailures() throws {
+    @Test func orderedSubscriptionsKeepEachPartitionInOrderUnderFailures() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         // The first attempt (a-1) fails: a-2 must wait for it; b-1 need not.
@@ -465,9 +465,12 @@ struct WebhookDispatcherTests {
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url, ordered: true)
         try rig.publish("a-1", data: "1", partitionKey: "a")
+        // The others once a-1's first attempt is in (with two transfer threads, b-1 sent in
+        // the same batch could otherwise reach the receiver first and take the 500).
+        #expect(await eventually { receiver.received.count == 1 })
         try rig.publish("a-2", data: "2", partitionKey: "a")
         try rig.publish("b-1", data: "3", partitionKey: "b")
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 3
         })
@@ -478,7 +481,7 @@ struct WebhookDispatcherTests {
         #expect(arrivals.filter { $0 == "a-2" }.count == 1)
     }
 
-    @Test func pendingDeliveriesResumeAfterARestart() throws {
+    @Test func pendingDeliveriesResumeAfterARestart() async throws {
         let receiver = try ScriptedReceiver()
         defer { receiver.stop() }
         // Retries a second apart, so the restart happens between two attempts.
@@ -493,7 +496,7 @@ struct WebhookDispatcherTests {
         }()
         let subscription = try rig.subscribe("http://127.0.0.1:\(deadPort)/hook")
         try rig.publish("evt_waiting", data: "1")
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.pendingDeliveries(for: subscription.id).first?.attempts ?? 0 >= 1
         })
@@ -501,7 +504,7 @@ struct WebhookDispatcherTests {
         try rig.start()
         #expect(rig.core.state.pendingDeliveries(for: subscription.id).count == 1)
         try rig.subscribe(receiver.url, id: subscription.id)
-        #expect(eventually {
+        #expect(await eventually {
             rig.settle()
             return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
         })

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Gateway
+import HTTPServer
 import Synchronization
 import Testing
 
@@ -218,6 +219,36 @@ struct DeliveryLedgerTests {
         #expect(fanOuts.map(\.sequence) == [first, second, first])
         #expect(fanOuts[0].cause == first && fanOuts[1].cause == second)
         #expect(fanOuts[2].cause > snapshot.through)
+    }
+
+    @Test func theWebhookEnvelopeIsWrittenFromTheRecordBytes() throws {
+        let gateway = try GatewayHarness()
+        // A producer id that needs escaping, and data kept byte for byte.
+        let event = EventRecord(id: "ord\"1\\x", type: "order.created", source: "shop", partitionKey: "k", occurredAt: nil,
+                                idempotencyKey: "key", bodyDigest: [1, 2, 3], data: Array(#"{"a": 1,  "b":[ ]}"#.utf8))
+        let done = DispatchSemaphore(value: 0)
+        let committed = Mutex<[JournalRecord]>([])
+        // The event, and a record of another kind (deleting a subscription nobody has).
+        let entries = [JournalEntry(kind: .event, payload: event.encode()),
+                       JournalEntry(kind: .subscriptionDeleted, payload: NameRecord(name: "sub_none").encode())]
+        gateway.core.journal.append(entries) { result in
+            committed.withLock { $0 = (try? result.get()) ?? [] }
+            done.signal()
+        }
+        done.wait()
+        let records = committed.withLock { $0 }
+        try #require(records.count == 2)
+        let (eventID, body) = try #require(try gateway.core.webhookEnvelope(at: records[0].location))
+        #expect(eventID == event.id)
+        var expected = JSONObjectWriter()
+        expected.add("id", string: event.id)
+        expected.add("type", string: event.type)
+        expected.add("timestamp", string: Timestamp.format(microseconds: records[0].timestamp))
+        expected.add("source", string: event.source)
+        expected.add("data", raw: event.data)
+        #expect(body == expected.finish())
+        // Anything but an event has no envelope.
+        #expect(try gateway.core.webhookEnvelope(at: records[1].location) == nil)
     }
 
     @Test func attemptRecordsRoundTrip() throws {

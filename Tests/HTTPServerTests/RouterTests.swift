@@ -415,6 +415,23 @@ extension RouterTests {
             #expect(object["k\"ey"] as? String == controls)
         }
 
+        @Test func jsonStringsFromBufferSlicesEscapeLikeStrings() {
+            let samples = ["", "plain", "a\"b\\c\u{1}d\n", "\"\"", "tail\\", "café ✓ 😀", "\u{1F}\u{7F}"]
+            for sample in samples {
+                // The sample sits in the middle of a larger buffer, as a record field does.
+                let buffer = Array("xx".utf8) + Array(sample.utf8) + Array("yy".utf8)
+                var fromBytes: [UInt8] = []
+                buffer.withUnsafeBytes { raw in
+                    appendJSONString(utf8: UnsafeRawBufferPointer(rebasing: raw[2..<(2 + sample.utf8.count)]), to: &fromBytes)
+                }
+                var writer = JSONObjectWriter()
+                writer.add("k", string: sample)
+                #expect(text(Array(#"{"k":"#.utf8) + fromBytes + [UInt8(ascii: "}")]) == text(writer.finish()))
+                let decoded = try? JSONSerialization.jsonObject(with: Data(fromBytes), options: .fragmentsAllowed) as? String
+                #expect(decoded == sample)
+            }
+        }
+
         @Test func emptyObject() {
             #expect(text(JSONObjectWriter().finish()) == "{}")
         }

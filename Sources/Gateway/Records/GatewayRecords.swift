@@ -65,6 +65,28 @@ struct EventRecord: Equatable {
     }
 }
 
+extension EventRecord {
+    /// Where in an event record's payload the fields of a webhook envelope are, without
+    /// decoding them.
+    struct EnvelopeFields {
+        var id: Range<Int>
+        var type: Range<Int>
+        var source: Range<Int>
+        var data: Range<Int>
+    }
+
+    static func envelopeFields(_ payload: [UInt8]) throws(BinaryReader.Malformed) -> EnvelopeFields {
+        var reader = BinaryReader(payload)
+        let version = try reader.byte()
+        guard version == 1 || version == 2 else { throw BinaryReader.Malformed() }
+        let id = try reader.blobRange()
+        let type = try reader.blobRange()
+        let source = try reader.blobRange()
+        for _ in 0..<4 { _ = try reader.blobRange() }  // partition key, occurredAt, idempotency key, digest
+        return EnvelopeFields(id: id, type: type, source: source, data: try reader.blobRange())
+    }
+}
+
 struct EventTypeRecord: Equatable {
     var name: String
     var description: String

@@ -117,6 +117,17 @@ func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Boo
     return condition()
 }
 
+/// The same for async tests: it waits with `Task.sleep`, so the few threads Swift Testing
+/// runs tests on stay free for other suites (whose timing checks a blocked pool would upset).
+func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(2))
+    }
+    return condition()
+}
+
 /// Runs `body` after `delay` on a detached thread of its own.
 func afterDelay(_ delay: Duration, _ body: @escaping @Sendable () -> Void) {
     guard let thread = try? spawnThread(name: "test-receiver", {
