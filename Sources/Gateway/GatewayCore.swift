@@ -70,10 +70,9 @@ public final class GatewayCore: Sendable {
     /// append has failed.
     @discardableResult
     public func disableSubscription(_ id: String, reason: String, done: @escaping @Sendable () -> Void = {}) -> Bool {
-        guard var subscription = state.subscription(id), subscription.disabledReason == nil else { return false }
-        subscription.disabledReason = reason
-        let payload = JSONParser.serialize(subscription.storedJSON())
-        journal.append([JournalEntry(kind: .subscriptionUpserted, payload: payload)]) { _ in done() }
+        guard let subscription = state.subscription(id), subscription.disabledReason == nil else { return false }
+        let payload = SubscriptionDisabledRecord(subscriptionID: id, reason: reason).encode()
+        journal.append([JournalEntry(kind: .subscriptionDisabled, payload: payload)]) { _ in done() }
         return true
     }
 

@@ -139,6 +139,32 @@ struct SubscriptionsAPITests {
         #expect(gateway.core.state.subscription(id)?.activeSecrets(at: wallClockMicroseconds()) == [latest])
     }
 
+    @Test func aDisableAfterA410SetsOnlyTheReason() throws {
+        let gateway = try GatewayHarness()
+        let created = try gateway.request("POST", "/v1/subscriptions", body: #"{"url":"https://example.com/hook","eventTypes":["a.b"]}"#)
+        let id = try #require(created.json["id"] as? String)
+        // An operator's change lands first; the disable must keep it.
+        #expect(try gateway.request("PATCH", "/v1/subscriptions/\(id)", body: #"{"description":"changed"}"#).status == 200)
+        let done = DispatchSemaphore(value: 0)
+        #expect(gateway.core.disableSubscription(id, reason: "HTTP 410 Gone") { done.signal() })
+        done.wait()
+        func check() throws {
+            let shown = try gateway.request("GET", "/v1/subscriptions/\(id)")
+            #expect(shown.json["status"] as? String == "disabled")
+            #expect(shown.json["disabledReason"] as? String == "HTTP 410 Gone")
+            #expect(shown.json["description"] as? String == "changed")
+        }
+        try check()
+        // Already disabled: nothing to record.
+        #expect(!gateway.core.disableSubscription(id, reason: "again"))
+        #expect(!gateway.core.disableSubscription("sub_missing", reason: "HTTP 410 Gone"))
+        try gateway.restart()
+        try check()
+        let resumed = try gateway.request("POST", "/v1/subscriptions/\(id)/resume")
+        #expect(resumed.json["status"] as? String == "active")
+        #expect(resumed.json["description"] as? String == "changed")
+    }
+
     @Test(arguments: [
         (#"{"eventTypes":["a.b"]}"#, 422, "'url' is required"),
         (#"{"url":"ftp://x/y","eventTypes":["a.b"]}"#, 422, "http://"),

@@ -3,6 +3,8 @@ extension RecordKind {
     static let deliveryAttempted = RecordKind(rawValue: 8)
     /// An operator put dead letters back in line, or dropped them.
     static let deadLettersChanged = RecordKind(rawValue: 9)
+    /// The delivery side disabled a subscription (its endpoint answered 410 Gone).
+    static let subscriptionDisabled = RecordKind(rawValue: 10)
 }
 
 /// The outcome of one delivery attempt. Written by the delivery side without waiting for its
@@ -113,5 +115,26 @@ struct DeadLettersChangedRecord: Equatable {
         var sequences: [UInt64] = []
         for _ in 0..<count { sequences.append(try reader.integer()) }
         return DeadLettersChangedRecord(subscriptionID: subscription, action: action, sequences: sequences)
+    }
+}
+
+/// A subscription disabled by the delivery side, with why. Only the reason, not a copy of
+/// the subscription, so a change an operator makes meanwhile is never undone by it.
+struct SubscriptionDisabledRecord: Equatable {
+    var subscriptionID: String
+    var reason: String
+
+    func encode() -> [UInt8] {
+        var writer = BinaryWriter()
+        writer.byte(1)
+        writer.string(subscriptionID)
+        writer.string(reason)
+        return writer.bytes
+    }
+
+    static func decode(_ payload: [UInt8]) throws(BinaryReader.Malformed) -> SubscriptionDisabledRecord {
+        var reader = BinaryReader(payload)
+        guard try reader.byte() == 1 else { throw BinaryReader.Malformed() }
+        return SubscriptionDisabledRecord(subscriptionID: try reader.string(), reason: try reader.string())
     }
 }

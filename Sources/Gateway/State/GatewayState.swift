@@ -168,6 +168,14 @@ public final class GatewayState: Sendable {
             subscription.createdAt = state.subscriptions[subscription.id]?.createdAt ?? record.timestamp
             subscription.updatedAt = record.timestamp
             state.subscriptions[subscription.id] = subscription
+        case .subscriptionDisabled:
+            let disabled = try SubscriptionDisabledRecord.decode(record.payload)
+            // The first reason stands; a subscription deleted since stays deleted.
+            if var subscription = state.subscriptions[disabled.subscriptionID], subscription.disabledReason == nil {
+                subscription.disabledReason = disabled.reason
+                subscription.updatedAt = record.timestamp
+                state.subscriptions[disabled.subscriptionID] = subscription
+            }
         case .subscriptionDeleted:
             let id = try NameRecord.decode(record.payload).name
             state.subscriptions[id] = nil
