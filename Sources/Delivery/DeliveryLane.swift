@@ -40,6 +40,10 @@ final class DeliveryLane {
     private var backlog: [Backlogged] = []
     private var backlogHead = 0
     let windowSize: Int
+    /// False once an item entered the window without its partition key looked up (the lane
+    /// was not ordered then); an ordered pass looks them all up first, so a subscription
+    /// switched to `ordered` keeps its keys in order from then on.
+    private var keysKnown = true
     /// Items in the window never attempted yet: what `windowSize` bounds.
     private(set) var freshInWindow = 0
     private(set) var inFlight = 0
@@ -102,7 +106,9 @@ final class DeliveryLane {
             return
         }
         var item = item
-        if ordered && item.partitionKey == nil { item.partitionKey = partitionKeyAt(item.location) }
+        if item.partitionKey == nil {
+            if ordered { item.partitionKey = partitionKeyAt(item.location) } else { keysKnown = false }
+        }
         insertIntoWindow(item)
     }
 
@@ -148,6 +154,7 @@ final class DeliveryLane {
     /// Also returns the earliest time something not sent now becomes due.
     func takeDue(now: Int64, maxInFlight: Int, rateLimit: Int?, ordered: Bool) -> (due: [Item], wakeAt: Int64?) {
         compact()
+        if ordered && !keysKnown { lookUpMissingKeys() }
         refillWindow(ordered: ordered, upTo: windowSize)
         if isCircuitOpen, let probe, let item = items[probe] {
             // Only the probe goes, and only when its retry is due.
@@ -271,6 +278,14 @@ final class DeliveryLane {
         }
     }
 
+    private func lookUpMissingKeys() {
+        for (sequence, item) in items where item.partitionKey == nil {
+            let key = partitionKeyAt(item.location)
+            items[sequence]?.partitionKey = key
+        }
+        keysKnown = true
+    }
+
     /// Moves backlogged deliveries into the window while it holds fewer than `limit` fresh ones.
     private func refillWindow(ordered: Bool, upTo limit: Int) {
         while pullOneFromBacklog(ordered: ordered, upTo: limit) != nil {}
@@ -282,6 +297,7 @@ final class DeliveryLane {
         guard freshInWindow < limit, backlogHead < backlog.count else { return nil }
         let next = backlog[backlogHead]
         backlogHead += 1
+        if !ordered { keysKnown = false }
         let inserted = insertIntoWindow(Item(
             sequence: next.sequence, location: next.location, partitionKey: ordered ? partitionKeyAt(next.location) : nil,
             attempts: 0, firstAttemptAt: nil, notBefore: 0))

@@ -161,6 +161,19 @@ struct DeliveryLaneTests {
         #expect(due.map(\.sequence) == [5])
     }
 
+    @Test("a lane switched to ordered looks up the keys of what it already holds")
+    func switchedToOrdered() {
+        // Odd sequences key "a", even "b"; added while the subscription was not ordered.
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 100) { location in
+            (location.offset / 100) % 2 == 1 ? "a" : "b"
+        }
+        for sequence in UInt64(1)...6 { lane.add(Self.fresh(sequence), ordered: false) }
+        let (due, _) = lane.takeDue(now: 1, maxInFlight: 10, rateLimit: nil, ordered: true)
+        // One per key, not everything at once (unordered) nor one in all (keys unknown).
+        #expect(due.map(\.sequence) == [1, 2])
+        #expect(due.map(\.partitionKey) == ["a", "b"])
+    }
+
     @Test("a redelivered dead letter older than the window joins the window, even when it is full")
     func olderDeliveryJoinsAFullWindow() {
         let lane = DeliveryLane(subscriptionID: "s", windowSize: 2) { _ in nil }
