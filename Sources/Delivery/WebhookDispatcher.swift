@@ -45,9 +45,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
     private let configuration: Configuration
     private let logger: Logger
     private var engine: CurlMultiEngine?
-    private let mailbox = Mutex<(mail: [Mail], stopping: Bool)>(([], false))
-    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private let wakeLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let mailbox = WorkQueue<Mail>()
+    private let stopping = Atomic(false)
     private var thread: pthread_t?
 
     // Owned by the dispatcher thread.
@@ -73,19 +72,6 @@ public final class WebhookDispatcher: @unchecked Sendable {
         self.core = core
         self.configuration = configuration
         self.logger = logger
-        pthread_mutex_init(wakeLock, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(wake, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
-
-    deinit {
-        pthread_cond_destroy(wake)
-        pthread_mutex_destroy(wakeLock)
-        wake.deallocate()
-        wakeLock.deallocate()
     }
 
     /// Starts the engine and the dispatcher thread, then picks up everything still pending
@@ -106,22 +92,15 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// Stops sending: in-flight transfers are abandoned (their attempts are made again after
     /// a restart), nothing pending is lost.
     public func shutdown() {
-        mailbox.withLock { $0.stopping = true }
-        signal()
+        stopping.store(true, ordering: .relaxed)
+        mailbox.close()
         if let thread { pthread_join(thread, nil) }
         thread = nil
         engine?.shutdown()
     }
 
     private func post(_ mail: Mail) {
-        mailbox.withLock { $0.mail.append(mail) }
-        signal()
-    }
-
-    private func signal() {
-        pthread_mutex_lock(wakeLock)
-        pthread_cond_signal(wake)
-        pthread_mutex_unlock(wakeLock)
+        mailbox.push(mail)
     }
 
     // MARK: - The dispatcher thread
@@ -129,9 +108,14 @@ public final class WebhookDispatcher: @unchecked Sendable {
     private func run() {
         loadPending()
         // A first pass at once, for what was loaded.
-        var wakeAt: Int64? = 0
+        var wakeAt: Int64 = 0
         while true {
-            let (mail, stopping) = waitForMail(until: wakeAt)
+            let mail: [Mail]
+            switch mailbox.takeAll(waitingAtMost: wakeAt - wallClockMicroseconds()) {
+            case .items(let taken): mail = taken
+            case .timedOut: mail = []
+            case .closed: return
+            }
             for item in mail {
                 switch item {
                 case .fanOut(let fanOuts): accept(fanOuts)
@@ -146,33 +130,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
             }
             // Stopping: what finished is recorded above (or it would be sent again after the
             // restart); nothing new is sent.
-            if stopping { return }
+            if stopping.load(ordering: .relaxed) { return }
             wakeAt = dispatch()
-        }
-    }
-
-    private func waitForMail(until wakeAt: Int64?) -> (mail: [Mail], stopping: Bool) {
-        pthread_mutex_lock(wakeLock)
-        defer { pthread_mutex_unlock(wakeLock) }
-        while true {
-            let taken = mailbox.withLock { box -> ([Mail], Bool) in
-                defer { box.mail.removeAll() }
-                return (box.mail, box.stopping)
-            }
-            if !taken.0.isEmpty || taken.1 { return taken }
-            let now = wallClockMicroseconds()
-            if let wakeAt, wakeAt <= now { return ([], false) }
-            if let wakeAt {
-                var deadline = timespec()
-                clock_gettime(CLOCK_MONOTONIC, &deadline)
-                let wait = wakeAt - now
-                let nanoseconds = Int(deadline.tv_nsec) + Int(wait % 1_000_000) * 1000
-                deadline.tv_sec += Int(wait / 1_000_000) + nanoseconds / 1_000_000_000
-                deadline.tv_nsec = nanoseconds % 1_000_000_000
-                pthread_cond_timedwait(wake, wakeLock, &deadline)
-                return ([], false)
-            }
-            pthread_cond_wait(wake, wakeLock)
         }
     }
 
@@ -210,8 +169,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
         return created
     }
 
-    /// Sends what is due in every lane; returns when the next deferred delivery is due.
-    private func dispatch() -> Int64? {
+    /// Sends what is due in every lane; returns when the next pass is due.
+    private func dispatch() -> Int64 {
         let now = wallClockMicroseconds()
         var wakeAt: Int64?
         var requests: [DeliveryRequest] = []

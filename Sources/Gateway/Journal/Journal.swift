@@ -233,10 +233,13 @@ public final class Journal: Sendable {
                 return error
             }
         }
-        if let failed {
-            stickyFailure.withLock { if $0 == nil { $0 = failed } }
-            logger.critical("journal sync failed; refusing all further writes", metadata: ["error": "\(failed)"])
-        }
+        if let failed { becomeFailed(failed) }
+    }
+
+    /// From now on every append fails with `error` (the first failure wins).
+    private func becomeFailed(_ error: JournalError) {
+        stickyFailure.withLock { if $0 == nil { $0 = error } }
+        logger.critical("journal write failed; refusing all further writes", metadata: ["error": "\(error)"])
     }
 
     private func commit(_ batches: [Batch]) {
@@ -258,8 +261,7 @@ public final class Journal: Sendable {
             onCommit(records)
             for (batch, records) in zip(batches, committed) { batch.completion(.success(records)) }
         case .failure(let error):
-            stickyFailure.withLock { if $0 == nil { $0 = error } }
-            logger.critical("journal write failed; refusing all further writes", metadata: ["error": "\(error)"])
+            becomeFailed(error)
             batches.forEach { $0.completion(.failure(error)) }
         }
     }

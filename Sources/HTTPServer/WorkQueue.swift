@@ -3,17 +3,18 @@ import Glibc
 #endif
 
 /// A queue one consumer thread drains in batches: producers append and signal; the consumer
-/// sleeps on a condition variable until there is work, then takes everything at once. That
-/// "take everything" is what makes group commit: whatever piles up while the consumer is busy
-/// (an fsync) becomes its next batch, with no timer.
-final class WorkQueue<Item>: @unchecked Sendable {
+/// sleeps on a condition variable until there is work (or, if it asks, until a deadline),
+/// then takes everything at once. That "take everything" is what makes the journal's group
+/// commit and the dispatcher's batches: whatever piles up while the consumer is busy (an
+/// fsync, a pass over the lanes) becomes its next batch, with no timer.
+public final class WorkQueue<Item>: @unchecked Sendable {
     // Heap-allocated so the pthread objects never move.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var items: [Item] = []
     private var closed = false
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         // Timed waits measure on the monotonic clock: a wall-clock step must not stretch them.
         var attributes = pthread_condattr_t()
@@ -31,7 +32,8 @@ final class WorkQueue<Item>: @unchecked Sendable {
     }
 
     /// Adds work; false (and the item is not taken) once the queue is closed.
-    func push(_ item: Item) -> Bool {
+    @discardableResult
+    public func push(_ item: Item) -> Bool {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         guard !closed else { return false }
@@ -40,7 +42,7 @@ final class WorkQueue<Item>: @unchecked Sendable {
         return true
     }
 
-    enum Taken {
+    public enum Taken {
         case items([Item])
         /// `waitingAtMost` passed with nothing queued.
         case timedOut
@@ -49,14 +51,15 @@ final class WorkQueue<Item>: @unchecked Sendable {
     }
 
     /// Waits for work, at most `waitingAtMost` microseconds when given, and takes all of it.
-    func takeAll(waitingAtMost timeout: Int64? = nil) -> Taken {
+    public func takeAll(waitingAtMost timeout: Int64? = nil) -> Taken {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         if let timeout, items.isEmpty && !closed {
+            let wait = max(0, timeout)
             var deadline = timespec()
             clock_gettime(CLOCK_MONOTONIC, &deadline)
-            let nanoseconds = Int(deadline.tv_nsec) + Int(timeout % 1_000_000) * 1000
-            deadline.tv_sec += Int(timeout / 1_000_000) + nanoseconds / 1_000_000_000
+            let nanoseconds = Int(deadline.tv_nsec) + Int(wait % 1_000_000) * 1000
+            deadline.tv_sec += Int(wait / 1_000_000) + nanoseconds / 1_000_000_000
             deadline.tv_nsec = nanoseconds % 1_000_000_000
             while items.isEmpty && !closed {
                 if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { break }
@@ -73,7 +76,7 @@ final class WorkQueue<Item>: @unchecked Sendable {
     }
 
     /// Refuses new work; the consumer still drains what was queued.
-    func close() {
+    public func close() {
         pthread_mutex_lock(mutex)
         closed = true
         pthread_cond_broadcast(condition)
