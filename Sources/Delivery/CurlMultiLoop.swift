@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CCurl
+import Gateway
 import Logging
 
 /// The engine thread: owns the multi handle's use, the easy-handle pool and the requests
@@ -17,9 +18,8 @@ final class CurlMultiLoop {
     private var pool: CurlEasyPool
     /// Swapped with the shared queue on every drain, so neither side reallocates.
     private var incoming: [DeliveryRequest] = []
-    /// Requests beyond `maxConcurrentTransfers`, started in order from `waitingHead`.
-    private var waiting: [DeliveryRequest] = []
-    private var waitingHead = 0
+    /// Requests beyond `maxConcurrentTransfers`, started in order.
+    private var waiting = ChunkedQueue<DeliveryRequest>()
     /// Results gathered for the next `onCompletions` call; its buffer is reused.
     private var results: [DeliveryResult] = []
 
@@ -65,7 +65,7 @@ final class CurlMultiLoop {
             deliver()
             // Freed slots go to waiting requests now, not after the next poll's sleep; after
             // a stop, the last transfer done ends the loop at once.
-            if reaped > 0 && (waitingHead < waiting.count || stopDeadline != nil) { continue }
+            if reaped > 0 && (waiting.first != nil || stopDeadline != nil) { continue }
             poll(until: stopDeadline)
         }
         pool.removeAll()
@@ -80,18 +80,17 @@ final class CurlMultiLoop {
             return state.stopDeadline
         }
         if !incoming.isEmpty {
-            waiting.append(contentsOf: incoming)
+            incoming.forEach { waiting.push($0) }
             incoming.removeAll(keepingCapacity: true)
         }
         return stopDeadline
     }
 
     private func startWaiting() {
-        while waitingHead < waiting.count && pool.activeCount < maxConcurrentTransfers {
-            start(waiting[waitingHead])
-            waitingHead += 1
+        while pool.activeCount < maxConcurrentTransfers, let next = waiting.first {
+            waiting.popFirst()
+            start(next)
         }
-        compactWaiting()
     }
 
     private func start(_ request: DeliveryRequest) {
@@ -172,11 +171,10 @@ final class CurlMultiLoop {
 
     private func failWaiting() {
         let error = DeliveryError(kind: .stopped, message: "engine stopped before the delivery started")
-        while waitingHead < waiting.count {
-            results.append(Self.failure(waiting[waitingHead].tag, error))
-            waitingHead += 1
+        while let next = waiting.first {
+            waiting.popFirst()
+            results.append(Self.failure(next.tag, error))
         }
-        compactWaiting()
     }
 
     private func abandonActive() {
@@ -190,16 +188,6 @@ final class CurlMultiLoop {
     }
 
     // MARK: - Helpers
-
-    private func compactWaiting() {
-        if waitingHead == waiting.count {
-            waiting.removeAll(keepingCapacity: true)
-            waitingHead = 0
-        } else if waitingHead >= 1024 && waitingHead * 2 >= waiting.count {
-            waiting.removeFirst(waitingHead)
-            waitingHead = 0
-        }
-    }
 
     private static func failure(_ tag: UInt64, _ error: DeliveryError) -> DeliveryResult {
         DeliveryResult(tag: tag, status: nil, error: error, duration: .zero, responseBody: [], retryAfter: nil)

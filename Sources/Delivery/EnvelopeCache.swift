@@ -1,3 +1,5 @@
+import Gateway
+
 /// Request bodies of recent events, by journal sequence, so an event fanned out to several
 /// subscriptions is read back from the journal and serialized once, not once per
 /// subscription (its signature still differs per subscription and attempt). Bounded by
@@ -9,9 +11,8 @@ struct EnvelopeCache {
     }
 
     private var entries: [UInt64: Envelope] = [:]
-    /// Insertion order; `head` is the oldest still cached.
-    private var order: [UInt64] = []
-    private var head = 0
+    /// Insertion order, oldest first.
+    private var order = ChunkedQueue<UInt64>()
     private(set) var byteCount = 0
     let maxEntries: Int
     let maxBytes: Int
@@ -34,17 +35,13 @@ struct EnvelopeCache {
         }
         entries[sequence] = built
         byteCount += built.body.count
-        order.append(sequence)
+        order.push(sequence)
         return built
     }
 
     private mutating func evictOldest() {
-        guard head < order.count else { return }
-        if let removed = entries.removeValue(forKey: order[head]) { byteCount -= removed.body.count }
-        head += 1
-        if head > 1024 && head * 2 > order.count {
-            order.removeFirst(head)
-            head = 0
-        }
+        guard let oldest = order.first else { return }
+        order.popFirst()
+        if let removed = entries.removeValue(forKey: oldest) { byteCount -= removed.body.count }
     }
 }

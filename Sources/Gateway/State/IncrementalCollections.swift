@@ -45,18 +45,20 @@ struct ShardedDictionary<Key: Hashable, Value> {
 
 /// A FIFO queue in fixed-size chunks: pushing adds at the back, popping drops whole chunks
 /// from the front once they are consumed, so neither end ever copies the whole queue.
-struct ChunkedQueue<Element> {
+public struct ChunkedQueue<Element> {
     private static var chunkSize: Int { 1 << 14 }
     private var chunks: [[Element]] = []
     /// Position of the first live element in `chunks[0]`.
     private var head = 0
 
-    var first: Element? {
+    public init() {}
+
+    public var first: Element? {
         guard let chunk = chunks.first, head < chunk.count else { return nil }
         return chunk[head]
     }
 
-    mutating func push(_ element: Element) {
+    public mutating func push(_ element: Element) {
         if chunks.isEmpty || chunks[chunks.count - 1].count == Self.chunkSize {
             var chunk: [Element] = []
             chunk.reserveCapacity(Self.chunkSize)
@@ -65,7 +67,7 @@ struct ChunkedQueue<Element> {
         chunks[chunks.count - 1].append(element)
     }
 
-    mutating func popFirst() {
+    public mutating func popFirst() {
         guard !chunks.isEmpty else { return }
         head += 1
         if head == chunks[0].count && (chunks.count > 1 || head == Self.chunkSize) {
