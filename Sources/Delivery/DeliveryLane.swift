@@ -113,12 +113,19 @@ final class DeliveryLane {
     }
 
     private func backlogContains(_ sequence: UInt64) -> Bool {
-        var low = backlogHead, high = backlog.count
+        let index = Self.firstIndex(notBelow: sequence, in: backlogHead..<backlog.count) { backlog[$0].sequence }
+        return index < backlog.count && backlog[index].sequence == sequence
+    }
+
+    /// Binary search over positions `range` whose sequences ascend: the first one holding a
+    /// sequence not below `sequence`, or `range.upperBound`.
+    private static func firstIndex(notBelow sequence: UInt64, in range: Range<Int>, sequenceAt: (Int) -> UInt64) -> Int {
+        var low = range.lowerBound, high = range.upperBound
         while low < high {
             let middle = (low + high) / 2
-            if backlog[middle].sequence < sequence { low = middle + 1 } else { high = middle }
+            if sequenceAt(middle) < sequence { low = middle + 1 } else { high = middle }
         }
-        return low < backlog.count && backlog[low].sequence == sequence
+        return low
     }
 
     /// Returns where in `order` the item went.
@@ -132,13 +139,9 @@ final class DeliveryLane {
             order.append(item.sequence)
             return order.count - 1
         }
-        var low = head, high = order.count
-        while low < high {
-            let middle = (low + high) / 2
-            if order[middle] < item.sequence { low = middle + 1 } else { high = middle }
-        }
-        order.insert(item.sequence, at: low)
-        return low
+        let index = Self.firstIndex(notBelow: item.sequence, in: head..<order.count) { order[$0] }
+        order.insert(item.sequence, at: index)
+        return index
     }
 
     var isCircuitOpen: Bool { consecutiveFailures >= Self.breakerThreshold }
@@ -165,8 +168,9 @@ final class DeliveryLane {
         var due: [Item] = []
         var wakeAt: Int64?
         refill(now: now, rateLimit: rateLimit)
-        var blockedKeys = Set<String>()
-        var blockedUnkeyed = false
+        // Ordered lanes: keys whose next delivery must wait for an earlier one (nil stands for
+        // the deliveries without a key, which form one more sequence).
+        var blockedKeys = Set<String?>()
         // An open circuit without a probe yet lets one delivery through; if it fails it
         // becomes the probe.
         let limit = isCircuitOpen ? 1 : maxInFlight
@@ -192,13 +196,8 @@ final class DeliveryLane {
             guard let item = items[sequence] else { continue }
             if ordered {
                 // Everything with the same key waits for the earlier one to finish.
-                if let key = item.partitionKey {
-                    if blockedKeys.contains(key) { continue }
-                    if item.inFlight || item.notBefore > now { blockedKeys.insert(key) }
-                } else {
-                    if blockedUnkeyed { continue }
-                    if item.inFlight || item.notBefore > now { blockedUnkeyed = true }
-                }
+                if blockedKeys.contains(item.partitionKey) { continue }
+                if item.inFlight || item.notBefore > now { blockedKeys.insert(item.partitionKey) }
             }
             if item.inFlight { continue }
             if item.notBefore > now {
@@ -213,9 +212,7 @@ final class DeliveryLane {
                 tokens -= 1
             }
             due.append(markInFlight(sequence))
-            if ordered {
-                if let key = item.partitionKey { blockedKeys.insert(key) } else { blockedUnkeyed = true }
-            }
+            if ordered { blockedKeys.insert(item.partitionKey) }
         }
         return (due, wakeAt)
     }

@@ -17,8 +17,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var retryPolicy = RetryPolicy()
         public var engine = CurlMultiEngine.Configuration()
-        /// Pending deliveries each subscription holds as full items; the rest wait in its
-        /// compact backlog (see `DeliveryLane`).
+        /// Never-attempted deliveries each subscription holds as full items; the rest wait
+        /// in its compact backlog (see `DeliveryLane`).
         public var laneWindow = DeliveryLane.defaultWindowSize
         public init() {}
     }
@@ -153,11 +153,17 @@ public final class WebhookDispatcher: @unchecked Sendable {
         // Fan-outs the startup load already had (posted before it, arriving after): taking
         // one again once it was delivered would send it twice.
         for fanOut in fanOuts where fanOut.cause > loadedThrough {
-            let ordered = core.state.subscription(fanOut.subscriptionID)?.ordered == true
+            let ordered = subscription(fanOut.subscriptionID)?.ordered == true
             lane(fanOut.subscriptionID).add(DeliveryLane.Item(
                 sequence: fanOut.sequence, location: fanOut.location, partitionKey: fanOut.partitionKey,
                 attempts: 0, firstAttemptAt: nil, notBefore: 0), ordered: ordered)
         }
+    }
+
+    /// The subscription as the latest pass read it (no state lock per fan-out or result), or
+    /// from the state when no pass has seen it yet.
+    private func subscription(_ id: String) -> Subscription? {
+        subscriptions[id] ?? core.state.subscription(id)
     }
 
     private func lane(_ id: String) -> DeliveryLane {
@@ -281,7 +287,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         } else {
             outcome = .failed(status: nil, error: result.error?.message ?? "no response")
         }
-        let subscription = subscriptions[sent.subscriptionID] ?? core.state.subscription(sent.subscriptionID)
+        let subscription = subscription(sent.subscriptionID)
         var policy = configuration.retryPolicy
         if let overrides = subscription?.retry {
             policy = policy.applying(RetryPolicy.Overrides(
