@@ -14,6 +14,17 @@ struct DeliveryLaneTests {
                           attempts: 0, firstAttemptAt: nil, notBefore: 0)
     }
 
+    /// A delivery attempted before (a restart's load), waiting for its retry at `notBefore`.
+    static func attempted(_ sequence: UInt64, attempts: Int = 1, firstAttemptAt: Int64 = 1, notBefore: Int64) -> DeliveryLane.Item {
+        DeliveryLane.Item(sequence: sequence, location: location(sequence), partitionKey: nil,
+                          attempts: attempts, firstAttemptAt: firstAttemptAt, notBefore: notBefore)
+    }
+
+    /// Partition keys by sequence: odd ones "a", even ones "b".
+    static func oddEvenKey(_ location: RecordLocation) -> String? {
+        (location.offset / 100) % 2 == 1 ? "a" : "b"
+    }
+
     /// Sends everything the lane lets through, succeeding each, until it is empty; returns the
     /// order of the sends.
     static func drain(_ lane: DeliveryLane, maxInFlight: Int = 3, ordered: Bool = false) -> [UInt64] {
@@ -55,11 +66,7 @@ struct DeliveryLaneTests {
         let lane = DeliveryLane(subscriptionID: "s", windowSize: 2) { _ in nil }
         lane.add(Self.fresh(1), ordered: false)
         lane.add(Self.fresh(2), ordered: false)
-        var retried = Self.fresh(3)
-        retried.attempts = 2
-        retried.firstAttemptAt = 5
-        retried.notBefore = 1_000
-        lane.add(retried, ordered: false)
+        lane.add(Self.attempted(3, attempts: 2, firstAttemptAt: 5, notBefore: 1_000), ordered: false)
         #expect(lane.backlogCount == 0)
         let (due, wakeAt) = lane.takeDue(now: 10, maxInFlight: 10, rateLimit: nil, ordered: false)
         #expect(due.map(\.sequence) == [1, 2])
@@ -81,9 +88,7 @@ struct DeliveryLaneTests {
     @Test("an ordered lane reads the keys of backlogged deliveries and keeps each key in journal order")
     func orderedBacklogKeys() {
         // Keys by sequence: odd "a", even "b"; the lane is told none of them.
-        let lane = DeliveryLane(subscriptionID: "s", windowSize: 3) { location in
-            (location.offset / 100) % 2 == 1 ? "a" : "b"
-        }
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 3, partitionKeyAt: Self.oddEvenKey)
         for sequence in UInt64(1)...12 { lane.add(Self.fresh(sequence), ordered: true) }
         // Keys were read, so one of each key goes at once (keyless items would go one by one).
         let (first, _) = lane.takeDue(now: 1, maxInFlight: 10, rateLimit: nil, ordered: true)
@@ -143,16 +148,9 @@ struct DeliveryLaneTests {
         // restart and wait for their retries; the rest are fresh, most in the backlog.
         let keys: [UInt64: String] = [1: "k", 2: "k", 3: "k", 4: "k", 5: "m", 6: "k", 7: "l", 8: "m"]
         let lane = DeliveryLane(subscriptionID: "s", windowSize: 2) { keys[$0.offset / 100] }
-        func attempted(_ sequence: UInt64) -> DeliveryLane.Item {
-            var item = Self.fresh(sequence)
-            item.attempts = 1
-            item.firstAttemptAt = 1
-            item.notBefore = 1_000_000
-            return item
-        }
-        lane.add(attempted(1), ordered: true)
+        lane.add(Self.attempted(1, notBefore: 1_000_000), ordered: true)
         for sequence: UInt64 in [2, 3, 4, 5, 6] { lane.add(Self.fresh(sequence), ordered: true) }
-        lane.add(attempted(7), ordered: true)
+        lane.add(Self.attempted(7, notBefore: 1_000_000), ordered: true)
         lane.add(Self.fresh(8), ordered: true)
         #expect(lane.backlogCount == 4)  // 4, 5, 6, 8
         // Nothing held may go ("k" and "l" wait): the lane looks ahead and must send 5, the
@@ -164,9 +162,7 @@ struct DeliveryLaneTests {
     @Test("a lane switched to ordered looks up the keys of what it already holds")
     func switchedToOrdered() {
         // Odd sequences key "a", even "b"; added while the subscription was not ordered.
-        let lane = DeliveryLane(subscriptionID: "s", windowSize: 100) { location in
-            (location.offset / 100) % 2 == 1 ? "a" : "b"
-        }
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 100, partitionKeyAt: Self.oddEvenKey)
         for sequence in UInt64(1)...6 { lane.add(Self.fresh(sequence), ordered: false) }
         let (due, _) = lane.takeDue(now: 1, maxInFlight: 10, rateLimit: nil, ordered: true)
         // One per key, not everything at once (unordered) nor one in all (keys unknown).
