@@ -12,16 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 events=${2:-100000}
-out=Benchmarks/out
-mkdir -p "$out"
 scripts/ensure-tools.sh libcurl nginx curl python3 cc bc
-swift build -c release --product gatewayd >/dev/null
-gatewayd=$(swift build -c release --show-bin-path)/gatewayd
-work=$(mktemp -d /tmp/gateway-bench-fanout.XXXX)
+. Benchmarks/common.sh fanout gatewayd
+gatewayd=$bin/gatewayd
 cc -O2 -o "$work/curl_multi_reference" Benchmarks/curl_multi_reference.c -lcurl
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 conf=$(Benchmarks/nginx_conf.sh 1 "$work/nginx" 18080)
 nginx -p "$work/nginx" -c "$conf" & pids+=($!)
 for _ in $(seq 50); do curl -s -o /dev/null -X POST http://127.0.0.1:18080/hook && break; sleep 0.1; done
@@ -60,7 +54,6 @@ run_gateway() {
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 : >"$out/fanout-reference.txt"; : >"$out/fanout-gateway.txt"
 for round in $(seq "$rounds"); do
   seconds=$(python3 -c "print(max(3, $events / 40000))")

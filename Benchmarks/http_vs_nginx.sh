@@ -9,20 +9,12 @@ cd "$(dirname "$0")/.."
 rounds=${1:-5}
 seconds=${2:-10}
 loops=${3:-1}
-out=Benchmarks/out
-mkdir -p "$out"
-
 scripts/ensure-tools.sh nginx wrk bc curl
-swift build -c release --product bench-server >/dev/null
-bench_server=$(swift build -c release --show-bin-path)/bench-server
+. Benchmarks/common.sh nginx bench-server
+bench_server=$bin/bench-server
+conf=$(Benchmarks/nginx_conf.sh 1 "$work" 18080)
 
-nginx_dir=$(mktemp -d /tmp/gateway-bench-nginx.XXXX)
-conf=$(Benchmarks/nginx_conf.sh 1 "$nginx_dir" 18080)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$nginx_dir"; }
-trap cleanup EXIT
-
-nginx -p "$nginx_dir" -c "$conf" & pids+=($!)
+nginx -p "$work" -c "$conf" & pids+=($!)
 "$bench_server" 127.0.0.1:18081 "$loops" >/dev/null & pids+=($!)
 for port in 18080 18081; do
   for _ in $(seq 50); do curl -s -o /dev/null -X POST "http://127.0.0.1:$port/v1/events" && break; sleep 0.1; done
@@ -39,7 +31,6 @@ measure() {
   echo "$rps $p99"
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 : >"$out/nginx.txt"; : >"$out/ours.txt"
 for round in $(seq "$rounds"); do

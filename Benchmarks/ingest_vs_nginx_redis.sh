@@ -10,21 +10,9 @@ cd "$(dirname "$0")/.."
 rounds=${1:-3}
 seconds=${2:-10}
 loops=${3:-1}
-out=Benchmarks/out
-mkdir -p "$out"
-
 scripts/ensure-tools.sh libcurl nginx wrk bc curl redis-server redis-benchmark
-swift build -c release --product gatewayd >/dev/null
-gatewayd=$(swift build -c release --show-bin-path)/gatewayd
-
-work=$(mktemp -d /tmp/gateway-bench-ingest.XXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. Benchmarks/common.sh ingest gatewayd
+gatewayd=$bin/gatewayd
 
 conf=$(Benchmarks/nginx_conf.sh 1 "$work/nginx" 18080)
 nginx -p "$work/nginx" -c "$conf" & pids+=($!)
@@ -54,7 +42,6 @@ redis_run() {
     | tr '\r' '\n' | awk '/requests per second/ {for (i=1;i<=NF;i++) if ($(i+1) ~ /^requests/) print $i}' | tail -1
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 : >"$out/ingest-nginx.txt"; : >"$out/ingest-gateway.txt"; : >"$out/ingest-redis.txt"
 for round in $(seq "$rounds"); do

@@ -12,15 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 events=${2:-100000}
-out=Benchmarks/out
-mkdir -p "$out"
 scripts/ensure-tools.sh libcurl nginx curl python3 bc
-swift build -c release --product gatewayd >/dev/null
-gatewayd=$(swift build -c release --show-bin-path)/gatewayd
-work=$(mktemp -d /tmp/gateway-bench-isolation.XXXX)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. Benchmarks/common.sh isolation gatewayd
+gatewayd=$bin/gatewayd
 conf=$(Benchmarks/nginx_conf.sh 1 "$work/nginx" 18080)
 nginx -p "$work/nginx" -c "$conf" & pids+=($!)
 python3 Benchmarks/slow_receiver.py 18087 5 & pids+=($!)
@@ -48,7 +42,6 @@ run() {
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 : >"$out/isolation-alone.txt"; : >"$out/isolation-beside.txt"
 for round in $(seq "$rounds"); do
   # Not `read < <(run ...)`: each run must be over (gatewayd stopped) before the next starts.

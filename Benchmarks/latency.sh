@@ -8,16 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rate=${1:-5000}
 seconds=${2:-10}
-out=Benchmarks/out
-mkdir -p "$out"
 scripts/ensure-tools.sh libcurl wrk curl python3
-swift build -c release --product gatewayd >/dev/null
-swift build -c release --product bench-receiver >/dev/null
-bin=$(swift build -c release --show-bin-path)
-work=$(mktemp -d /tmp/gateway-bench-latency.XXXX)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. Benchmarks/common.sh latency gatewayd bench-receiver
 
 "$bin/bench-receiver" 127.0.0.1:18086 >"$out/latency-receiver.txt" 2>&1 & receiver=$!; pids+=($receiver)
 export BENCH_TOKEN=bench

@@ -8,16 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-1000000}
 scripts/ensure-tools.sh libcurl python3
-swift build -c release --product gatewayd >/dev/null
-gatewayd=$(swift build -c release --show-bin-path)/gatewayd
-work=$(mktemp -d /tmp/gateway-bench-pending.XXXX)
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. Benchmarks/common.sh pending gatewayd
+gatewayd=$bin/gatewayd
 start_gatewayd() {
   "$gatewayd" serve --listen 127.0.0.1:18085 --data-dir "$work/data" --admin-token bench --allow-private-targets \
     --log-level error >>"$work/gatewayd.log" 2>&1 &
   pid=$!
+  pids+=("$pid")
 }
 client="python3 Benchmarks/gateway_client.py 18085"
 rss() { awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' /proc/$pid/status; }

@@ -7,16 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 events=${1:-1000000}
 scripts/ensure-tools.sh libcurl curl python3
-swift build -c release --product gatewayd >/dev/null
-gatewayd=$(swift build -c release --show-bin-path)/gatewayd
-work=$(mktemp -d /tmp/gateway-bench-restart.XXXX)
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+. Benchmarks/common.sh restart gatewayd
+gatewayd=$bin/gatewayd
 start() {
   started=$(date +%s.%N)
   "$gatewayd" serve --listen 127.0.0.1:18083 --data-dir "$work/data" --admin-token bench >>"$work/gatewayd.log" 2>&1 &
   pid=$!
+  pids+=("$pid")
 }
 client="python3 Benchmarks/gateway_client.py 18083"
 # Seconds from just before gatewayd was started until /readyz answers.
