@@ -66,16 +66,22 @@ struct SubscriptionsAPI {
         let rate = counts.attempts == 0 ? 1.0 : Double(counts.attempts - counts.failedAttempts) / Double(counts.attempts)
         json.add("successRate", raw: Array(String(format: "%.4f", rate).utf8))
         let null = Array("null".utf8)
-        json.add("latencyP50Ms", raw: counts.p50DurationMicroseconds.map { Array(String(format: "%.3f", Double($0) / 1000).utf8) } ?? null)
-        json.add("latencyP99Ms", raw: counts.p99DurationMicroseconds.map { Array(String(format: "%.3f", Double($0) / 1000).utf8) } ?? null)
+        func milliseconds(_ microseconds: Int64?) -> [UInt8] {
+            microseconds.map { Array(String(format: "%.3f", Double($0) / 1000).utf8) } ?? null
+        }
+        func timestamp(_ microseconds: Int64?) -> [UInt8] {
+            microseconds.map { JSONFragment.string(Timestamp.format(microseconds: $0)).bytes } ?? null
+        }
+        json.add("latencyP50Ms", raw: milliseconds(counts.p50DurationMicroseconds))
+        json.add("latencyP99Ms", raw: milliseconds(counts.p99DurationMicroseconds))
         json.add("lastError", raw: counts.lastError.map { JSONFragment.string($0).bytes } ?? null)
-        json.add("lastErrorAt", raw: counts.lastErrorAt.map { JSONFragment.string(Timestamp.format(microseconds: $0)).bytes } ?? null)
+        json.add("lastErrorAt", raw: timestamp(counts.lastErrorAt))
         json.add("status", string: subscription.disabledReason != nil ? "disabled" : (subscription.paused ? "paused" : "active"))
         let lane = core.deliveryStatus.status(of: subscription.id)
         json.add("inFlight", number: lane?.inFlight ?? 0)
         json.add("circuit", string: lane?.circuitOpenedAt == nil ? "closed" : "open")
-        json.add("circuitOpenedAt", raw: lane?.circuitOpenedAt.map { JSONFragment.string(Timestamp.format(microseconds: $0)).bytes } ?? null)
-        json.add("nextProbeAt", raw: lane?.nextProbeAt.map { JSONFragment.string(Timestamp.format(microseconds: $0)).bytes } ?? null)
+        json.add("circuitOpenedAt", raw: timestamp(lane?.circuitOpenedAt))
+        json.add("nextProbeAt", raw: timestamp(lane?.nextProbeAt))
         return .json(200, json.finish())
     }
 
