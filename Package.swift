@@ -79,8 +79,10 @@ let package = Package(
             path: "Benchmarks/BenchReceiver",
             swiftSettings: strictSettings
         ),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], swiftSettings: strictSettings),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "HTTPServer"], swiftSettings: strictSettings),
-        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "HTTPServer"], swiftSettings: strictSettings),
+        // Waiting helpers the test targets share (they keep Swift Testing's few threads free).
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSettings),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "HTTPServer", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "HTTPServer", "TestSupport"], swiftSettings: strictSettings),
     ]
 )

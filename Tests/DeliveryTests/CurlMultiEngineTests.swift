@@ -4,6 +4,7 @@ import Glibc
 @testable import Delivery
 import HTTPServer
 import Synchronization
+import TestSupport
 import Testing
 
 /// Real transfers through `CurlMultiEngine` to a receiver on our HTTPServer, 127.0.0.1.
@@ -11,8 +12,8 @@ import Testing
 struct CurlMultiEngineTests {
     private func withEngine(
         _ configure: (inout CurlMultiEngine.Configuration) -> Void = { _ in },
-        _ body: (CurlMultiEngine, ResultCollector, Receiver) throws -> Void
-    ) throws {
+        _ body: (CurlMultiEngine, ResultCollector, Receiver) async throws -> Void
+    ) async throws {
         let receiver = try Receiver()
         defer { receiver.stop() }
         var configuration = CurlMultiEngine.Configuration()
@@ -20,11 +21,11 @@ struct CurlMultiEngineTests {
         let collector = ResultCollector()
         let engine = try CurlMultiEngine(configuration: configuration) { collector.add($0) }
         defer { engine.shutdown() }
-        try body(engine, collector, receiver)
+        try await body(engine, collector, receiver)
     }
 
-    @Test func postsTheExactBodyAndHeaders() throws {
-        try withEngine { engine, collector, receiver in
+    @Test func postsTheExactBodyAndHeaders() async throws {
+        try await withEngine { engine, collector, receiver in
             let body = Array(#"{"id":"msg_1","type":"order.created","data":{"n":1,"bytes":"\u0000\u00ff"}}"#.utf8)
             #expect(engine.submit(DeliveryRequest(
                 tag: 7, url: receiver.url("/hook"),
@@ -32,7 +33,7 @@ struct CurlMultiEngineTests {
                           ("webhook-signature", "v1,abc= v1,def="), ("x-empty", "")],
                 body: body
             )))
-            let result = try #require(collector.wait(for: 1).first)
+            let result = try #require(await collector.wait(for: 1).first)
             #expect(result.tag == 7)
             #expect(result.status == 200)
             #expect(result.error == nil)
@@ -57,7 +58,7 @@ struct CurlMultiEngineTests {
             // Without a Content-Type, JSON rather than libcurl's form type; an empty body is
             // sent as an empty body.
             #expect(engine.submit(DeliveryRequest(tag: 8, url: receiver.url("/hook"), body: [])))
-            #expect(collector.wait(for: 2).last?.status == 200)
+            #expect(await collector.wait(for: 2).last?.status == 200)
             let second = try #require(receiver.requests.last)
             #expect(second.headers["content-type"] == "application/json")
             #expect(second.headers["content-length"] == "0")
@@ -66,13 +67,13 @@ struct CurlMultiEngineTests {
         }
     }
 
-    @Test func reportsStatusCodesAndRetryAfter() throws {
-        try withEngine { engine, collector, receiver in
+    @Test func reportsStatusCodesAndRetryAfter() async throws {
+        try await withEngine { engine, collector, receiver in
             let statuses = [500, 410, 429, 503, 204]
             #expect(engine.submit(statuses.map {
                 DeliveryRequest(tag: UInt64($0), url: receiver.url("/status/\($0)"), body: [1, 2, 3])
             }))
-            let results = Dictionary(uniqueKeysWithValues: collector.wait(for: statuses.count).map { ($0.tag, $0) })
+            let results = Dictionary(uniqueKeysWithValues: await collector.wait(for: statuses.count).map { ($0.tag, $0) })
             #expect(results.count == statuses.count)
             for status in statuses {
                 let result = try #require(results[UInt64(status)])
@@ -85,10 +86,10 @@ struct CurlMultiEngineTests {
         }
     }
 
-    @Test func keepsOnlyTheFirstKibibyteOfTheResponse() throws {
-        try withEngine { engine, collector, receiver in
+    @Test func keepsOnlyTheFirstKibibyteOfTheResponse() async throws {
+        try await withEngine { engine, collector, receiver in
             #expect(engine.submit([1, 2].map { DeliveryRequest(tag: $0, url: receiver.url("/big"), body: [0]) }))
-            let results = collector.wait(for: 2)
+            let results = await collector.wait(for: 2)
             #expect(results.count == 2)
             for result in results {
                 #expect(result.status == 200)
@@ -98,10 +99,10 @@ struct CurlMultiEngineTests {
         }
     }
 
-    @Test func timesOutAndKeepsWorking() throws {
-        try withEngine { engine, collector, receiver in
+    @Test func timesOutAndKeepsWorking() async throws {
+        try await withEngine { engine, collector, receiver in
             #expect(engine.submit(DeliveryRequest(tag: 1, url: receiver.url("/slow"), body: [1], timeout: .milliseconds(200))))
-            let timedOut = try #require(collector.wait(for: 1).first)
+            let timedOut = try #require(await collector.wait(for: 1).first)
             #expect(timedOut.status == nil)
             #expect(timedOut.error?.kind == .timeout)
             #expect(timedOut.error?.curlCode == 28)
@@ -109,19 +110,19 @@ struct CurlMultiEngineTests {
             #expect(timedOut.duration >= .milliseconds(190) && timedOut.duration < .seconds(1))
 
             #expect(engine.submit(DeliveryRequest(tag: 2, url: receiver.url("/hook"), body: [2])))
-            let next = collector.wait(for: 2).last
+            let next = await collector.wait(for: 2).last
             #expect(next?.tag == 2 && next?.status == 200)
             #expect(engine.statistics == .init(inFlight: 0, completed: 1, failed: 1))
         }
     }
 
-    @Test func connectionRefusedIsAConnectError() throws {
+    @Test func connectionRefusedIsAConnectError() async throws {
         let port = try closedPort()
         let collector = ResultCollector()
         let engine = try CurlMultiEngine { collector.add($0) }
         defer { engine.shutdown() }
         #expect(engine.submit(DeliveryRequest(tag: 3, url: "http://127.0.0.1:\(port)/hook", body: [1])))
-        let result = try #require(collector.wait(for: 1).first)
+        let result = try #require(await collector.wait(for: 1).first)
         #expect(result.status == nil)
         #expect(result.error?.kind == .connect)
         #expect(result.error?.curlCode == 7)
@@ -133,7 +134,7 @@ struct CurlMultiEngineTests {
 
     /// With one transfer thread and with several, whose `onCompletions` calls overlap.
     @Test(arguments: [1, 3])
-    func manyConcurrentTransfersAreMatchedToTheirTags(threads: Int) throws {
+    func manyConcurrentTransfersAreMatchedToTheirTags(threads: Int) async throws {
         let total = 500
         let window = 64
         let receiver = try Receiver()
@@ -162,7 +163,7 @@ struct CurlMultiEngineTests {
             engineBox.withLock { $0 = nil }
         }
         #expect(engine.submit((0..<window).map(request)))
-        let results = collector.wait(for: total, timeout: .seconds(8))
+        let results = await collector.wait(for: total, timeout: .seconds(8))
         #expect(results.count == total)
         #expect(Set(results.map(\.tag)) == Set((0..<total).map(UInt64.init)))
         for result in results {
@@ -173,17 +174,17 @@ struct CurlMultiEngineTests {
         #expect(engine.statistics == .init(inFlight: 0, completed: total, failed: 0))
     }
 
-    @Test func addressCheckRefusesBeforeConnecting() throws {
+    @Test func addressCheckRefusesBeforeConnecting() async throws {
         let seen = Mutex<[PeerAddress]>([])
         let allow = Atomic(false)
-        try withEngine({ configuration in
+        try await withEngine({ configuration in
             configuration.addressCheck = { address in
                 seen.withLock { $0.append(address) }
                 return allow.load(ordering: .relaxed)
             }
         }) { engine, collector, receiver in
             #expect(engine.submit(DeliveryRequest(tag: 1, url: receiver.url("/hook"), body: [1])))
-            let refused = try #require(collector.wait(for: 1).first)
+            let refused = try #require(await collector.wait(for: 1).first)
             #expect(refused.status == nil)
             #expect(refused.error?.kind == .blocked)
             #expect(refused.error?.message == "refused to connect to 127.0.0.1: address not allowed")
@@ -193,13 +194,13 @@ struct CurlMultiEngineTests {
             // The same engine connects once the check allows it.
             allow.store(true, ordering: .relaxed)
             #expect(engine.submit(DeliveryRequest(tag: 2, url: receiver.url("/hook"), body: [2])))
-            #expect(collector.wait(for: 2).last?.status == 200)
+            #expect(await collector.wait(for: 2).last?.status == 200)
             #expect(receiver.requestCount == 1)
         }
     }
 
-    @Test func rejectsRequestsThatCannotBeSentSafely() throws {
-        try withEngine { engine, collector, receiver in
+    @Test func rejectsRequestsThatCannotBeSentSafely() async throws {
+        try await withEngine { engine, collector, receiver in
             #expect(engine.submit([
                 DeliveryRequest(tag: 1, url: receiver.url("/hook"), headers: [("x-evil", "a\r\nx-injected: 1")], body: [1]),
                 DeliveryRequest(tag: 2, url: receiver.url("/hook"), headers: [("x bad", "1")], body: [1]),
@@ -207,7 +208,7 @@ struct CurlMultiEngineTests {
                 DeliveryRequest(tag: 4, url: "gopher://127.0.0.1:\(receiver.port)/", body: [1]),
                 DeliveryRequest(tag: 5, url: "http://", body: [1]),
             ]))
-            let results = collector.wait(for: 5).sorted { $0.tag < $1.tag }
+            let results = await collector.wait(for: 5).sorted { $0.tag < $1.tag }
             #expect(results.map(\.tag) == [1, 2, 3, 4, 5])
             for result in results {
                 #expect(result.error?.kind == .invalidRequest, "\(result.tag): \(result.error?.message ?? "no error")")
@@ -217,7 +218,7 @@ struct CurlMultiEngineTests {
         }
     }
 
-    @Test func shutdownStopsRunningAndQueuedTransfers() throws {
+    @Test func shutdownStopsRunningAndQueuedTransfers() async throws {
         let receiver = try Receiver()
         defer { receiver.stop() }
         let collector = ResultCollector()
@@ -226,7 +227,7 @@ struct CurlMultiEngineTests {
         configuration.maxConcurrentTransfers = 3
         let engine = try CurlMultiEngine(configuration: configuration) { collector.add($0) }
         #expect(engine.submit((1...5).map { DeliveryRequest(tag: $0, url: receiver.url("/hold"), body: [1]) }))
-        #expect(eventually { receiver.requestCount == 3 })
+        #expect(await eventually { receiver.requestCount == 3 })
         #expect(engine.statistics.inFlight == 5)
 
         engine.shutdown()
@@ -245,10 +246,10 @@ struct CurlMultiEngineTests {
         #expect(receiver.requestCount == 3)
     }
 
-    @Test func shutdownGracePeriodLetsRunningTransfersFinish() throws {
-        try withEngine { engine, collector, receiver in
+    @Test func shutdownGracePeriodLetsRunningTransfersFinish() async throws {
+        try await withEngine { engine, collector, receiver in
             #expect(engine.submit(DeliveryRequest(tag: 1, url: receiver.url("/hold"), body: [1])))
-            #expect(eventually { receiver.requestCount == 1 })
+            #expect(await eventually { receiver.requestCount == 1 })
             afterDelay(.milliseconds(100)) { receiver.answerHeld() }
             engine.shutdown(gracePeriod: .seconds(5))
             let result = collector.all.first

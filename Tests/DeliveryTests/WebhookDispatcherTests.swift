@@ -4,6 +4,7 @@ import Foundation
 import HTTPServer
 import Logging
 import Synchronization
+import TestSupport
 import Testing
 
 /// The dispatcher end to end: a real journal, real libcurl transfers, a real receiver on

@@ -147,11 +147,11 @@ struct EventsAPITests {
         #expect(try gateway.request("GET", "/v1/events/ord_1:created").status == 200)
     }
 
-    @Test func idempotencyWindowExpires() throws {
+    @Test func idempotencyWindowExpires() async throws {
         let gateway = try GatewayHarness { core, _ in core.idempotencyWindow = .milliseconds(200) }
         let key = [("Idempotency-Key", "short-lived")]
         #expect(try gateway.request("POST", "/v1/events", headers: key, body: Self.order).status == 202)
-        Thread.sleep(forTimeInterval: 0.3)
+        try await Task.sleep(for: .milliseconds(300))
         #expect(try gateway.request("POST", "/v1/events", headers: key, body: Self.order).status == 202)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 @testable import HTTPServer
+import TestSupport
 import Testing
 
 /// A corpus of broken and hostile requests sent to a live server. Each must get its precise

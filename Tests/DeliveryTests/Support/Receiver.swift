@@ -4,6 +4,7 @@ import Glibc
 @testable import Delivery
 import HTTPServer
 import Logging
+import TestSupport
 import Synchronization
 import Testing
 
@@ -96,45 +97,10 @@ final class ResultCollector: Sendable {
     var all: [DeliveryResult] { results.withLock { $0 } }
 
     /// Waits until `count` results have arrived (or `timeout` passes) and returns them.
-    func wait(for count: Int, timeout: Duration = .seconds(5)) -> [DeliveryResult] {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let current = all
-            if current.count >= count { return current }
-            usleep(2_000)
-        }
+    func wait(for count: Int, timeout: Duration = .seconds(5)) async -> [DeliveryResult] {
+        _ = await eventually(timeout: timeout) { all.count >= count }
         return all
     }
-}
-
-/// Polls `condition` every 2 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        usleep(2_000)
-    }
-    return condition()
-}
-
-/// The same for async tests: it waits with `Task.sleep`, so the few threads Swift Testing
-/// runs tests on stay free for other suites (whose timing checks a blocked pool would upset).
-func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(2))
-    }
-    return condition()
-}
-
-/// Runs `body` after `delay` on a detached thread of its own.
-func afterDelay(_ delay: Duration, _ body: @escaping @Sendable () -> Void) {
-    guard let thread = try? spawnThread(name: "test-receiver", {
-        usleep(UInt32(delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000))
-        body()
-    }) else { return }
-    pthread_detach(thread)
 }
 
 /// A loopback port with nothing listening: bound to get a free number, then closed.

@@ -4,6 +4,8 @@ import Glibc
 import Foundation
 @testable import HTTPServer
 import Logging
+import Synchronization
+import TestSupport
 
 /// A blocking TCP client that sends exact bytes, so tests can send what no real HTTP client
 /// would (smuggling attempts, half requests, garbage) and read exactly what comes back.
@@ -127,7 +129,7 @@ final class RawClient: @unchecked Sendable {
     }
 }
 
-struct TestResponse {
+struct TestResponse: Sendable {
     var status: Int
     var headers: [(String, String)]
     var body: [UInt8]
@@ -139,14 +141,23 @@ struct TestResponse {
     var text: String { String(decoding: body, as: UTF8.self) }
 }
 
+/// One event loop on `address`, and a header timeout long enough that a connection a test
+/// opens early is not closed as silent while a busy test pool delays the test's next step
+/// (tests of the header timeout set their own).
+func testServerConfiguration(_ address: String = "127.0.0.1:0") throws -> HTTPServerConfiguration {
+    var configuration = HTTPServerConfiguration(address: try SocketAddress(parsing: address))
+    configuration.eventLoopCount = 1
+    configuration.headerReadTimeout = .seconds(120)
+    return configuration
+}
+
 /// Starts a server on 127.0.0.1 port 0 with the routes tests use, runs `body`, then shuts down.
 func withTestServer(
     _ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
     routes: (inout Router) -> Void = { _ in },
     _ body: (HTTPServer, UInt16) async throws -> Void
 ) async throws {
-    var configuration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
-    configuration.eventLoopCount = 1
+    var configuration = try testServerConfiguration()
     configure(&configuration)
     var router = Router()
     router.get("/hello") { _, _ in .response(.json(200, #"{"hello":"world"}"#)) }
@@ -170,38 +181,27 @@ func withTestServer(
     await stop(server)
 }
 
+/// Times a server's stop on a thread of its own, started at once, so the time is exact
+/// however late the busy test pool gets round to asking.
+final class StopWatch: Sendable {
+    let started = Date()
+    private let stoppedAt = Mutex<Date?>(nil)
+
+    init(_ server: HTTPServer) {
+        Thread.detachNewThread {
+            server.wait()
+            self.stoppedAt.withLock { $0 = Date() }
+        }
+    }
+
+    /// When the server's `wait()` returned; nil if it has not within 10 s.
+    func stoppedAt() async -> Date? {
+        _ = await eventually(timeout: .seconds(10)) { stoppedAt.withLock { $0 != nil } }
+        return stoppedAt.withLock { $0 }
+    }
+}
+
 func stop(_ server: HTTPServer, gracePeriod: Duration = .seconds(2)) async {
     server.shutdown(gracePeriod: gracePeriod)
     _ = try? await offThePool { server.wait() }
-}
-
-/// Runs blocking work on its own thread and awaits it without holding a pool thread.
-func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            do {
-                continuation.resume(returning: try work())
-            } catch {
-                continuation.resume(throwing: error)
-            }
-        }
-    }
-}
-
-/// Runs `body` on a new thread after `delay`; used to complete pending responses "later".
-func afterDelay(_ delay: Double, _ body: @escaping @Sendable () -> Void) {
-    Thread.detachNewThread {
-        Thread.sleep(forTimeInterval: delay)
-        body()
-    }
-}
-
-/// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Double = 5, _ condition: () -> Bool) async -> Bool {
-    let end = Date().addingTimeInterval(timeout)
-    while Date() < end {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
 }
