@@ -24,12 +24,13 @@ struct EnvelopeCache {
 
     var count: Int { entries.count }
 
-    /// The cached envelope, or the one `build` makes (cached unless it alone exceeds the
-    /// byte bound); nil when `build` has nothing.
-    mutating func envelope(for sequence: UInt64, build: () -> Envelope?) -> Envelope? {
+    /// The cached envelope, or the one `build` makes: cached when `keep` says another
+    /// subscription may want it, unless it alone exceeds the byte bound. Nil when `build` has
+    /// nothing.
+    mutating func envelope(for sequence: UInt64, keep: Bool = true, build: () -> Envelope?) -> Envelope? {
         if let cached = entries[sequence] { return cached }
         guard let built = build() else { return nil }
-        guard built.body.count <= maxBytes else { return built }
+        guard keep, built.body.count <= maxBytes else { return built }
         while entries.count >= maxEntries || byteCount + built.body.count > maxBytes {
             evictOldest()
         }

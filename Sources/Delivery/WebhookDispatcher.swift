@@ -242,7 +242,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
 
     /// The event envelope, signed for every active secret of the subscription.
     private func makeRequest(_ item: DeliveryLane.Item, _ subscription: Subscription, _ signing: Signing, now: Int64) -> DeliveryRequest? {
-        let envelope = envelopes.envelope(for: item.sequence) {
+        // With one lane nothing else can want the envelope, and keeping it costs an insert
+        // and an eviction per event.
+        let envelope = envelopes.envelope(for: item.sequence, keep: lanes.count > 1) {
             guard let (eventID, body) = (try? core.webhookEnvelope(at: item.location)) ?? nil else { return nil }
             return EnvelopeCache.Envelope(eventID: eventID, body: body)
         }

@@ -18,6 +18,20 @@ struct EnvelopeCacheTests {
         #expect(builds == 1)
     }
 
+    @Test("an envelope not to be kept is built and returned but not cached, and evicts nothing")
+    func notKept() {
+        var cache = EnvelopeCache(maxEntries: 1, maxBytes: 1 << 20)
+        _ = cache.envelope(for: 1) { Self.envelope(5) }
+        var builds = 0
+        for _ in 0..<2 {
+            #expect(cache.envelope(for: 2, keep: false) { builds += 1; return Self.envelope(10) }?.body.count == 10)
+        }
+        #expect(builds == 2)
+        #expect(cache.count == 1)
+        // The entry already held still answers, whatever `keep` says.
+        #expect(cache.envelope(for: 1, keep: false) { Issue.record("rebuilt a cached envelope"); return nil }?.body.count == 5)
+    }
+
     @Test("the oldest entries go first when the entry bound is reached")
     func entryBound() {
         var cache = EnvelopeCache(maxEntries: 3, maxBytes: 1 << 20)

@@ -80,7 +80,8 @@ enum SegmentFile {
     }
 
     /// `pread` exactly `count` bytes; fewer means the file is shorter than the index claims.
-    static func readExactly(_ fd: Int32, count: Int, at offset: Int, file: String) throws(JournalError) -> [UInt8] {
+    /// `file` names the segment in an error only: it is built when one is thrown, not per read.
+    static func readExactly(_ fd: Int32, count: Int, at offset: Int, file: @autoclosure () -> String) throws(JournalError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
@@ -89,9 +90,9 @@ enum SegmentFile {
             }
             if result < 0 {
                 if errno == EINTR { continue }
-                throw JournalError.failed("pread", errno, file: file)
+                throw JournalError.failed("pread", errno, file: file())
             }
-            if result == 0 { throw JournalError.corrupt(file: file, offset: offset + done, reason: "unexpected end of file") }
+            if result == 0 { throw JournalError.corrupt(file: file(), offset: offset + done, reason: "unexpected end of file") }
             done += result
         }
         return bytes

@@ -45,20 +45,23 @@ struct ShardedDictionary<Key: Hashable, Value> {
 
 /// A FIFO queue in fixed-size chunks: pushing adds at the back, popping drops whole chunks
 /// from the front once they are consumed, so neither end ever copies the whole queue.
+///
+/// Inlinable so other modules (the delivery engine's hot path) get it specialized for their
+/// element type; unspecialized, every call looked up the generic type's metadata at run time.
 public struct ChunkedQueue<Element> {
-    private static var chunkSize: Int { 1 << 14 }
-    private var chunks: [[Element]] = []
+    @usableFromInline static var chunkSize: Int { 1 << 14 }
+    @usableFromInline var chunks: [[Element]] = []
     /// Position of the first live element in `chunks[0]`.
-    private var head = 0
+    @usableFromInline var head = 0
 
-    public init() {}
+    @inlinable public init() {}
 
-    public var first: Element? {
+    @inlinable public var first: Element? {
         guard let chunk = chunks.first, head < chunk.count else { return nil }
         return chunk[head]
     }
 
-    public mutating func push(_ element: Element) {
+    @inlinable public mutating func push(_ element: Element) {
         if chunks.isEmpty || chunks[chunks.count - 1].count == Self.chunkSize {
             var chunk: [Element] = []
             chunk.reserveCapacity(Self.chunkSize)
@@ -67,7 +70,7 @@ public struct ChunkedQueue<Element> {
         chunks[chunks.count - 1].append(element)
     }
 
-    public mutating func popFirst() {
+    @inlinable public mutating func popFirst() {
         guard !chunks.isEmpty else { return }
         head += 1
         if head == chunks[0].count && (chunks.count > 1 || head == Self.chunkSize) {
