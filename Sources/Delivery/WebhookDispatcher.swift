@@ -63,6 +63,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
     private var signingKeys: [String: WebhookSigner.SigningKey] = [:]
     /// Bodies of recent events, shared by the subscriptions they fan out to.
     private var envelopes = EnvelopeCache()
+    /// Journal bytes read past the last event read: the next due events are usually there.
+    private var readAhead = JournalReadAhead()
     /// Outcomes of a mail batch, appended to the journal together.
     private var attempts: [DeliveryAttemptRecord] = []
     private var nextTag: UInt64 = 0
@@ -245,7 +247,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         // With one lane nothing else can want the envelope, and keeping it costs an insert
         // and an eviction per event.
         let envelope = envelopes.envelope(for: item.sequence, keep: lanes.count > 1) {
-            guard let (eventID, body) = (try? core.webhookEnvelope(at: item.location)) ?? nil else { return nil }
+            guard let (eventID, body) = (try? core.webhookEnvelope(at: item.location, readAhead: &readAhead)) ?? nil else { return nil }
             return EnvelopeCache.Envelope(eventID: eventID, body: body)
         }
         guard let envelope else {

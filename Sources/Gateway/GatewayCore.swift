@@ -86,9 +86,10 @@ public final class GatewayCore: Sendable {
 
     /// The webhook request body of the event at `location` — `{id, type, timestamp, source,
     /// data}`, `data` being the producer's exact bytes — and the event's id. Written straight
-    /// from the journal record's bytes: it runs for every delivery.
-    public func webhookEnvelope(at location: RecordLocation) throws(JournalError) -> (eventID: String, body: [UInt8])? {
-        let record = try journal.read(location)
+    /// from the journal record's bytes, read through `readAhead` (see `JournalReadAhead`): it
+    /// runs for every delivery.
+    public func webhookEnvelope(at location: RecordLocation, readAhead: inout JournalReadAhead) throws(JournalError) -> (eventID: String, body: [UInt8])? {
+        let record = try journal.read(location, readAhead: &readAhead)
         guard record.kind == .event, let fields = try? EventRecord.envelopeFields(record.payload) else { return nil }
         let payload = record.payload
         var body: [UInt8] = []

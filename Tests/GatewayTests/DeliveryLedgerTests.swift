@@ -238,7 +238,8 @@ struct DeliveryLedgerTests {
         done.wait()
         let records = committed.withLock { $0 }
         try #require(records.count == 2)
-        let (eventID, body) = try #require(try gateway.core.webhookEnvelope(at: records[0].location))
+        var readAhead = JournalReadAhead()
+        let (eventID, body) = try #require(try gateway.core.webhookEnvelope(at: records[0].location, readAhead: &readAhead))
         #expect(eventID == event.id)
         var expected = JSONObjectWriter()
         expected.add("id", string: event.id)
@@ -248,7 +249,7 @@ struct DeliveryLedgerTests {
         expected.add("data", raw: event.data)
         #expect(body == expected.finish())
         // Anything but an event has no envelope.
-        #expect(try gateway.core.webhookEnvelope(at: records[1].location) == nil)
+        #expect(try gateway.core.webhookEnvelope(at: records[1].location, readAhead: &readAhead) == nil)
     }
 
     @Test func attemptRecordsRoundTrip() throws {

@@ -77,6 +77,53 @@ struct JournalTests {
         #expect(try Self.append(reopened, [[1, 2, 3]]).get().first?.sequence == 111)
     }
 
+    @Test func readAheadReadsWhatPlainReadsDoInAnyOrderAcrossSegmentsAndAtTheTail() throws {
+        let scratch = Scratch()
+        let journal = try Self.open(scratch.path, segmentSize: 4096)
+        defer { journal.close() }
+        var records: [JournalRecord] = []
+        for start in stride(from: 0, to: 300, by: 10) {
+            records += try Self.append(journal, (start..<(start + 10)).map(Self.payload)).get()
+        }
+        // A record larger than one refill.
+        let big = [UInt8](repeating: 0x62, count: JournalReadAhead.size + 1000)
+        records += try Self.append(journal, [big]).get()
+        #expect(Set(records.map(\.location.segment)).count > 3)
+        var readAhead = JournalReadAhead()
+        var shuffled = SplitMix64(seed: 7)
+        for order in [Array(records.indices), Array(records.indices.reversed()), records.indices.shuffled(using: &shuffled)] {
+            for index in order {
+                let read = try journal.read(records[index].location, readAhead: &readAhead)
+                #expect(read.sequence == records[index].sequence)
+                #expect(read.payload == records[index].payload)
+            }
+        }
+        // At the tail: the held bytes end where the file did; records appended after them
+        // are read afresh, not mistaken for what the held bytes had there.
+        _ = try journal.read(records[records.count - 1].location, readAhead: &readAhead)
+        for index in 0..<5 {
+            let appended = try Self.append(journal, [Self.payload(1000 + index)]).get()[0]
+            #expect(try journal.read(appended.location, readAhead: &readAhead).payload == Self.payload(1000 + index))
+        }
+    }
+
+    @Test func readAheadRefusesARecordDamagedOnDisk() throws {
+        let scratch = Scratch()
+        let journal = try Self.open(scratch.path)
+        defer { journal.close() }
+        let records = try Self.append(journal, (0..<10).map(Self.payload)).get()
+        let damaged = records[4].location
+        let file = FileHandle(forUpdatingAtPath: scratch.path + "/" + SegmentFile.name(base: damaged.segment))!
+        try file.seek(toOffset: damaged.offset + UInt64(damaged.length) - 2)
+        try file.write(contentsOf: [0xFF])
+        try file.close()
+        var readAhead = JournalReadAhead()
+        #expect(try journal.read(records[3].location, readAhead: &readAhead).payload == Self.payload(3))
+        #expect(throws: JournalError.self) { try journal.read(damaged, readAhead: &readAhead) }
+        #expect(throws: JournalError.self) { try journal.read(damaged) }
+        #expect(try journal.read(records[5].location, readAhead: &readAhead).payload == Self.payload(5))
+    }
+
     @Test func concurrentAppendersShareSyncs() throws {
         let scratch = Scratch()
         let journal = try Self.open(scratch.path)

@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Bytes of one segment read past the record a reader asked for, so that a reader going
+/// through the journal roughly in order (the dispatcher, reading each delivery's event) gets
+/// the next records without a system call each. Owned by that reader's thread; filled by
+/// `Journal.read(_:readAhead:)`.
+///
+/// Held bytes are never stale: a record, once written, does not change, and a record is only
+/// taken from them when it lies wholly inside and its checksum holds. A record that was still
+/// being appended when the bytes were read fails that test and is read again.
+public struct JournalReadAhead {
+    /// How much one refill reads: about 200 events of 300 bytes.
+    public static let size = 64 * 1024
+
+    private var segment: UInt64?
+    /// The segment offset `bytes[0]` was read from.
+    private var offset = 0
+    private var bytes: [UInt8] = []
+    /// How many bytes of `bytes` the last refill read.
+    private var filled = 0
+
+    public init() {}
+
+    /// The record at `location` from the held bytes, or nil when they do not hold all of it
+    /// (or it does not decode from them).
+    func record(at location: RecordLocation,
+                decode: (UnsafeRawBufferPointer, Int, RecordLocation) -> JournalRecord?) -> JournalRecord? {
+        guard segment == location.segment else { return nil }
+        let start = Int(location.offset) - offset
+        guard start >= 0, start + Int(location.length) <= filled else { return nil }
+        return bytes.withUnsafeBytes { decode(UnsafeRawBufferPointer(rebasing: $0[0..<filled]), start, location) }
+    }
+
+    /// Reads from `fd` at `offset` as much as fits: at least `count` bytes, up to `size` when
+    /// the file has them. Throws when even `count` bytes are not there.
+    mutating func fill(from fd: Int32, segment: UInt64, at offset: Int, atLeast count: Int) throws(JournalError) {
+        let capacity = max(Self.size, count)
+        if bytes.count < capacity { bytes = [UInt8](repeating: 0, count: capacity) }
+        self.segment = nil
+        var done = 0
+        // A short read means the end of the file (the tail, while it is being appended to):
+        // read again only for the record's own bytes, never for the extra.
+        while done < count {
+            let result = bytes.withUnsafeMutableBytes { raw in
+                pread(fd, raw.baseAddress! + done, capacity - done, off_t(offset + done))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw JournalError.failed("pread", errno, file: SegmentFile.name(base: segment))
+            }
+            if result == 0 { break }
+            done += result
+        }
+        guard done >= count else {
+            throw JournalError.corrupt(file: SegmentFile.name(base: segment), offset: offset + done, reason: "unexpected end of file")
+        }
+        self.segment = segment
+        self.offset = offset
+        filled = done
+    }
+}
