@@ -20,6 +20,11 @@ public final class WebhookDispatcher: @unchecked Sendable {
         /// Never-attempted deliveries each subscription holds as full items; the rest wait
         /// in its compact backlog (see `DeliveryLane`).
         public var laneWindow = DeliveryLane.defaultWindowSize
+        /// Attempt outcomes go to the journal in one append once the oldest has waited this
+        /// long, or 512 have gathered, or the dispatcher stops. Appending after every mail
+        /// batch woke the journal's writer every few deliveries; the outcomes need no sync
+        /// (see `GatewayCore.recordAttempts`), and one lost in a crash is an attempt made again.
+        public var attemptBatchInterval: Duration = .milliseconds(1)
         public init() {}
     }
 
@@ -40,6 +45,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
 
     /// The longest the dispatcher sleeps between passes (microseconds).
     static let passInterval: Int64 = 200_000
+    /// See `Configuration.attemptBatchInterval`.
+    static let attemptFlushCount = 512
 
     private let core: GatewayCore
     private let configuration: Configuration
@@ -65,8 +72,11 @@ public final class WebhookDispatcher: @unchecked Sendable {
     private var envelopes = EnvelopeCache()
     /// Journal bytes read past the last event read: the next due events are usually there.
     private var readAhead = JournalReadAhead()
-    /// Outcomes of a mail batch, appended to the journal together.
+    /// Outcomes not yet appended to the journal, and when the oldest of them was queued.
     private var attempts: [DeliveryAttemptRecord] = []
+    private var attemptsQueuedAt: Int64 = 0
+    /// `configuration.attemptBatchInterval` in microseconds.
+    private let attemptFlushInterval: Int64
     private var nextTag: UInt64 = 0
     private var random = SystemRandomNumberGenerator()
 
@@ -74,6 +84,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         self.core = core
         self.configuration = configuration
         self.logger = logger
+        attemptFlushInterval = configuration.attemptBatchInterval.microseconds
     }
 
     /// Starts the engine and the dispatcher thread, then picks up everything still pending
@@ -116,7 +127,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
             switch mailbox.takeAll(waitingAtMost: wakeAt - wallClockMicroseconds()) {
             case .items(let taken): mail = taken
             case .timedOut: mail = []
-            case .closed: return
+            case .closed:
+                flushAttempts()
+                return
             }
             for item in mail {
                 switch item {
@@ -126,15 +139,25 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 case .nudge: break
                 }
             }
-            if !attempts.isEmpty {
-                core.recordAttempts(attempts)
-                attempts.removeAll(keepingCapacity: true)
-            }
-            // Stopping: what finished is recorded above (or it would be sent again after the
+            // Stopping: what finished is recorded (or it would be sent again after the
             // restart); nothing new is sent.
-            if stopping.load(ordering: .relaxed) { return }
+            if stopping.load(ordering: .relaxed) {
+                flushAttempts()
+                return
+            }
+            if attempts.count >= Self.attemptFlushCount
+                || (!attempts.isEmpty && wallClockMicroseconds() - attemptsQueuedAt >= attemptFlushInterval) {
+                flushAttempts()
+            }
             wakeAt = dispatch()
+            if !attempts.isEmpty { wakeAt = min(wakeAt, attemptsQueuedAt + attemptFlushInterval) }
         }
+    }
+
+    private func flushAttempts() {
+        guard !attempts.isEmpty else { return }
+        core.recordAttempts(attempts)
+        attempts.removeAll(keepingCapacity: true)
     }
 
     private func loadPending() {
@@ -326,6 +349,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 self?.post(.disableRecorded(id))
             }
         }
+        if attempts.isEmpty { attemptsQueuedAt = now }
         attempts.append(record)
     }
 }

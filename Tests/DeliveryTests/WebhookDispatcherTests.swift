@@ -80,14 +80,17 @@ struct WebhookDispatcherTests {
 
         let engine: CurlMultiEngine.Configuration
         let laneWindow: Int
+        let attemptBatchInterval: Duration
 
         init(policy: RetryPolicy = RetryPolicy(schedule: [.milliseconds(50), .milliseconds(50), .milliseconds(50)], jitter: 0,
                                                minimumDelay: .milliseconds(10)),
              engine: CurlMultiEngine.Configuration = { var engine = CurlMultiEngine.Configuration(); engine.timeout = .seconds(2); return engine }(),
-             laneWindow: Int = DeliveryLane.defaultWindowSize) throws {
+             laneWindow: Int = DeliveryLane.defaultWindowSize,
+             attemptBatchInterval: Duration = WebhookDispatcher.Configuration().attemptBatchInterval) throws {
             self.policy = policy
             self.engine = engine
             self.laneWindow = laneWindow
+            self.attemptBatchInterval = attemptBatchInterval
             try start()
         }
 
@@ -99,6 +102,7 @@ struct WebhookDispatcherTests {
             configuration.retryPolicy = policy
             configuration.engine = engine
             configuration.laneWindow = laneWindow
+            configuration.attemptBatchInterval = attemptBatchInterval
             dispatcher = WebhookDispatcher(core: core, configuration: configuration, logger: logger)
             try dispatcher.start()
         }
@@ -482,6 +486,27 @@ struct WebhookDispatcherTests {
         #expect(arrivals.first == "a-1")
         #expect(successes.firstIndex(of: "a-1")! < successes.firstIndex(of: "a-2")!)
         #expect(arrivals.filter { $0 == "a-2" }.count == 1)
+    }
+
+    @Test func outcomesWaitingForTheirBatchAreJournaledAtShutdown() async throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        // Outcomes would wait a minute for their append: only the shutdown can write them.
+        let rig = try Rig(attemptBatchInterval: .seconds(60))
+        let subscription = try rig.subscribe(receiver.url, maxInFlight: 20)
+        for index in 0..<20 { try rig.publish("evt_\(index)", data: "\(index)") }
+        // Every outcome has reached the dispatcher (nothing in flight), none is journaled yet.
+        #expect(await eventually {
+            receiver.received.count == 20 && rig.core.deliveryStatus.status(of: subscription.id)?.inFlight == 0
+        })
+        rig.settle()
+        #expect(rig.core.state.deliveryCounts(for: subscription.id).delivered == 0)
+        rig.stop()
+        try rig.start()
+        #expect(rig.core.state.deliveryCounts(for: subscription.id).delivered == 20)
+        #expect(rig.core.state.pendingDeliveries(for: subscription.id).isEmpty)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(receiver.received.count == 20, "nothing is sent twice after the restart")
     }
 
     @Test func pendingDeliveriesResumeAfterARestart() async throws {
