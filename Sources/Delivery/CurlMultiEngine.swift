@@ -148,7 +148,11 @@ public final class CurlMultiEngine: Sendable {
     /// thread); larger ones are split evenly. Completions come back a few at a time and are
     /// replaced by as many new requests: splitting each of those woke both threads for a
     /// couple of requests apiece: 0.44 context switches per delivery across gatewayd and nginx,
-    /// against 0.34 this way (`Benchmarks/fanout.sh`'s set-up).
+    /// against 0.34 this way (`Benchmarks/fanout.sh`'s set-up). Taking turns instead gave
+    /// back most of those switches: the least busy thread is usually the one whose
+    /// completions prompted the batch, still awake. Transfers waiting on a slow subscriber
+    /// count as busy too, which tilts other work to the other thread; the isolation
+    /// benchmark showed no cost from it (0.97).
     static let wholeBatchLimit = 16
 
     /// Queues `request`; its result will reach `onCompletions`. False after `shutdown`.
