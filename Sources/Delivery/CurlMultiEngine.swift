@@ -12,9 +12,10 @@ import Synchronization
 /// Each thread alone calls `curl_multi_*` on its handle and owns its easy handles. `submit`
 /// may be called from any thread: it gives a small batch to the least busy transfer thread
 /// and splits a large one over them, appends each share to that thread's queue under a lock
-/// and, when the queue was empty, wakes it with `curl_multi_wakeup`. A thread loops `curl_multi_perform` + `curl_multi_poll`, reaps
-/// finished transfers with `curl_multi_info_read` and hands their results, in batches, to
-/// the `onCompletions` callback. No `Task` or Dispatch work item per delivery; easy handles
+/// and, when the queue was empty, wakes it with `curl_multi_wakeup`. A thread loops
+/// `curl_multi_perform` + `curl_multi_poll`, reaps finished transfers with
+/// `curl_multi_info_read` and hands their results, in batches, to the `onCompletions`
+/// callback. No `Task` or Dispatch work item per delivery; easy handles
 /// and their buffers are pooled, connections are kept per host by each multi handle.
 ///
 /// A libcurl thread spends most of a POST in the kernel and in libcurl itself (BENCHMARKS.md,
