@@ -63,9 +63,10 @@ public final class WebhookDispatcher: @unchecked Sendable {
     private var loadedThrough: UInt64 = 0
     /// What was last posted to the status board, per lane.
     private var posted: [String: DeliveryStatusBoard.LaneStatus] = [:]
-    /// Subscriptions as read at the latest pass: completions in between use these instead of
-    /// taking the state's lock for each result.
-    private var subscriptions: [String: Subscription] = [:]
+    /// What fan-outs and completions need of each subscription, as the latest pass read it:
+    /// no state lock per fan-out or result, and no copy of the whole subscription either
+    /// (a dozen reference-counted fields, retained and released for every delivery).
+    private var settings: [String: LaneSettings] = [:]
     /// Keyed HMACs by secret text, so a secret is decoded and keyed once, not per request.
     private var signingKeys: [String: WebhookSigner.SigningKey] = [:]
     /// Bodies of recent events, shared by the subscriptions they fan out to.
@@ -178,17 +179,32 @@ public final class WebhookDispatcher: @unchecked Sendable {
         // Fan-outs the startup load already had (posted before it, arriving after): taking
         // one again once it was delivered would send it twice.
         for fanOut in fanOuts where fanOut.cause > loadedThrough {
-            let ordered = subscription(fanOut.subscriptionID)?.ordered == true
+            let ordered = settings(fanOut.subscriptionID)?.ordered == true
             lane(fanOut.subscriptionID).add(DeliveryLane.Item(
                 sequence: fanOut.sequence, location: fanOut.location, partitionKey: fanOut.partitionKey,
                 attempts: 0, firstAttemptAt: nil, notBefore: 0), ordered: ordered)
         }
     }
 
-    /// The subscription as the latest pass read it (no state lock per fan-out or result), or
-    /// from the state when no pass has seen it yet.
-    private func subscription(_ id: String) -> Subscription? {
-        subscriptions[id] ?? core.state.subscription(id)
+    private struct LaneSettings {
+        var ordered: Bool
+        /// The dispatcher's policy with the subscription's overrides laid over it.
+        var retryPolicy: RetryPolicy
+    }
+
+    private func laneSettings(_ subscription: Subscription) -> LaneSettings {
+        let overrides = subscription.retry
+        return LaneSettings(
+            ordered: subscription.ordered,
+            retryPolicy: configuration.retryPolicy.applying(RetryPolicy.Overrides(
+                maxAttempts: overrides.maxAttempts, maxAge: overrides.maxAgeSeconds.map { .seconds($0) })))
+    }
+
+    /// A subscription's settings as the latest pass read them, or from the state when no
+    /// pass has seen it yet.
+    private func settings(_ id: String) -> LaneSettings? {
+        if let known = settings[id] { return known }
+        return core.state.subscription(id).map(laneSettings)
     }
 
     private func lane(_ id: String) -> DeliveryLane {
@@ -208,12 +224,12 @@ public final class WebhookDispatcher: @unchecked Sendable {
         for (id, lane) in lanes {
             guard let subscription = core.state.subscription(id) else {
                 lanes[id] = nil  // deleted: what it was owed went with it
-                subscriptions[id] = nil
+                settings[id] = nil
                 posted[id] = nil
                 core.deliveryStatus.post(nil, for: id)
                 continue
             }
-            subscriptions[id] = subscription
+            settings[id] = laneSettings(subscription)
             defer { postStatus(of: lane, now: now) }
             if lane.heldForDisable { continue }
             if subscription.paused || subscription.disabledReason != nil { continue }
@@ -314,12 +330,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         } else {
             outcome = .failed(status: nil, error: result.error?.message ?? "no response")
         }
-        let subscription = subscription(sent.subscriptionID)
-        var policy = configuration.retryPolicy
-        if let overrides = subscription?.retry {
-            policy = policy.applying(RetryPolicy.Overrides(
-                maxAttempts: overrides.maxAttempts, maxAge: overrides.maxAgeSeconds.map { .seconds($0) }))
-        }
+        let policy = settings(sent.subscriptionID)?.retryPolicy ?? configuration.retryPolicy
         let decision = policy.decision(
             afterAttempt: sent.attempt, firstAttemptAt: sent.firstAttemptAt, now: now, outcome: outcome, random: &random)
         let lane = lane(sent.subscriptionID)

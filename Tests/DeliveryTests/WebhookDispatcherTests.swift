@@ -131,7 +131,8 @@ struct WebhookDispatcherTests {
         @discardableResult
         func subscribe(_ url: String, secret: String = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", ordered: Bool = false,
                        maxInFlight: Int = 10, disabled: String? = nil, id: String = "sub_test",
-                       paused: Bool = false, rateLimit: Int? = nil, extraSecrets: [Subscription.Secret] = []) throws -> Subscription {
+                       paused: Bool = false, rateLimit: Int? = nil, extraSecrets: [Subscription.Secret] = [],
+                       retry: Subscription.RetryOverrides = .init()) throws -> Subscription {
             var subscription = Subscription(id: id, url: url, eventTypes: [EventTypePattern("*")!],
                                             secrets: [.init(value: secret, expiresAt: nil)] + extraSecrets)
             subscription.ordered = ordered
@@ -139,6 +140,7 @@ struct WebhookDispatcherTests {
             subscription.disabledReason = disabled
             subscription.paused = paused
             subscription.rateLimit = rateLimit
+            subscription.retry = retry
             if let existing = core.state.subscription(id) { subscription.createdAt = existing.createdAt }
             _ = try append([JournalEntry(kind: .subscriptionUpserted, payload: JSONParser.serialize(subscription.storedJSON()))])
             return subscription
@@ -445,6 +447,30 @@ struct WebhookDispatcherTests {
         })
         #expect(receiver.received.count == 8)
         #expect(rig.core.state.deadLetters(for: subscription.id).isEmpty)
+    }
+
+    @Test func aSubscriptionsOwnMaxAttemptsOverridesTheDispatchers() async throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        receiver.setScript(Array(repeating: 500, count: 10))
+        let rig = try Rig()  // 4 attempts of its own: 1 + the 3-step schedule
+        let subscription = try rig.subscribe(receiver.url, retry: .init(maxAttempts: 2, maxAgeSeconds: nil))
+        try rig.publish("evt_short", data: "1")
+        #expect(await eventually {
+            rig.settle()
+            return rig.core.state.deadLetters(for: subscription.id).count == 1
+        })
+        #expect(receiver.received.count == 2)
+        // Changed while running: the next pass reads the new limit.
+        try rig.subscribe(receiver.url, retry: .init(maxAttempts: 3, maxAgeSeconds: nil))
+        rig.dispatcher.nudge()
+        try await Task.sleep(for: .milliseconds(50))
+        try rig.publish("evt_longer", data: "2")
+        #expect(await eventually {
+            rig.settle()
+            return rig.core.state.deadLetters(for: subscription.id).count == 2
+        })
+        #expect(receiver.received.count == 5)
     }
 
     @Test func maxInFlightIsRespected() async throws {
