@@ -2,7 +2,7 @@
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test build deps bench-http bench-ingest bench-restart bench-fanout bench-latency bench-pending bench-isolation crash-test clean
+.PHONY: run test build deps bench-http bench-ingest bench-restart bench-fanout bench-fanout-ab bench-latency bench-pending bench-isolation crash-test clean
 
 # libcurl's headers (and pkg-config) are the only system packages the build needs.
 deps:
@@ -34,6 +34,10 @@ bench-restart: deps
 ## Fan-out throughput vs a libcurl multi C reference (see BENCHMARKS.md).
 bench-fanout: deps
 	Benchmarks/fanout.sh
+
+## Two gatewayd builds alternating on the same fan-out: make bench-fanout-ab A=path B=path.
+bench-fanout-ab: deps
+	Benchmarks/fanout_ab.sh $(A) $(B)
 
 ## Commit-to-receipt delivery latency at ~5,000 events/s with 3 subscriptions (see BENCHMARKS.md).
 bench-latency: deps
