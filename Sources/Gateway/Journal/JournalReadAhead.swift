@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Bytes of one segment read past the record a reader asked for, so that a reader going
 /// through the journal roughly in order (the dispatcher, reading each delivery's event) gets
 /// the next records without a system call each. Owned by that reader's thread; filled by
@@ -33,29 +29,13 @@ public struct JournalReadAhead {
         return bytes.withUnsafeBytes { decode(UnsafeRawBufferPointer(rebasing: $0[0..<filled]), start, location) }
     }
 
-    /// Reads from `fd` at `offset` as much as fits: at least `count` bytes, up to `size` when
-    /// the file has them. Throws when even `count` bytes are not there.
+    /// Reads from `fd` at `offset` as much as fits: at least `count` bytes, up to `size` (or
+    /// the largest record read so far) when the file has them. Throws when even `count` bytes
+    /// are not there.
     mutating func fill(from fd: Int32, segment: UInt64, at offset: Int, atLeast count: Int) throws(JournalError) {
-        let capacity = max(Self.size, count)
-        if bytes.count < capacity { bytes = [UInt8](repeating: 0, count: capacity) }
+        if bytes.count < max(Self.size, count) { bytes = [UInt8](repeating: 0, count: max(Self.size, count)) }
         self.segment = nil
-        var done = 0
-        // A short read means the end of the file (the tail, while it is being appended to):
-        // read again only for the record's own bytes, never for the extra.
-        while done < count {
-            let result = bytes.withUnsafeMutableBytes { raw in
-                pread(fd, raw.baseAddress! + done, capacity - done, off_t(offset + done))
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw JournalError.failed("pread", errno, file: SegmentFile.name(base: segment))
-            }
-            if result == 0 { break }
-            done += result
-        }
-        guard done >= count else {
-            throw JournalError.corrupt(file: SegmentFile.name(base: segment), offset: offset + done, reason: "unexpected end of file")
-        }
+        let done = try SegmentFile.read(fd, into: &bytes, atLeast: count, at: offset, file: SegmentFile.name(base: segment))
         self.segment = segment
         self.offset = offset
         filled = done

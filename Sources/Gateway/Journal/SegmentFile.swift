@@ -83,10 +83,21 @@ enum SegmentFile {
     /// `file` names the segment in an error only: it is built when one is thrown, not per read.
     static func readExactly(_ fd: Int32, count: Int, at offset: Int, file: @autoclosure () -> String) throws(JournalError) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
+        _ = try read(fd, into: &bytes, atLeast: count, at: offset, file: file())
+        return bytes
+    }
+
+    /// `pread`s into `bytes` from `offset`: at least `count` bytes, more (up to the array's
+    /// size) only as far as the calls made for those `count` bring them. Returns how many
+    /// were read; fewer than `count` means the file is shorter than expected, an error.
+    static func read(_ fd: Int32, into bytes: inout [UInt8], atLeast count: Int, at offset: Int,
+                     file: @autoclosure () -> String) throws(JournalError) -> Int {
         var done = 0
+        // A short read means the end of the file (a segment's tail, while it is being
+        // appended to): read again only for the bytes asked for, never for the extra.
         while done < count {
             let result = bytes.withUnsafeMutableBytes { raw in
-                pread(fd, raw.baseAddress! + done, count - done, off_t(offset + done))
+                pread(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
             }
             if result < 0 {
                 if errno == EINTR { continue }
@@ -95,6 +106,6 @@ enum SegmentFile {
             if result == 0 { throw JournalError.corrupt(file: file(), offset: offset + done, reason: "unexpected end of file") }
             done += result
         }
-        return bytes
+        return done
     }
 }
