@@ -87,28 +87,13 @@ struct CrashTests {
             // Everything acknowledged in earlier rounds must be there after the restart.
             try verify(acknowledged.withLock { $0 }, port: daemon.port, round: round, into: &report)
 
-            let stop = Atomic<Bool>(false)
-            let group = DispatchGroup()
-            let port = daemon.port
-            for client in 0..<4 {
-                DispatchQueue.global().async(group: group) {
-                    var sequence = 0
-                    while !stop.load(ordering: .relaxed) {
-                        sequence += 1
-                        let data = "{\"round\":\(round),\"client\":\(client),\"n\":\(sequence),\"pad\":\"\(String(repeating: "p", count: sequence % 97))\"}"
-                        let body = "{\"type\":\"crash.test\",\"data\":\(data)}"
-                        guard let response = try? HTTPTestClient.request(port: port, "POST", "/v1/events", token: GatewayHarness.adminToken, body: body),
-                              response.status == 202,
-                              let id = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["id"] as? String
-                        else { continue }
-                        acknowledged.withLock { $0[id] = data }
-                    }
-                }
+            // Rebuilt for the check: the same round, client and number give the same data.
+            let data = { @Sendable (client: Int, n: Int) in
+                "{\"round\":\(round),\"client\":\(client),\"n\":\(n),\"pad\":\"\(String(repeating: "p", count: n % 97))\"}"
             }
-            Thread.sleep(forTimeInterval: Double.random(in: 0.2...0.8))
-            daemon.kill9()
-            stop.store(true, ordering: .relaxed)
-            group.wait()
+            publishUntilKilled(daemon, clients: 4, killAfter: 0.2...0.8,
+                               body: { client, n in "{\"type\":\"crash.test\",\"data\":\(data(client, n))}" },
+                               acknowledged: { id, client, n in acknowledged.withLock { $0[id] = data(client, n) } })
         }
         let daemon = try Daemon(binary: binary, dataDirectory: directory)
         defer { daemon.kill9() }
@@ -168,27 +153,9 @@ struct CrashTests {
                                                          body: "{\"url\":\"http://127.0.0.1:\(receiverPort)/hook\",\"eventTypes\":[\"*\"],\"maxInFlight\":32}")
                 report.subscriptionStatus = created.status
             }
-            let stop = Atomic<Bool>(false)
-            let group = DispatchGroup()
-            let port = daemon.port
-            for client in 0..<3 {
-                DispatchQueue.global().async(group: group) {
-                    var n = 0
-                    while !stop.load(ordering: .relaxed) {
-                        n += 1
-                        let body = "{\"type\":\"crash.fanout\",\"data\":{\"round\":\(round),\"client\":\(client),\"n\":\(n)}}"
-                        guard let response = try? HTTPTestClient.request(port: port, "POST", "/v1/events", token: GatewayHarness.adminToken, body: body),
-                              response.status == 202,
-                              let id = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["id"] as? String
-                        else { continue }
-                        acknowledged.withLock { _ = $0.insert(id) }
-                    }
-                }
-            }
-            Thread.sleep(forTimeInterval: Double.random(in: 0.2...0.6))
-            daemon.kill9()
-            stop.store(true, ordering: .relaxed)
-            group.wait()
+            publishUntilKilled(daemon, clients: 3, killAfter: 0.2...0.6,
+                               body: { client, n in "{\"type\":\"crash.fanout\",\"data\":{\"round\":\(round),\"client\":\(client),\"n\":\(n)}}" },
+                               acknowledged: { id, _, _ in acknowledged.withLock { _ = $0.insert(id) } })
         }
         let daemon = try Daemon(binary: binary, dataDirectory: directory, extraArguments: ["--allow-private-targets"])
         defer { daemon.kill9() }
@@ -198,6 +165,36 @@ struct CrashTests {
         report.missing = received.withLock { got in expected.filter { got[$0] == nil } }
         report.duplicates = received.withLock { $0.values.filter { $0 > 1 }.count }
         return report
+    }
+
+    /// Publishes from `clients` threads until the daemon is killed, after a random pause
+    /// (seconds) from `killAfter`; returns once every client has stopped. `body(client, n)` is
+    /// a client's n-th event; `acknowledged(id, client, n)` runs for each that got a 202.
+    private static func publishUntilKilled(
+        _ daemon: Daemon, clients: Int, killAfter: ClosedRange<Double>,
+        body: @escaping @Sendable (_ client: Int, _ n: Int) -> String,
+        acknowledged: @escaping @Sendable (_ id: String, _ client: Int, _ n: Int) -> Void
+    ) {
+        let stop = Atomic<Bool>(false)
+        let group = DispatchGroup()
+        let port = daemon.port
+        for client in 0..<clients {
+            DispatchQueue.global().async(group: group) {
+                var n = 0
+                while !stop.load(ordering: .relaxed) {
+                    n += 1
+                    guard let response = try? HTTPTestClient.request(port: port, "POST", "/v1/events", token: GatewayHarness.adminToken, body: body(client, n)),
+                          response.status == 202,
+                          let id = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["id"] as? String
+                    else { continue }
+                    acknowledged(id, client, n)
+                }
+            }
+        }
+        Thread.sleep(forTimeInterval: Double.random(in: killAfter))
+        daemon.kill9()
+        stop.store(true, ordering: .relaxed)
+        group.wait()
     }
 
     static func waitUntil(timeout: Double, _ condition: () -> Bool) -> Bool {
