@@ -157,6 +157,15 @@ struct WebhookDispatcherTests {
         func settle() {
             _ = try? append([])
         }
+
+        /// Polls `condition` on the gateway's state, each time after `settle`, until it holds
+        /// or `timeout` passes.
+        func eventually(timeout: Duration = .seconds(5), _ condition: (GatewayState) -> Bool) async -> Bool {
+            await TestSupport.eventually(timeout: timeout) {
+                settle()
+                return condition(core.state)
+            }
+        }
     }
 
     @Test func deliversTheSignedEnvelope() async throws {
@@ -176,10 +185,7 @@ struct WebhookDispatcherTests {
         let secrets = try subscription.secrets.map { try WebhookSecret(parsing: $0.value) }
         try WebhookSigner.verify(signatureHeader: request.headers["webhook-signature"] ?? "", secrets: secrets, id: "evt_1",
                                  timestamp: timestamp, body: request.body, now: Int(Date().timeIntervalSince1970))
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
-        })
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 1 })
         #expect(rig.core.state.pendingDeliveries(for: subscription.id).isEmpty)
         _ = sequence
     }
@@ -210,10 +216,7 @@ struct WebhookDispatcherTests {
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_throttled", data: "1")
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
-        })
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 1 })
         let arrivals = receiver.received
         #expect(arrivals.count == 2)
         // The schedule says 50 ms; Retry-After said 1 s.
@@ -231,16 +234,10 @@ struct WebhookDispatcherTests {
         let rig = try Rig(engine: engine)
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_slow", data: "1")
-        #expect(await eventually {
-            rig.settle()
-            return (rig.core.state.pendingDeliveries(for: subscription.id).first?.attempts ?? 0) >= 1
-        })
+        #expect(await rig.eventually { ($0.pendingDeliveries(for: subscription.id).first?.attempts ?? 0) >= 1 })
         #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("timed out") == true)
         receiver.releaseHeld()
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
-        })
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 1 })
     }
 
     @Test func pausedSubscriptionsHoldDeliveriesUntilResumed() async throws {
@@ -253,10 +250,7 @@ struct WebhookDispatcherTests {
         #expect(receiver.received.isEmpty)
         try rig.subscribe(receiver.url, paused: false)
         #expect(await eventually { receiver.received.count == 1 })
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
-        })
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 1 })
     }
 
     @Test func goneDisablesTheSubscriptionUntilItIsResumed() async throws {
@@ -274,10 +268,7 @@ struct WebhookDispatcherTests {
         rig.settle()
         #expect(rig.core.state.pendingDeliveries(for: subscription.id).count == 1)
         try rig.subscribe(receiver.url, disabled: nil)
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
-        })
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 1 })
         #expect(receiver.received.compactMap { $0.headers["webhook-id"] } == ["evt_gone", "evt_gone"])
     }
 
@@ -289,17 +280,11 @@ struct WebhookDispatcherTests {
                                               minimumDelay: .milliseconds(10)))
         let subscription = try rig.subscribe("http://127.0.0.1:\(port)/hook")
         for n in 0..<3 { try rig.publish("evt_\(n)", data: "\(n)") }
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).failedAttempts >= 3
-        })
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).failedAttempts >= 3 })
         #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("refused") == true)
         let receiver = try ScriptedReceiver(port: port)
         defer { receiver.stop() }
-        #expect(await eventually(timeout: .seconds(10)) {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 3
-        })
+        #expect(await rig.eventually(timeout: .seconds(10)) { $0.deliveryCounts(for: subscription.id).delivered == 3 })
         #expect(rig.core.state.deliveryCounts(for: subscription.id).deadLettered == 0)
         #expect(receiver.received.compactMap { $0.headers["webhook-id"] }.sorted() == ["evt_0", "evt_1", "evt_2"])
     }
@@ -317,10 +302,7 @@ struct WebhookDispatcherTests {
         try rig.start()
         for n in 30..<60 { try rig.publish("evt_\(n)", data: "\(n)", partitionKey: keys[n % 3]) }
         try rig.subscribe(receiver.url, ordered: true, paused: false)
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 60
-        })
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 60 })
         let arrivals = receiver.received.compactMap { $0.headers["webhook-id"] }.map { Int($0.dropFirst(4))! }
         #expect(arrivals.count == 60)
         for key in 0..<3 {
@@ -361,10 +343,7 @@ struct WebhookDispatcherTests {
         // Registered as if the name had resolved publicly; at connect time it is loopback.
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_rebound", data: "1")
-        #expect(await eventually {
-            rig.settle()
-            return (rig.core.state.pendingDeliveries(for: subscription.id).first?.attempts ?? 0) >= 1
-        })
+        #expect(await rig.eventually { ($0.pendingDeliveries(for: subscription.id).first?.attempts ?? 0) >= 1 })
         #expect(receiver.received.isEmpty)
         #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("127.0.0.1") == true)
     }
@@ -392,10 +371,7 @@ struct WebhookDispatcherTests {
         #expect(receiver.received.count - settled <= probesAllowed)
         #expect(rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt != nil)
         // Once the script runs out the probe succeeds, the circuit closes and the rest go.
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 20
-        })
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 20 })
         #expect(await eventually { rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt == nil })
         #expect(await eventually { rig.core.deliveryStatus.status(of: subscription.id)?.inFlight == 0 })
     }
@@ -407,10 +383,7 @@ struct WebhookDispatcherTests {
         let subscription = try rig.subscribe(receiver.url, rateLimit: 5)
         let started = Date()
         for n in 0..<10 { try rig.publish("evt_rate_\(n)", data: "\(n)") }
-        #expect(await eventually(timeout: .seconds(10)) {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 10
-        })
+        #expect(await rig.eventually(timeout: .seconds(10)) { $0.deliveryCounts(for: subscription.id).delivered == 10 })
         // 5 at once (one second's worth of tokens), then 5 per second.
         #expect(Date().timeIntervalSince(started) >= 0.9)
     }
@@ -422,17 +395,11 @@ struct WebhookDispatcherTests {
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_retry", data: "1")
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
-        })
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 1 })
         #expect(receiver.received.count == 3)
         // The next event fails on every attempt: 4 attempts (1 + the 3-step schedule), then parked.
         try rig.publish("evt_doomed", data: "2")
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deadLetters(for: subscription.id).count == 1
-        })
+        #expect(await rig.eventually { $0.deadLetters(for: subscription.id).count == 1 })
         #expect(receiver.received.count == 7)
         #expect(rig.core.state.deadLetters(for: subscription.id).first?.reason == "HTTP 500")
         #expect(rig.core.state.deliveryCounts(for: subscription.id).attempts == 7)
@@ -441,10 +408,7 @@ struct WebhookDispatcherTests {
         let parked = try #require(rig.core.state.deadLetters(for: subscription.id).first)
         let change = DeadLettersChangedRecord(subscriptionID: subscription.id, action: .redeliver, sequences: [parked.sequence])
         _ = try rig.append([JournalEntry(kind: .deadLettersChanged, payload: change.encode())])
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 2
-        })
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 2 })
         #expect(receiver.received.count == 8)
         #expect(rig.core.state.deadLetters(for: subscription.id).isEmpty)
     }
@@ -456,20 +420,14 @@ struct WebhookDispatcherTests {
         let rig = try Rig()  // 4 attempts of its own: 1 + the 3-step schedule
         let subscription = try rig.subscribe(receiver.url, retry: .init(maxAttempts: 2, maxAgeSeconds: nil))
         try rig.publish("evt_short", data: "1")
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deadLetters(for: subscription.id).count == 1
-        })
+        #expect(await rig.eventually { $0.deadLetters(for: subscription.id).count == 1 })
         #expect(receiver.received.count == 2)
         // Changed while running: the next pass reads the new limit.
         try rig.subscribe(receiver.url, retry: .init(maxAttempts: 3, maxAgeSeconds: nil))
         rig.dispatcher.nudge()
         try await Task.sleep(for: .milliseconds(50))
         try rig.publish("evt_longer", data: "2")
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deadLetters(for: subscription.id).count == 2
-        })
+        #expect(await rig.eventually { $0.deadLetters(for: subscription.id).count == 2 })
         #expect(receiver.received.count == 5)
     }
 
@@ -484,10 +442,7 @@ struct WebhookDispatcherTests {
         try await Task.sleep(for: .milliseconds(300))
         #expect(receiver.received.count == 2)
         receiver.releaseHeld()
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 6
-        })
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 6 })
     }
 
     @Test func orderedSubscriptionsKeepEachPartitionInOrderUnderFailures() async throws {
@@ -503,10 +458,7 @@ struct WebhookDispatcherTests {
         #expect(await eventually { receiver.received.count == 1 })
         try rig.publish("a-2", data: "2", partitionKey: "a")
         try rig.publish("b-1", data: "3", partitionKey: "b")
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 3
-        })
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 3 })
         let arrivals = receiver.received.compactMap { $0.headers["webhook-id"] }
         let successes = arrivals.enumerated().filter { $0.offset != 0 }.map(\.element)
         #expect(arrivals.first == "a-1")
@@ -545,18 +497,12 @@ struct WebhookDispatcherTests {
         let deadPort = try ScriptedReceiver.unusedPort()
         let subscription = try rig.subscribe("http://127.0.0.1:\(deadPort)/hook")
         try rig.publish("evt_waiting", data: "1")
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.pendingDeliveries(for: subscription.id).first?.attempts ?? 0 >= 1
-        })
+        #expect(await rig.eventually { $0.pendingDeliveries(for: subscription.id).first?.attempts ?? 0 >= 1 })
         rig.stop()
         try rig.start()
         #expect(rig.core.state.pendingDeliveries(for: subscription.id).count == 1)
         try rig.subscribe(receiver.url, id: subscription.id)
-        #expect(await eventually {
-            rig.settle()
-            return rig.core.state.deliveryCounts(for: subscription.id).delivered == 1
-        })
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 1 })
         #expect(receiver.received.compactMap { $0.headers["webhook-id"] } == ["evt_waiting"])
     }
 }
