@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
     ],
     targets: [
         // libcurl through pkg-config, plus typed wrappers for its variadic setopt calls.
@@ -24,12 +25,24 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "CCurl", dependencies: ["CLibcurl"]),
-        // epoll, eventfd and accept4, which Swift's Glibc module does not expose.
+        // epoll, eventfd, accept4, thread names and CRC-32C, which Swift's Glibc module lacks.
         .target(name: "CSystem"),
+        // The shared low-level runtime: system calls with EINTR retry, threads, work queues,
+        // clocks, chunked collections, Base64, constant-time comparison.
+        .target(name: "Runtime", dependencies: ["CSystem"], swiftSettings: strictSettings),
+        // Strict RFC 8259 JSON: scanner, parser, tree, writer. No gateway types.
+        .target(name: "JSON", swiftSettings: strictSettings),
+        // JSON Schema draft 2020-12 (the subset openapi.yaml documents) over JSON's tree.
+        .target(name: "JSONSchema", dependencies: ["JSON"], swiftSettings: strictSettings),
+        // Where webhooks may go: the SSRF address policy, shared by the API (refusing a URL
+        // when it is set) and the transport (checking the address it connects to).
+        .target(name: "TargetPolicy", swiftSettings: strictSettings),
         .target(
             name: "HTTPServer",
             dependencies: [
                 "CSystem",
+                "Runtime",
+                "JSON",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -37,6 +50,10 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
+                "Runtime",
+                "JSON",
+                "JSONSchema",
+                "TargetPolicy",
                 "HTTPServer",
                 "CSystem",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -48,6 +65,9 @@ let package = Package(
             name: "Delivery",
             dependencies: [
                 "Gateway",
+                "Runtime",
+                "JSON",
+                "TargetPolicy",
                 "CCurl",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -60,6 +80,8 @@ let package = Package(
                 "Gateway",
                 "Delivery",
                 "HTTPServer",
+                "Runtime",
+                "TargetPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -75,14 +97,27 @@ let package = Package(
         // Benchmarks/: the latency benchmark's receiver (Benchmarks/latency.sh).
         .executableTarget(
             name: "bench-receiver",
-            dependencies: ["HTTPServer", "Gateway", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HTTPServer", "Gateway", "JSON", "Runtime", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/BenchReceiver",
             swiftSettings: strictSettings
         ),
-        // Waiting helpers the test targets share (they keep Swift Testing's few threads free).
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSettings),
+        // What the test targets share: waiting helpers that keep Swift Testing's few threads
+        // free, an HTTP client on raw sockets, a seeded random generator, JSON literals.
+        .target(name: "TestSupport", dependencies: ["JSON", "Runtime", "HTTPServer"], path: "Tests/TestSupport", swiftSettings: strictSettings),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "JSONSchemaTests", dependencies: ["JSONSchema", "JSON", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "TargetPolicyTests", dependencies: ["TargetPolicy", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "HTTPServer", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "HTTPServer", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "HTTPServer", "JSON", "Runtime", "TestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Gateway", "HTTPServer", "JSON", "Runtime", "TargetPolicy", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "GatewaydTests", dependencies: ["gatewayd", "TargetPolicy", "TestSupport"], swiftSettings: strictSettings),
     ]
 )

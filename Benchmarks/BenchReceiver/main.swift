@@ -4,6 +4,8 @@
 // prints the count and the p50/p99/max latency per path and overall.
 // Usage: bench-receiver [HOST:PORT=127.0.0.1:18086]
 import Gateway
+import JSON
+import Runtime
 import HTTPServer
 import Logging
 import Synchronization

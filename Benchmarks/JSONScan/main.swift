@@ -1,5 +1,5 @@
 // The JSON ingest micro-benchmark that Benchmarks/json_scan.sh builds (release, whole-module,
-// with the parser's sources compiled in, as they are inside Gateway) and runs. Times
+// with the JSON target's sources compiled in, as a release build compiles them) and runs. Times
 // JSONParser.scanObject, validate and parse on the ~300-byte event of BENCHMARKS.md, with
 // Foundation's JSONSerialization in the same run for scale.
 import Foundation

@@ -1,5 +1,7 @@
+import JSON
 import Crypto
-import HTTPServer
+import Runtime
+import TargetPolicy
 import Logging
 
 /// The gateway's state and storage: the journal, the fold of it, and the operations that
@@ -19,9 +21,14 @@ public final class GatewayCore: Sendable {
         public var segmentSize = 64 * 1024 * 1024
         /// After `rotate-secret`, how long the previous secret keeps signing too.
         public var secretRotationOverlap: Duration = .seconds(24 * 3600)
-        /// Where subscriptions may point: returns why `url` is refused, or nil. The delivery
-        /// side supplies its SSRF policy here; the default accepts any http(s) URL.
-        public var targetCheck: @Sendable (String) -> String? = { _ in nil }
+        /// Where subscriptions may point (SSRF, DESIGN invariant 7). The default refuses
+        /// loopback, private, link-local and other non-public addresses.
+        public var targetPolicy = TargetAddressPolicy()
+        /// Threads that resolve subscription hosts for the target policy (DNS blocks, so
+        /// never on an event loop), and how many checks may wait for them; past that a
+        /// subscription change answers 503 at once.
+        public var targetCheckThreads = 2
+        public var targetCheckQueue = 64
 
         public init(dataDirectory: String) {
             self.dataDirectory = dataDirectory
@@ -35,10 +42,18 @@ public final class GatewayCore: Sendable {
     public let deliveryStatus = DeliveryStatusBoard()
     let ids = EventIDGenerator()
     let logger: Logger
+    /// Runs the target policy's DNS lookups (see `Configuration.targetCheckThreads`).
+    let targetChecks: WorkerPool
 
     public init(configuration: Configuration, logger: Logger) throws(JournalError) {
         self.configuration = configuration
         self.logger = logger
+        do {
+            targetChecks = try WorkerPool(
+                name: "url-check", threads: configuration.targetCheckThreads, capacity: configuration.targetCheckQueue)
+        } catch {
+            throw JournalError.io(call: "pthread_create", errno: error.errno, file: configuration.dataDirectory)
+        }
         let state = GatewayState(idempotencyWindow: configuration.idempotencyWindow)
         self.state = state
         var journalConfiguration = Journal.Configuration(directory: configuration.dataDirectory + "/journal")
@@ -49,6 +64,7 @@ public final class GatewayCore: Sendable {
     }
 
     public func close() {
+        targetChecks.shutdown()
         journal.close()
     }
 

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Runtime
 import Glibc
 #endif
 import CSystem

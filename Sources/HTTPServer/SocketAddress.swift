@@ -105,10 +105,10 @@ public struct SocketAddress: Sendable, CustomStringConvertible, Equatable {
         String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    var family: Int32 { isIPv6 ? AF_INET6 : AF_INET }
+    public var family: Int32 { isIPv6 ? AF_INET6 : AF_INET }
 
     /// Calls `body` with this address as a `sockaddr` pointer and its length.
-    func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+    public func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
         switch storage {
         case .v4(_, let raw, let port):
             var sin = sockaddr_in()

@@ -4,6 +4,8 @@ import Foundation
 import Gateway
 import HTTPServer
 import Logging
+import Runtime
+import TargetPolicy
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -133,7 +135,7 @@ struct Serve: ParsableCommand {
         } catch {
             throw ValidationError("--allow-target: \(error)")
         }
-        coreConfiguration.targetCheck = { url in Self.refusal(of: url, by: targets) }
+        coreConfiguration.targetPolicy = targets
         let started = ContinuousClock.now
         let core: GatewayCore
         do {
@@ -188,25 +190,6 @@ struct Serve: ParsableCommand {
             "journal-records": "\(statistics.records)", "journal-syncs": "\(statistics.syncs)",
             "records-per-sync": "\(statistics.syncs == 0 ? 0 : Double(statistics.records) / Double(statistics.syncs))",
         ])
-    }
-}
-
-extension Serve {
-    /// Why `url` may not be a subscription's target: not an http(s) URL, or a host that is
-    /// (or resolves to) an address the policy refuses. Resolving blocks; the API calls this
-    /// off the event loop. Delivery checks the address again when it connects (DNS rebinding).
-    static func refusal(of url: String, by policy: TargetAddressPolicy) -> String? {
-        switch policy.validateURL(url) {
-        case .failure(let refusal):
-            return refusal.message
-        case .success(let target):
-            do {
-                _ = try policy.resolveAndCheck(host: target.host, port: target.port)
-                return nil
-            } catch {
-                return error.message
-            }
-        }
     }
 }
 

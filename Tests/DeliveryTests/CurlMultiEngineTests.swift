@@ -1,3 +1,4 @@
+import TargetPolicy
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -117,7 +118,7 @@ struct CurlMultiEngineTests {
     }
 
     @Test func connectionRefusedIsAConnectError() async throws {
-        let port = try closedPort()
+        let port = try unusedLoopbackPort()
         let collector = ResultCollector()
         let engine = try CurlMultiEngine { collector.add($0) }
         defer { engine.shutdown() }

@@ -2,20 +2,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TestSupport
 import Testing
-
-/// SplitMix64: a seeded generator, so jitter is the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite("Retry policy")
 struct RetryPolicyTests {
@@ -25,7 +13,7 @@ struct RetryPolicyTests {
 
     static func decide(_ policy: RetryPolicy = exact, attempt: Int, elapsed: Duration = .zero,
                        _ outcome: AttemptOutcome = .failed(status: 500, error: nil), seed: UInt64 = 1) -> RetryDecision {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         let (seconds, attoseconds) = elapsed.components
         let now = firstAt + seconds * second + attoseconds / 1_000_000_000_000
         return policy.decision(afterAttempt: attempt, firstAttemptAt: firstAt, now: now, outcome: outcome, random: &random)
@@ -357,7 +345,7 @@ struct RetryPolicyTests {
     @Test func retryAfterFeedsTheDecision() {
         let now = Self.exampleDate * Self.second
         let outcome = AttemptOutcome(status: 503, retryAfter: RetryPolicy.parseRetryAfter("Sun, 06 Nov 1994 10:49:37 GMT", now: now))
-        var random = SeededGenerator(seed: 3)
+        var random = SplitMix64(seed: 3)
         #expect(Self.exact.decision(afterAttempt: 1, firstAttemptAt: now, now: now, outcome: outcome, random: &random)
             == .retry(after: .seconds(3600)))
     }

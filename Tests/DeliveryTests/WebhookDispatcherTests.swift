@@ -1,3 +1,6 @@
+import TargetPolicy
+import Runtime
+import JSON
 import Foundation
 @testable import Delivery
 @testable import Gateway
@@ -48,12 +51,6 @@ struct WebhookDispatcherTests {
 
         var url: String { "http://127.0.0.1:\(port)/hook" }
 
-        /// A port nothing listens on (one a receiver just gave back): connections are refused.
-        static func unusedPort() throws -> UInt16 {
-            let probe = try ScriptedReceiver()
-            defer { probe.stop() }
-            return probe.port
-        }
         var received: [HTTPRequest] { shared.requests.withLock { $0 } }
 
         func setScript(_ statuses: [Int]) { shared.script.withLock { $0 = statuses } }
@@ -275,7 +272,7 @@ struct WebhookDispatcherTests {
     @Test func aReceiverThatIsDownForAWhileGetsEverythingWhenItReturns() async throws {
         // A port where nothing listens yet: connections are refused, attempts are retried
         // (a long schedule, so nothing is dead-lettered on a slow machine before it returns).
-        let port = try ScriptedReceiver.unusedPort()
+        let port = try unusedLoopbackPort()
         let rig = try Rig(policy: RetryPolicy(schedule: Array(repeating: .milliseconds(100), count: 40), jitter: 0,
                                               minimumDelay: .milliseconds(10)))
         let subscription = try rig.subscribe("http://127.0.0.1:\(port)/hook")
@@ -494,7 +491,7 @@ struct WebhookDispatcherTests {
         let rig = try Rig(policy: RetryPolicy(schedule: [.seconds(1), .seconds(1), .seconds(1)], jitter: 0,
                                               minimumDelay: .milliseconds(10)))
         // Nothing listens here: every attempt fails to connect and is rescheduled.
-        let deadPort = try ScriptedReceiver.unusedPort()
+        let deadPort = try unusedLoopbackPort()
         let subscription = try rig.subscribe("http://127.0.0.1:\(deadPort)/hook")
         try rig.publish("evt_waiting", data: "1")
         #expect(await rig.eventually { $0.pendingDeliveries(for: subscription.id).first?.attempts ?? 0 >= 1 })

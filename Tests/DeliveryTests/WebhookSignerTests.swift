@@ -1,3 +1,4 @@
+import Runtime
 @testable import Delivery
 import Foundation
 import Testing

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 @testable import Gateway
 import Testing
@@ -150,7 +151,7 @@ struct StorageFailureAPITests {
         }
         defer { _ = Self.run("/bin/umount", "-l", directory) }
         var accepted: [String] = []
-        var refusal: HTTPTestClient.Response?
+        var refusal: TestResponse?
         do {
             let gateway = try GatewayHarness(directory: directory) { core, _ in core.segmentSize = 64 * 1024 }
             let padding = String(repeating: "x", count: 8000)

@@ -1,3 +1,4 @@
+import JSON
 import Foundation
 @testable import Gateway
 import HTTPServer

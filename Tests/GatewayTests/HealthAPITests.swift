@@ -1,3 +1,4 @@
+import TestSupport
 import Gateway
 @testable import HTTPServer
 import Logging

@@ -1,3 +1,5 @@
+import Runtime
+import JSON
 @testable import Gateway
 import Testing
 

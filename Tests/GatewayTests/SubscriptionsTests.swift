@@ -1,5 +1,8 @@
+import Runtime
+import JSON
 import Foundation
 @testable import Gateway
+import TargetPolicy
 import Testing
 
 @Suite("Event type patterns")
@@ -210,9 +213,8 @@ struct SubscriptionsAPITests {
     }
 
     @Test func theTargetPolicyIsConsulted() throws {
-        let gateway = try GatewayHarness { core, _ in
-            core.targetCheck = { url in url.contains("10.0.0.1") ? "10.0.0.1 is a private address" : nil }
-        }
+        // The default policy: private and other non-public addresses are refused.
+        let gateway = try GatewayHarness { core, _ in core.targetPolicy = TargetAddressPolicy() }
         let refused = try gateway.request("POST", "/v1/subscriptions", body: #"{"url":"http://10.0.0.1/hook","eventTypes":["*"]}"#)
         #expect(refused.status == 422)
         #expect((refused.json["detail"] as? String)?.contains("private") == true)

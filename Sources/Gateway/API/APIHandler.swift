@@ -1,3 +1,4 @@
+import JSON
 import HTTPServer
 
 /// Admin routes run on the event loop like ingest: they check and answer at once, or hand a

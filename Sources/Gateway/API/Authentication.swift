@@ -1,3 +1,4 @@
+import Runtime
 import Crypto
 import HTTPServer
 
@@ -50,12 +51,4 @@ public struct Authenticator: Sendable {
     private static func unauthorized(_ detail: String) -> HTTPError {
         HTTPError(401, detail, headers: ["WWW-Authenticate": #"Bearer realm="webhook-gateway""#])
     }
-}
-
-/// Compares without an early exit, so timing does not reveal where two digests differ.
-func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-    guard a.count == b.count else { return false }
-    var difference: UInt8 = 0
-    for index in 0..<a.count { difference |= a[index] ^ b[index] }
-    return difference == 0
 }

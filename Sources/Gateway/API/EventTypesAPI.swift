@@ -1,3 +1,5 @@
+import JSONSchema
+import JSON
 import HTTPServer
 
 /// `PUT/GET/DELETE /v1/event-types/{name}`, `GET /v1/event-types`. Registering a type with a

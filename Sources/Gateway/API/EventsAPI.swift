@@ -1,3 +1,5 @@
+import JSONSchema
+import JSON
 import HTTPServer
 
 /// `POST /v1/events`, `POST /v1/events/batch`, `GET /v1/events`, `GET /v1/events/{id}`.

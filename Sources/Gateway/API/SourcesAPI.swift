@@ -1,3 +1,4 @@
+import JSON
 import HTTPServer
 
 /// `POST /v1/sources`, `GET /v1/sources`, `DELETE /v1/sources/{name}`. A source is a

@@ -1,4 +1,5 @@
-import Dispatch
+import Runtime
+import JSON
 import Foundation
 import HTTPServer
 
@@ -255,8 +256,8 @@ struct SubscriptionsAPI {
     }
 
     /// Stores the subscription's new configuration. With `checkingTarget`, the URL is first
-    /// judged by the target (SSRF) policy the delivery side hands in; that may resolve a host
-    /// name, which blocks, so it runs on a global queue rather than the event loop.
+    /// judged by the target (SSRF) policy; when that needs a DNS lookup, which blocks, it runs
+    /// on the core's bounded pool of checking threads rather than the event loop.
     private func store(_ subscription: Subscription, _ context: RequestContext, status: Int, checkingTarget: Bool = false) -> Reply {
         let state = core.state
         let id = subscription.id
@@ -268,15 +269,26 @@ struct SubscriptionsAPI {
             return .json(status, stored.apiJSON(now: wallClockMicroseconds()))
         }
         guard checkingTarget else { return core.commit([entry], context: context, then: respond) }
+        let policy = core.configuration.targetPolicy
+        let url = subscription.url
+        switch policy.judgeWithoutLookup(url) {
+        case .allowed: return core.commit([entry], context: context, then: respond)
+        case .refused(let refusal): return .response(HTTPError(422, refusal).response)
+        case .needsLookup: break
+        }
         let pending = context.makePending()
         let core = self.core
-        let url = subscription.url
-        DispatchQueue.global().async {
-            if let refusal = core.configuration.targetCheck(url) {
+        let queued = core.targetChecks.submit {
+            if let refusal = policy.refusal(ofURL: url) {
                 pending.complete(HTTPError(422, refusal).response)
             } else {
                 core.commit([entry], answering: pending, then: respond)
             }
+        }
+        if !queued {
+            pending.complete(HTTPError(
+                503, "Too many subscription URLs are being checked right now; retry shortly.",
+                headers: ["Retry-After": "1"]).response)
         }
         return .pending(pending)
     }

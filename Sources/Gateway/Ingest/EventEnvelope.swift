@@ -1,4 +1,5 @@
-import HTTPServer
+import JSONSchema
+import JSON
 
 /// An event as a producer submits it: `{type, data, id?, partitionKey?, occurredAt?}`.
 /// `data` stays the exact bytes received — that is what subscribers get.

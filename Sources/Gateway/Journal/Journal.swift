@@ -1,7 +1,7 @@
+import Runtime
 #if canImport(Glibc)
 import Glibc
 #endif
-import HTTPServer
 import Logging
 import Synchronization
 
@@ -362,10 +362,4 @@ public final class Journal: Sendable {
                             nextSequence: base, lastTimestamp: state.lastTimestamp, lastSync: state.lastSync)
         logger.info("journal segment started", metadata: ["segment": "\(SegmentFile.name(base: base))"])
     }
-}
-
-private func monotonicMicroseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec / 1000)
 }

@@ -1,7 +1,7 @@
+import Runtime
 #if canImport(Glibc)
 import Glibc
 #endif
-import HTTPServer
 
 /// Why the journal could not store or read something.
 public enum JournalError: Error, Sendable, CustomStringConvertible, Equatable {

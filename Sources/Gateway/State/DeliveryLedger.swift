@@ -1,3 +1,4 @@
+import Runtime
 /// What the gateway owes one subscription: the events fanned out to it, in journal order, and
 /// how far each has got. Part of the fold of the journal (DESIGN.md invariant 3): fan-out is
 /// decided when the event record is applied, against the subscriptions as they stood at that

@@ -1,3 +1,6 @@
+import Runtime
+import JSONSchema
+import JSON
 import Synchronization
 
 /// Where an accepted event lives and what is needed to find it without reading it.
@@ -466,14 +469,3 @@ public struct DeadLetterEntry: Sendable, Equatable {
     public var deadLetteredAt: Int64
     public var reason: String
 }
-
-/// Microseconds since the Unix epoch, from the real-time clock.
-@Sendable public func wallClockMicroseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec / 1000)
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -1,5 +1,5 @@
-import Foundation
-import HTTPServer
+import Runtime
+import JSON
 
 /// A subscriber webhook: where matching events go and how they are delivered.
 public struct Subscription: Sendable, Equatable {
@@ -59,7 +59,7 @@ public struct Subscription: Sendable, Equatable {
     public static func generateSecret() -> String {
         var generator = SystemRandomNumberGenerator()
         let key = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return "whsec_" + Data(key).base64EncodedString()
+        return "whsec_" + Base64.encode(key)
     }
 
     /// The secrets that sign a delivery made at `now`.
@@ -327,7 +327,7 @@ struct SubscriptionInput {
     static func isValidSecret(_ text: String) -> Bool {
         guard text.hasPrefix("whsec_") else { return false }
         let encoded = text.dropFirst(6)
-        guard let bytes = Data(base64Encoded: String(encoded)) else { return false }
+        guard let bytes = try? Base64.decode(encoded) else { return false }
         return (24...64).contains(bytes.count)
     }
 

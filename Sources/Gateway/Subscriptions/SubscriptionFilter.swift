@@ -1,3 +1,4 @@
+import JSON
 /// A condition on an event's `data`, evaluated when the event fans out. Written as JSON:
 ///
 ///     {"customer.tier": "gold"}                          equality on a field path

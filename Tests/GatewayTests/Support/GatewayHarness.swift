@@ -1,6 +1,8 @@
 import Foundation
 @testable import Gateway
 import HTTPServer
+import TargetPolicy
+import TestSupport
 import Logging
 
 /// A real gateway — journal on disk, HTTP server on 127.0.0.1 port 0 — in a scratch
@@ -23,6 +25,9 @@ final class GatewayHarness {
 
     func start() throws {
         var coreConfiguration = GatewayCore.Configuration(dataDirectory: directory)
+        // Tests point subscriptions at loopback receivers and at names that cannot resolve
+        // offline; the target policy has its own tests.
+        coreConfiguration.targetPolicy = TargetAddressPolicy(allowPrivate: true)
         var serverConfiguration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
         serverConfiguration.eventLoopCount = 1
         configure(&coreConfiguration, &serverConfiguration)
@@ -55,7 +60,7 @@ final class GatewayHarness {
     func request(
         _ method: String, _ path: String, token: String? = GatewayHarness.adminToken,
         headers: [(String, String)] = [], body: String? = nil, contentType: String? = "application/json"
-    ) throws -> HTTPTestClient.Response {
+    ) throws -> TestResponse {
         try HTTPTestClient.request(port: port, method, path, token: token, headers: headers, body: body, contentType: contentType)
     }
 }

@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fixed number of threads for blocking work that must stay off the event loops (a DNS
+/// lookup can wait for seconds), with a bounded queue in front of them: when `capacity`
+/// jobs already wait, `submit` refuses at once instead of piling up threads or memory, so
+/// a burst of slow work degrades into quick refusals rather than an unbounded backlog.
+public final class WorkerPool: @unchecked Sendable {
+    public typealias Job = @Sendable () -> Void
+
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var jobs = ChunkedQueue<Job>()
+    private var queued = 0
+    private var closed = false
+    private var threads: [pthread_t] = []
+    /// Jobs that may wait for a thread; one more is refused.
+    public let capacity: Int
+
+    /// Starts `threads` threads named `name-N`.
+    public init(name: String, threads count: Int, capacity: Int) throws(SystemError) {
+        self.capacity = max(0, capacity)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+        for index in 0..<max(1, count) {
+            threads.append(try spawnThread(name: "\(name)-\(index)") { [self] in work() })
+        }
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        condition.deallocate()
+    }
+
+    /// Queues `job`; false (and it is not run) when `capacity` jobs already wait or the pool
+    /// is shut down.
+    @discardableResult
+    public func submit(_ job: @escaping Job) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        guard !closed, queued < capacity else { return false }
+        jobs.push(job)
+        queued += 1
+        pthread_cond_signal(condition)
+        return true
+    }
+
+    /// Runs what is queued, then stops the threads and waits for them.
+    public func shutdown() {
+        pthread_mutex_lock(mutex)
+        closed = true
+        pthread_cond_broadcast(condition)
+        let running = threads
+        threads = []
+        pthread_mutex_unlock(mutex)
+        for thread in running { pthread_join(thread, nil) }
+    }
+
+    private func work() {
+        while true {
+            pthread_mutex_lock(mutex)
+            while queued == 0 && !closed { pthread_cond_wait(condition, mutex) }
+            guard let job = jobs.first else {
+                pthread_mutex_unlock(mutex)
+                return
+            }
+            jobs.popFirst()
+            queued -= 1
+            pthread_mutex_unlock(mutex)
+            job()
+        }
+    }
+}

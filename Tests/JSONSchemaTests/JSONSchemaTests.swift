@@ -1,0 +1,410 @@
+import TestSupport
+import JSON
+import JSONSchema
+import Testing
+
+@Suite("JSON Schema")
+struct JSONSchemaTests {
+    // MARK: Violations
+
+    @Test func reportsEveryViolationWithItsPointer() throws {
+        let schema = try JSONSchema([
+            "type": "object",
+            "required": ["id", "amount"],
+            "properties": [
+                "amount": ["type": "number", "minimum": 0],
+                "tags": ["type": "array", "items": ["type": "string", "maxLength": 3]],
+                "a/b~c": ["type": "integer"],
+                "customer": [
+                    "type": "object",
+                    "properties": ["email": ["type": "string", "pattern": "@"]],
+                    "additionalProperties": false,
+                ],
+            ],
+        ])
+        let instance: JSONValue = [
+            "amount": -5,
+            "tags": ["ok", 7, "toolong"],
+            "a/b~c": 1.5,
+            "customer": ["email": "nope", "extra": true],
+        ]
+        #expect(schema.validate(instance) == [
+            SchemaViolation(instancePath: "", keyword: "required", message: "missing required property \"id\""),
+            SchemaViolation(instancePath: "/amount", keyword: "minimum", message: "must be >= 0, got -5"),
+            SchemaViolation(instancePath: "/tags/1", keyword: "type", message: "must be string, got number 7"),
+            SchemaViolation(instancePath: "/tags/2", keyword: "maxLength", message: "must be at most 3 characters long, got 7"),
+            SchemaViolation(instancePath: "/a~1b~0c", keyword: "type", message: "must be integer, got number 1.5"),
+            SchemaViolation(instancePath: "/customer/email", keyword: "pattern", message: "must match pattern \"@\", got \"nope\""),
+            SchemaViolation(instancePath: "/customer/extra", keyword: "additionalProperties", message: "property \"extra\" is not allowed"),
+        ])
+        #expect(!schema.isValid(instance))
+        #expect(schema.validate(["id": "x", "amount": 3, "tags": ["a"], "customer": ["email": "a@b"]]) == [])
+    }
+
+    @Test func reportsSeveralViolationsOfOneValue() throws {
+        let schema = try JSONSchema(["type": "number", "maximum": 10, "multipleOf": 4, "enum": [4, 8]])
+        #expect(schema.validate(12) == [
+            SchemaViolation(instancePath: "", keyword: "enum", message: "must be one of [4,8], got 12"),
+            SchemaViolation(instancePath: "", keyword: "maximum", message: "must be <= 10, got 12"),
+        ])
+        #expect(schema.validate(7).map(\.keyword) == ["enum", "multipleOf"])
+    }
+
+    @Test func pointsIntoNestedArraysAndPrefixItems() throws {
+        let schema = try JSONSchema([
+            "type": "array",
+            "prefixItems": [["type": "string"], ["type": "array", "items": ["minimum": 1]]],
+            "items": false,
+        ])
+        #expect(schema.validate([1, [1, 0, 2, -1], "extra"]) == [
+            SchemaViolation(instancePath: "/0", keyword: "type", message: "must be string, got number 1"),
+            SchemaViolation(instancePath: "/1/1", keyword: "minimum", message: "must be >= 1, got 0"),
+            SchemaViolation(instancePath: "/1/3", keyword: "minimum", message: "must be >= 1, got -1"),
+            SchemaViolation(instancePath: "/2", keyword: "items",
+                            message: "item 2 is not allowed, the array may hold at most 2 items"),
+        ])
+    }
+
+    @Test func describesCompositionFailures() throws {
+        let oneOf = try JSONSchema(["oneOf": [["type": "integer"], ["minimum": 0]]])
+        #expect(oneOf.validate(3) == [SchemaViolation(instancePath: "", keyword: "oneOf",
+            message: "must match exactly one schema in oneOf, matched 2 (schemas 0, 1)")])
+        #expect(oneOf.validate(-1.5) == [SchemaViolation(instancePath: "", keyword: "oneOf",
+            message: "must match exactly one schema in oneOf, matched none of 2")])
+
+        let anyOf = try JSONSchema(["anyOf": [["type": "string"], ["type": "null"]]])
+        #expect(anyOf.validate(1).map(\.message) == ["must match at least one schema in anyOf, matched none of 2"])
+
+        let not = try JSONSchema(["not": ["const": "forbidden"]])
+        #expect(not.validate("forbidden").map(\.message) == ["must not match the schema in not"])
+
+        // `then` and `else` report their own violations, at their own paths.
+        let conditional = try JSONSchema([
+            "if": ["properties": ["kind": ["const": "card"]]],
+            "then": ["required": ["last4"]],
+            "else": ["properties": ["iban": ["type": "string"]]],
+        ])
+        #expect(conditional.validate(["kind": "card"]) == [
+            SchemaViolation(instancePath: "", keyword: "required", message: "missing required property \"last4\""),
+        ])
+        #expect(conditional.validate(["kind": "sepa", "iban": 5]) == [
+            SchemaViolation(instancePath: "/iban", keyword: "type", message: "must be string, got number 5"),
+        ])
+    }
+
+    @Test func describesObjectAndArrayKeywords() throws {
+        let schema = try JSONSchema([
+            "minProperties": 3,
+            "propertyNames": ["pattern": "^[a-z]+$"],
+            "dependentRequired": ["card": ["cvc"]],
+            "properties": ["list": ["uniqueItems": true, "contains": ["type": "string"], "maxItems": 3]],
+        ])
+        #expect(schema.validate(["card": 1, "Bad": 2, "list": [["a": 1, "b": 2], 1, ["b": 2, "a": 1], 3]]) == [
+            SchemaViolation(instancePath: "", keyword: "dependentRequired",
+                            message: "missing property \"cvc\", required when \"card\" is present"),
+            SchemaViolation(instancePath: "", keyword: "propertyNames",
+                            message: "property name \"Bad\" is invalid: must match pattern \"^[a-z]+$\", got \"Bad\""),
+            SchemaViolation(instancePath: "/list", keyword: "maxItems", message: "must have at most 3 items, got 4"),
+            SchemaViolation(instancePath: "/list", keyword: "uniqueItems", message: "items must be unique, but item 2 equals item 0"),
+            SchemaViolation(instancePath: "/list", keyword: "contains",
+                            message: "must contain at least 1 item matching the contains schema, got 0"),
+        ])
+        #expect(schema.validate([:]).map(\.message) == ["must have at least 3 properties, got 0"])
+    }
+
+    @Test func unevaluatedPropertiesSeesThroughInPlaceApplicators() throws {
+        let schema = try JSONSchema([
+            "$defs": ["base": ["properties": ["id": ["type": "string"]]]],
+            "$ref": "#/$defs/base",
+            "anyOf": [["properties": ["a": true]], ["properties": ["b": true]]],
+            "unevaluatedProperties": false,
+        ])
+        #expect(schema.validate(["id": "1", "a": 1, "b": 2]) == [])
+        #expect(schema.validate(["id": "1", "a": 1, "c": 3, "d~": 4]) == [
+            SchemaViolation(instancePath: "/c", keyword: "unevaluatedProperties",
+                            message: "property \"c\" is not allowed (no other keyword accepts it)"),
+            SchemaViolation(instancePath: "/d~0", keyword: "unevaluatedProperties",
+                            message: "property \"d~\" is not allowed (no other keyword accepts it)"),
+        ])
+    }
+
+    @Test func isValidAgreesWithValidate() throws {
+        let schema = try JSONSchema(["items": ["anyOf": [["type": "integer"], ["type": "string", "minLength": 2]]]])
+        for instance: JSONValue in [[1, "ab"], [1.5], ["a"], [], "not an array", [true]] {
+            #expect(schema.isValid(instance) == schema.validate(instance).isEmpty, "\(instance)")
+        }
+    }
+
+    @Test func falseSchemaRejectsEverything() throws {
+        let schema = try JSONSchema(false)
+        #expect(schema.validate(.null) == [SchemaViolation(instancePath: "", keyword: "false",
+                                                           message: "no value is allowed here (the schema is false)")])
+        #expect(try JSONSchema(true).validate(["anything": [1, 2]]) == [])
+    }
+
+    // MARK: Values that are easy to get wrong
+
+    @Test func lengthsCountCodePoints() throws {
+        let schema = try JSONSchema(["minLength": 2, "maxLength": 2])
+        #expect(schema.isValid("ab"))
+        #expect(!schema.isValid("💩"), "one code point, two UTF-16 units, four bytes")
+        #expect(schema.isValid("e\u{301}x") == false, "three code points even if two characters")
+        #expect(schema.isValid("e\u{301}"), "two code points, one grapheme")
+        #expect(schema.validate("💩") == [SchemaViolation(instancePath: "", keyword: "minLength",
+                                                         message: "must be at least 2 characters long, got 1")])
+    }
+
+    @Test func multipleOfToleratesBinaryFloatingPoint() throws {
+        let cents = try JSONSchema(["multipleOf": 0.01])
+        #expect(cents.isValid(19.99))
+        #expect(cents.isValid(0.07))
+        #expect(!cents.isValid(0.075))
+        let small = try JSONSchema(["multipleOf": 0.0001])
+        #expect(small.isValid(0.0075))
+        #expect(!small.isValid(0.00751))
+        #expect(small.validate(0.00751).map(\.message) == ["must be a multiple of 0.0001, got 0.00751"])
+        let integer = try JSONSchema(["multipleOf": 2])
+        #expect(!integer.isValid(.number(1e15 + 1)))
+        #expect(integer.isValid(.number(1e15 + 2)))
+        #expect(!integer.isValid(10_000_000_000.5))
+        #expect(try JSONSchema(["multipleOf": 0.1]).isValid(0.3))
+        #expect(try JSONSchema(["multipleOf": 1e-8]).isValid(1e-7))
+        #expect(try JSONSchema(["multipleOf": 1e-8]).isValid(12_391_239_123))
+        #expect(try !JSONSchema(["multipleOf": 0.123456789]).isValid(1e308), "the quotient overflows")
+        let half = try JSONSchema(["multipleOf": 0.5])
+        #expect(half.isValid(.number(2e14 + 0.5)))
+        #expect(!half.isValid(.number(1e14 + 0.25)), "a quotient tolerance would accept this")
+        #expect(try !JSONSchema(["multipleOf": 1e300]).isValid(1e-300))
+        #expect(try JSONSchema(["multipleOf": 1e-300]).isValid(1e300))
+    }
+
+    @Test func stringEqualityIsByCodePoint() throws {
+        let schema = try JSONSchema(["const": "\u{e9}"])
+        #expect(schema.isValid("\u{e9}"))
+        #expect(!schema.isValid("e\u{301}"), "canonically equivalent but different code points")
+        #expect(try JSONSchema(["required": ["\u{e9}"]]).validate(["e\u{301}": 1]).map(\.keyword) == ["required"])
+    }
+
+    @Test func formatIsOnlyAnAnnotation() throws {
+        let schema = try JSONSchema([
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$comment": "x", "title": "t", "description": "d", "default": 1, "examples": [1],
+            "deprecated": false, "readOnly": false, "writeOnly": false, "format": "email",
+            "contentMediaType": "application/json", "contentEncoding": "base64", "contentSchema": ["type": "object"],
+        ])
+        #expect(schema.isValid("not an email"))
+    }
+
+    // MARK: References
+
+    @Test func recursiveReferencesValidateToAnyDepth() throws {
+        let schema = try JSONSchema([
+            "$defs": [
+                "node": [
+                    "type": "object",
+                    "required": ["value"],
+                    "properties": [
+                        "value": ["type": "integer"],
+                        "children": ["type": "array", "items": ["$ref": "#/$defs/node"]],
+                    ],
+                ],
+            ],
+            "$ref": "#/$defs/node",
+        ])
+        var tree: JSONValue = ["value": 0]
+        for depth in 1...50 {
+            tree = ["value": .number(Double(depth)), "children": [tree, ["value": 1]]]
+        }
+        #expect(schema.isValid(tree))
+        let bad: JSONValue = ["value": 1, "children": [["value": 2, "children": [["value": "three"], [:]]]]]
+        #expect(schema.validate(bad) == [
+            SchemaViolation(instancePath: "/children/0/children/0/value", keyword: "type", message: "must be integer, got string \"three\""),
+            SchemaViolation(instancePath: "/children/0/children/1", keyword: "required", message: "missing required property \"value\""),
+        ])
+    }
+
+    @Test func rootReferenceAndMutualRecursion() throws {
+        let root = try JSONSchema(["properties": ["next": ["$ref": "#"]], "additionalProperties": false])
+        #expect(root.isValid(["next": ["next": ["next": [:]]]]))
+        #expect(root.validate(["next": ["next": ["other": 1]]]).map(\.instancePath) == ["/next/next/other"])
+
+        let mutual = try JSONSchema([
+            "$defs": [
+                "even": ["type": "array", "maxItems": 1, "items": ["$ref": "#/$defs/odd"]],
+                "odd": ["type": "array", "minItems": 1, "items": ["$ref": "#/$defs/even"]],
+            ],
+            "$ref": "#/$defs/odd",
+        ])
+        #expect(mutual.isValid([[[[]]]]))
+        #expect(!mutual.isValid([[[]]]))
+    }
+
+    @Test func referencesResolveAgainstIdsAndAnchors() throws {
+        let schema = try JSONSchema([
+            "$id": "https://example.com/schemas/order.json",
+            "properties": [
+                "price": ["$ref": "money.json"],
+                "code": ["$ref": "#currency"],
+            ],
+            "$defs": [
+                "money": ["$id": "money.json", "type": "number", "minimum": 0],
+                "currency": ["$anchor": "currency", "pattern": "^[A-Z]{3}$"],
+            ],
+        ])
+        #expect(schema.validate(["price": -1, "code": "eur"]).map(\.keyword) == ["minimum", "pattern"])
+    }
+
+    // MARK: Refused schemas
+
+    @Test func refusesUnsupportedKeywordsWithTheirLocation() {
+        let error = refusal(["properties": ["a": ["$dynamicRef": "#meta"]]])
+        #expect(error?.reason == .unsupportedKeyword("$dynamicRef"))
+        #expect(error?.schemaLocation == "/properties/a")
+        #expect(error?.description == "unsupported keyword \"$dynamicRef\" at /properties/a")
+
+        let typo = refusal(["items": ["minimun": 1]])
+        #expect(typo?.description == "unknown keyword \"minimun\" at /items")
+        let draft7 = refusal(["definitions": [:]])
+        #expect(draft7?.description == "unknown keyword \"definitions\" at the schema root (draft 2020-12 uses \"$defs\")")
+
+        let nested = refusal(["$defs": ["a/b": ["allOf": [true, ["$dynamicAnchor": "x"]]]]])
+        #expect(nested?.schemaLocation == "/$defs/a~1b/allOf/1")
+    }
+
+    @Test func refusesMalformedKeywordValues() {
+        let cases: [(JSONValue, String)] = [
+            (["minimum": "x"], "\"minimum\" at the schema root must be a number, got string \"x\""),
+            (["properties": ["n": ["required": [1]]]],
+             "\"required\" at /properties/n must be an array of distinct strings, got array [1]"),
+            (["required": ["a", "a"]], "\"required\" at the schema root must be an array of distinct strings, got array [\"a\",\"a\"]"),
+            (["type": "strin"], "\"type\" at the schema root must be a type name (null, boolean, object, array, number, string, integer) or an array of them, got string \"strin\""),
+            (["minLength": -1], "\"minLength\" at the schema root must be a non-negative integer, got number -1"),
+            (["maxItems": 1.5], "\"maxItems\" at the schema root must be a non-negative integer, got number 1.5"),
+            (["multipleOf": 0], "\"multipleOf\" at the schema root must be a number greater than 0, got number 0"),
+            (["uniqueItems": "yes"], "\"uniqueItems\" at the schema root must be a boolean, got string \"yes\""),
+            (["enum": 3], "\"enum\" at the schema root must be an array, got number 3"),
+            (["allOf": []], "\"allOf\" at the schema root must be a non-empty array of schemas, got array []"),
+            (["items": [true]], "\"items\" at the schema root must be a schema (2020-12 puts per-position schemas in \"prefixItems\"), got array [true]"),
+            (["properties": ["a": 3]], "a schema must be an object or a boolean, got number 3 at /properties/a"),
+            (["$ref": 5], "\"$ref\" at the schema root must be a URI reference string, got number 5"),
+            (["$anchor": "1x"], "\"$anchor\" at the schema root must be a name matching ^[A-Za-z_][-A-Za-z0-9._]*$, got string \"1x\""),
+            ("object", "a schema must be an object or a boolean, got string \"object\" at the schema root"),
+            (["title": 5], "\"title\" at the schema root must be a string, got number 5"),
+            (["$schema": 2020], "\"$schema\" at the schema root must be a URI string, got number 2020"),
+        ]
+        for (schema, message) in cases {
+            #expect(refusal(schema)?.description == message)
+        }
+    }
+
+    @Test func refusesInvalidRegularExpressions() {
+        let pattern = refusal(["properties": ["a": ["pattern": "(unclosed"]]])
+        #expect(pattern?.schemaLocation == "/properties/a")
+        guard case .invalidPattern(let keyword, let source, _)? = pattern?.reason else {
+            Issue.record("expected invalidPattern, got \(String(describing: pattern))")
+            return
+        }
+        #expect(keyword == "pattern" && source == "(unclosed")
+        #expect(pattern?.description.hasPrefix("\"pattern\" at /properties/a has an invalid regular expression \"(unclosed\"") == true)
+
+        let key = refusal(["patternProperties": ["[a-": true]])
+        #expect(key?.schemaLocation == "")
+        if case .invalidPattern(let keyword, let source, _)? = key?.reason {
+            #expect(keyword == "patternProperties" && source == "[a-")
+        } else {
+            Issue.record("expected invalidPattern, got \(String(describing: key))")
+        }
+    }
+
+    @Test func refusesReferencesThatCannotBeFollowed() {
+        let remote = refusal(["properties": ["a": ["$ref": "http://example.com/other.json#/x"]]])
+        #expect(remote?.isRemoteReference == true)
+        #expect(remote?.description == "remote reference \"http://example.com/other.json#/x\" at /properties/a is not supported: "
+            + "only references within this schema resolve, nothing is fetched")
+
+        let missing = refusal(["items": ["$ref": "#/$defs/nope"]])
+        #expect(missing?.description == "$ref \"#/$defs/nope\" at /items does not resolve: nothing at /$defs/nope")
+        #expect(missing?.isRemoteReference == false)
+
+        let anchor = refusal(["$ref": "#nowhere"])
+        #expect(anchor?.reason == .unresolvableReference("#nowhere", detail: "no $anchor \"nowhere\" in \"\""))
+
+        let dialect = refusal(["$schema": "http://json-schema.org/draft-07/schema#"])
+        #expect(dialect?.description == "unsupported $schema \"http://json-schema.org/draft-07/schema#\" at the schema root: only draft 2020-12 is supported")
+
+        let duplicate = refusal(["$defs": ["a": ["$id": "x.json"], "b": ["$id": "x.json"]]])
+        #expect(duplicate?.reason == .duplicateIdentifier("x.json"))
+    }
+
+    @Test func refusesReferenceLoopsThatNeverConsumeTheInstance() {
+        let selfLoop = refusal(["$ref": "#"])
+        #expect(selfLoop?.reason == .referenceCycle(["", ""]))
+
+        let loop = refusal([
+            "$defs": ["a": ["$ref": "#/$defs/b"], "b": ["allOf": [["$ref": "#/$defs/a"]]]],
+            "properties": ["x": ["$ref": "#/$defs/a"]],
+        ])
+        guard case .referenceCycle(let locations)? = loop?.reason else {
+            Issue.record("expected a reference cycle, got \(String(describing: loop))")
+            return
+        }
+        #expect(Set(locations) == ["/$defs/a", "/$defs/b", "/$defs/b/allOf/0"])
+        #expect(loop?.description.hasPrefix("references loop without consuming the instance") == true)
+    }
+
+    @Test func refusesSchemasNestedBeyondTheLimit() {
+        var deep: JSONValue = ["type": "string"]
+        for _ in 0..<JSONSchema.maximumSchemaDepth {
+            deep = ["items": deep]
+        }
+        #expect(refusal(deep)?.reason == .tooDeep(limit: JSONSchema.maximumSchemaDepth))
+
+        // A long chain of references is refused whichever end the compiler meets first.
+        var definitions: [(key: String, value: JSONValue)] = [("d0", ["type": "integer"])]
+        for index in 1..<1_000 {
+            definitions.append(("d\(index)", ["$ref": .string("#/$defs/d\(index - 1)")]))
+        }
+        for order in [definitions, definitions.reversed()] {
+            let chain = refusal(["$defs": .object(order), "$ref": "#/$defs/d999"])
+            #expect(chain?.reason == .tooDeep(limit: JSONSchema.maximumSchemaDepth))
+        }
+        var shortChain = Array(definitions.prefix(100))
+        shortChain.append(("entry", ["$ref": "#/$defs/d99"]))
+        #expect(refusal(["$defs": .object(shortChain), "$ref": "#/$defs/entry"]) == nil)
+    }
+
+    @Test func reportsInstancesNestedBeyondTheEvaluationLimit() throws {
+        let schema = try JSONSchema(["items": ["$ref": "#"]])
+        var deep: JSONValue = []
+        for _ in 0..<JSONSchema.maximumEvaluationDepth {
+            deep = [deep]
+        }
+        let violations = schema.validate(deep)
+        #expect(violations.count == 1)
+        #expect(violations.first?.keyword == "depth")
+        #expect(!schema.isValid(deep))
+        #expect(schema.isValid([[[[]]]]))
+    }
+
+    // MARK: Concurrency
+
+    @Test func oneSchemaValidatesFromManyTasks() async throws {
+        let schema = try JSONSchema(["type": "object", "patternProperties": ["^x": ["type": "integer"]]])
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<64 {
+                group.addTask { schema.isValid(["x\(index)": index % 2 == 0 ? 1 : "no"]) }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results.filter { $0 }.count == 32)
+    }
+
+    private func refusal(_ schema: JSONValue) -> SchemaError? {
+        do {
+            _ = try JSONSchema(schema)
+            return nil
+        } catch {
+            return error
+        }
+    }
+}
