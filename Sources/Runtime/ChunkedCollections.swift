@@ -110,3 +110,10 @@ extension ShardedDictionary: Equatable where Value: Equatable {
         lhs.shards == rhs.shards
     }
 }
+
+extension ChunkedQueue: Equatable where Element: Equatable {
+    /// Equal when they hold the same elements in the same order, however they are chunked.
+    public static func == (lhs: ChunkedQueue, rhs: ChunkedQueue) -> Bool {
+        lhs.chunks.joined().dropFirst(lhs.head).elementsEqual(rhs.chunks.joined().dropFirst(rhs.head))
+    }
+}

@@ -98,6 +98,16 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
+        // Block the shutdown signals first thing, before any thread exists (the journal
+        // writer, the URL checkers, the dispatcher and libcurl threads all start below), so
+        // every thread inherits the mask and only `sigwait` at the end ever sees them: a
+        // SIGTERM delivered to another thread would otherwise kill the process ungracefully.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -124,11 +134,12 @@ struct Serve: ParsableCommand {
         configuration.keepAliveTimeout = .seconds(keepAliveTimeout)
         configuration.writeTimeout = .seconds(writeTimeout)
 
-        var coreConfiguration = GatewayCore.Configuration(dataDirectory: dataDir)
+        var storeConfiguration = JournalStore.Configuration(directory: dataDir + "/journal")
+        storeConfiguration.idempotencyWindow = .seconds(idempotencyWindow)
+        storeConfiguration.segmentSize = segmentSizeMb * 1024 * 1024
+        var coreConfiguration = GatewayCore.Configuration()
         coreConfiguration.requireEventTypes = requireEventTypes
-        coreConfiguration.idempotencyWindow = .seconds(idempotencyWindow)
         coreConfiguration.maxBatchEvents = maxBatchEvents
-        coreConfiguration.segmentSize = segmentSizeMb * 1024 * 1024
         let targets: TargetAddressPolicy
         do {
             targets = try TargetAddressPolicy(allowPrivate: allowPrivateTargets, allowing: allowTargets)
@@ -137,37 +148,31 @@ struct Serve: ParsableCommand {
         }
         coreConfiguration.targetPolicy = targets
         let started = ContinuousClock.now
-        let core: GatewayCore
+        let store: JournalStore
         do {
-            core = try GatewayCore(configuration: coreConfiguration, logger: logger)
+            store = try JournalStore(configuration: storeConfiguration, logger: logger)
         } catch {
             logger.critical("cannot open the journal", metadata: ["error": "\(error)"])
             throw ExitCode(70)
         }
-        let recovery = core.journal.recovery
+        let recovery = store.recovery
         logger.info("journal recovered", metadata: [
-            "segments": "\(recovery.segments)", "records": "\(recovery.records)", "events": "\(core.state.eventCount)",
+            "segments": "\(recovery.segments)", "records": "\(recovery.records)", "events": "\(store.eventCount)",
             "truncated-bytes": "\(recovery.truncatedBytes)", "took": "\(ContinuousClock.now - started)",
         ])
+        let core = try GatewayCore(configuration: coreConfiguration, store: store)
         let token = try AdminToken.resolve(flag: adminToken, dataDirectory: dataDir)
         logger.info("delivery transport", metadata: ["libcurl": "\(Libcurl.version)"])
 
         var dispatcherConfiguration = WebhookDispatcher.Configuration()
         // Checked again when connecting: a name may resolve elsewhere by then (DNS rebinding).
         dispatcherConfiguration.engine.addressCheck = { peer in targets.check(peer.ip) == nil }
-        let dispatcher = WebhookDispatcher(core: core, configuration: dispatcherConfiguration, logger: logger)
+        let dispatcher = WebhookDispatcher(
+            store: store, status: core.deliveryStatus, configuration: dispatcherConfiguration, logger: logger)
         try dispatcher.start()
 
         var router = Router()
         GatewayAPI.register(on: &router, core: core, adminToken: token.value)
-
-        // Block the shutdown signals before any thread exists, so every thread inherits the
-        // mask and only `sigwait` below ever sees them.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
 
         let server = HTTPServer(configuration: configuration, responder: router, logger: logger)
         let bound = try server.start()
@@ -185,7 +190,7 @@ struct Serve: ParsableCommand {
         server.wait()
         dispatcher.shutdown()
         core.close()
-        let statistics = core.journal.statistics
+        let statistics = store.statistics
         logger.info("stopped", metadata: [
             "journal-records": "\(statistics.records)", "journal-syncs": "\(statistics.syncs)",
             "records-per-sync": "\(statistics.syncs == 0 ? 0 : Double(statistics.records) / Double(statistics.syncs))",

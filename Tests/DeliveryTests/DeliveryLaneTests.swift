@@ -5,24 +5,23 @@ import Testing
 /// The lane on its own: what it sends next, in which order, and what it keeps in memory.
 @Suite("Delivery lane")
 struct DeliveryLaneTests {
-    static func location(_ sequence: UInt64) -> RecordLocation {
-        RecordLocation(segment: 0, offset: sequence * 100, length: 100)
+    static func event(_ sequence: UInt64) -> EventReference {
+        EventReference(sequence: sequence, location: RecordLocation(segment: 0, offset: sequence * 100, length: 100))
     }
 
     static func fresh(_ sequence: UInt64, key: String? = nil) -> DeliveryLane.Item {
-        DeliveryLane.Item(sequence: sequence, location: location(sequence), partitionKey: key,
-                          attempts: 0, firstAttemptAt: nil, notBefore: 0)
+        DeliveryLane.Item(event: event(sequence), partitionKey: key, attempts: 0, firstAttemptAt: nil, notBefore: 0)
     }
 
     /// A delivery attempted before (a restart's load), waiting for its retry at `notBefore`.
     static func attempted(_ sequence: UInt64, attempts: Int = 1, firstAttemptAt: Int64 = 1, notBefore: Int64) -> DeliveryLane.Item {
-        DeliveryLane.Item(sequence: sequence, location: location(sequence), partitionKey: nil,
+        DeliveryLane.Item(event: event(sequence), partitionKey: nil,
                           attempts: attempts, firstAttemptAt: firstAttemptAt, notBefore: notBefore)
     }
 
     /// Partition keys by sequence: odd ones "a", even ones "b".
-    static func oddEvenKey(_ location: RecordLocation) -> String? {
-        (location.offset / 100) % 2 == 1 ? "a" : "b"
+    static func oddEvenKey(_ event: EventReference) -> String? {
+        event.sequence % 2 == 1 ? "a" : "b"
     }
 
     /// Sends everything the lane lets through, succeeding each, until it is empty; returns the
@@ -131,7 +130,7 @@ struct DeliveryLaneTests {
     @Test("an ordered lane looks past a long run of one blocked key to other keys")
     func orderedLooksPastABlockedKey() {
         // 1...10 have key "a", 11 and 12 key "b"; the window holds 3.
-        let lane = DeliveryLane(subscriptionID: "s", windowSize: 3) { location in location.offset / 100 <= 10 ? "a" : "b" }
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 3) { event in event.sequence <= 10 ? "a" : "b" }
         for sequence in UInt64(1)...12 { lane.add(Self.fresh(sequence), ordered: true) }
         let (first, _) = lane.takeDue(now: 1, maxInFlight: 10, rateLimit: nil, ordered: true)
         #expect(first.map(\.sequence) == [1])
@@ -147,7 +146,7 @@ struct DeliveryLaneTests {
         // 1-4 and 6 have key "k", 5 and 8 key "m", 7 key "l". 1 and 7 were attempted before a
         // restart and wait for their retries; the rest are fresh, most in the backlog.
         let keys: [UInt64: String] = [1: "k", 2: "k", 3: "k", 4: "k", 5: "m", 6: "k", 7: "l", 8: "m"]
-        let lane = DeliveryLane(subscriptionID: "s", windowSize: 2) { keys[$0.offset / 100] }
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 2) { keys[$0.sequence] }
         lane.add(Self.attempted(1, notBefore: 1_000_000), ordered: true)
         for sequence: UInt64 in [2, 3, 4, 5, 6] { lane.add(Self.fresh(sequence), ordered: true) }
         lane.add(Self.attempted(7, notBefore: 1_000_000), ordered: true)

@@ -1,10 +1,11 @@
 @testable import Delivery
+import Gateway
 import Testing
 
 @Suite("Envelope cache")
 struct EnvelopeCacheTests {
-    static func envelope(_ size: Int) -> EnvelopeCache.Envelope {
-        EnvelopeCache.Envelope(eventID: "evt", body: [UInt8](repeating: 0x61, count: size))
+    static func envelope(_ size: Int) -> WebhookEnvelope {
+        WebhookEnvelope(eventID: "evt", body: [UInt8](repeating: 0x61, count: size))
     }
 
     @Test("an event's body is built once while it stays cached")

@@ -68,10 +68,11 @@ struct WebhookDispatcherTests {
         }
     }
 
-    /// A gateway core and a dispatcher on a scratch directory.
+    /// The embedded store and a dispatcher on a scratch directory.
     final class Rig {
         let directory = NSTemporaryDirectory() + "dispatcher-test-" + UUID().uuidString
-        var core: GatewayCore!
+        var store: JournalStore!
+        let status = DeliveryStatusBoard()
         var dispatcher: WebhookDispatcher!
         let policy: RetryPolicy
 
@@ -94,19 +95,19 @@ struct WebhookDispatcherTests {
         func start() throws {
             let logger = Logger(label: "dispatcher-test") { _ in SwiftLogNoOpLogHandler() }
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            core = try GatewayCore(configuration: GatewayCore.Configuration(dataDirectory: directory), logger: logger)
+            store = try JournalStore(configuration: JournalStore.Configuration(directory: directory), logger: logger)
             var configuration = WebhookDispatcher.Configuration()
             configuration.retryPolicy = policy
             configuration.engine = engine
             configuration.laneWindow = laneWindow
             configuration.attemptBatchInterval = attemptBatchInterval
-            dispatcher = WebhookDispatcher(core: core, configuration: configuration, logger: logger)
+            dispatcher = WebhookDispatcher(store: store, status: status, configuration: configuration, logger: logger)
             try dispatcher.start()
         }
 
         func stop() {
             dispatcher?.shutdown()
-            core?.close()
+            store?.close()
         }
 
         deinit {
@@ -117,7 +118,7 @@ struct WebhookDispatcherTests {
         func append(_ entries: [JournalEntry]) throws -> [JournalRecord] {
             let done = DispatchSemaphore(value: 0)
             let outcome = Mutex<Result<[JournalRecord], JournalError>?>(nil)
-            core.journal.append(entries) { result in
+            store.journal.append(entries) { result in
                 outcome.withLock { $0 = result }
                 done.signal()
             }
@@ -138,7 +139,7 @@ struct WebhookDispatcherTests {
             subscription.paused = paused
             subscription.rateLimit = rateLimit
             subscription.retry = retry
-            if let existing = core.state.subscription(id) { subscription.createdAt = existing.createdAt }
+            if let existing = store.state.subscription(id) { subscription.createdAt = existing.createdAt }
             _ = try append([JournalEntry(kind: .subscriptionUpserted, payload: JSONParser.serialize(subscription.storedJSON()))])
             return subscription
         }
@@ -160,7 +161,7 @@ struct WebhookDispatcherTests {
         func eventually(timeout: Duration = .seconds(5), _ condition: (GatewayState) -> Bool) async -> Bool {
             await TestSupport.eventually(timeout: timeout) {
                 settle()
-                return condition(core.state)
+                return condition(store.state)
             }
         }
     }
@@ -183,7 +184,7 @@ struct WebhookDispatcherTests {
         try WebhookSigner.verify(signatureHeader: request.headers["webhook-signature"] ?? "", secrets: secrets, id: "evt_1",
                                  timestamp: timestamp, body: request.body, now: Int(Date().timeIntervalSince1970))
         #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 1 })
-        #expect(rig.core.state.pendingDeliveries(for: subscription.id).isEmpty)
+        #expect(rig.store.state.pendingDeliveries(for: subscription.id).isEmpty)
         _ = sequence
     }
 
@@ -194,7 +195,7 @@ struct WebhookDispatcherTests {
         var subscription = try rig.subscribe(receiver.url)
         // Patterns that match nothing: the ping goes regardless; another subscription gets nothing.
         subscription.eventTypes = [EventTypePattern("nothing.matches")!]
-        subscription.createdAt = rig.core.state.subscription(subscription.id)!.createdAt
+        subscription.createdAt = rig.store.state.subscription(subscription.id)!.createdAt
         _ = try rig.append([JournalEntry(kind: .subscriptionUpserted, payload: JSONParser.serialize(subscription.storedJSON()))])
         try rig.subscribe(receiver.url.replacingOccurrences(of: "/hook", with: "/other"), id: "sub_other")
         let ping = EventRecord(id: "evt_ping", type: "gateway.ping", source: "gateway", partitionKey: nil, occurredAt: nil,
@@ -202,8 +203,8 @@ struct WebhookDispatcherTests {
         _ = try rig.append([JournalEntry(kind: .event, payload: ping.encode())])
         #expect(await eventually { receiver.received.count == 1 })
         #expect(receiver.received.first?.headers["webhook-id"] == "evt_ping")
-        #expect(rig.core.state.pendingDeliveries(for: "sub_other").isEmpty)
-        #expect(rig.core.state.deliveryCounts(for: "sub_other").delivered == 0)
+        #expect(rig.store.state.pendingDeliveries(for: "sub_other").isEmpty)
+        #expect(rig.store.state.deliveryCounts(for: "sub_other").delivered == 0)
     }
 
     @Test func retryAfterIsHonouredOn429() async throws {
@@ -232,7 +233,7 @@ struct WebhookDispatcherTests {
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_slow", data: "1")
         #expect(await rig.eventually { ($0.pendingDeliveries(for: subscription.id).first?.attempts ?? 0) >= 1 })
-        #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("timed out") == true)
+        #expect(rig.store.state.deliveryCounts(for: subscription.id).lastError?.contains("timed out") == true)
         receiver.releaseHeld()
         #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 1 })
     }
@@ -257,13 +258,13 @@ struct WebhookDispatcherTests {
         let rig = try Rig()
         let subscription = try rig.subscribe(receiver.url)
         try rig.publish("evt_gone", data: "1")
-        #expect(await eventually { rig.core.state.subscription(subscription.id)?.disabledReason != nil })
-        #expect(rig.core.state.subscription(subscription.id)?.disabledReason?.contains("410") == true)
+        #expect(await eventually { rig.store.state.subscription(subscription.id)?.disabledReason != nil })
+        #expect(rig.store.state.subscription(subscription.id)?.disabledReason?.contains("410") == true)
         // Held, not retried and not dropped, while disabled.
         try await Task.sleep(for: .milliseconds(400))
         #expect(receiver.received.count == 1)
         rig.settle()
-        #expect(rig.core.state.pendingDeliveries(for: subscription.id).count == 1)
+        #expect(rig.store.state.pendingDeliveries(for: subscription.id).count == 1)
         try rig.subscribe(receiver.url, disabled: nil)
         #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 1 })
         #expect(receiver.received.compactMap { $0.headers["webhook-id"] } == ["evt_gone", "evt_gone"])
@@ -278,11 +279,11 @@ struct WebhookDispatcherTests {
         let subscription = try rig.subscribe("http://127.0.0.1:\(port)/hook")
         for n in 0..<3 { try rig.publish("evt_\(n)", data: "\(n)") }
         #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).failedAttempts >= 3 })
-        #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("refused") == true)
+        #expect(rig.store.state.deliveryCounts(for: subscription.id).lastError?.contains("refused") == true)
         let receiver = try ScriptedReceiver(port: port)
         defer { receiver.stop() }
         #expect(await rig.eventually(timeout: .seconds(10)) { $0.deliveryCounts(for: subscription.id).delivered == 3 })
-        #expect(rig.core.state.deliveryCounts(for: subscription.id).deadLettered == 0)
+        #expect(rig.store.state.deliveryCounts(for: subscription.id).deadLettered == 0)
         #expect(receiver.received.compactMap { $0.headers["webhook-id"] }.sorted() == ["evt_0", "evt_1", "evt_2"])
     }
 
@@ -342,7 +343,7 @@ struct WebhookDispatcherTests {
         try rig.publish("evt_rebound", data: "1")
         #expect(await rig.eventually { ($0.pendingDeliveries(for: subscription.id).first?.attempts ?? 0) >= 1 })
         #expect(receiver.received.isEmpty)
-        #expect(rig.core.state.deliveryCounts(for: subscription.id).lastError?.contains("127.0.0.1") == true)
+        #expect(rig.store.state.deliveryCounts(for: subscription.id).lastError?.contains("127.0.0.1") == true)
     }
 
     @Test func theCircuitBreakerHoldsAFailingSubscriptionAndShowsIt() async throws {
@@ -357,7 +358,7 @@ struct WebhookDispatcherTests {
                                               minimumDelay: .milliseconds(10)))
         let subscription = try rig.subscribe(receiver.url)
         for n in 0..<20 { try rig.publish("evt_\(n)", data: "\(n)") }
-        #expect(await eventually { rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt != nil })
+        #expect(await eventually { rig.status.status(of: subscription.id)?.circuitOpenedAt != nil })
         let openedAt = Date()
         try await Task.sleep(for: .milliseconds(200))
         let settled = receiver.received.count
@@ -366,11 +367,11 @@ struct WebhookDispatcherTests {
         // One probe per 300 ms, whatever the sleeps overshot by.
         let probesAllowed = Int(Date().timeIntervalSince(openedAt) / 0.3) + 1
         #expect(receiver.received.count - settled <= probesAllowed)
-        #expect(rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt != nil)
+        #expect(rig.status.status(of: subscription.id)?.circuitOpenedAt != nil)
         // Once the script runs out the probe succeeds, the circuit closes and the rest go.
         #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 20 })
-        #expect(await eventually { rig.core.deliveryStatus.status(of: subscription.id)?.circuitOpenedAt == nil })
-        #expect(await eventually { rig.core.deliveryStatus.status(of: subscription.id)?.inFlight == 0 })
+        #expect(await eventually { rig.status.status(of: subscription.id)?.circuitOpenedAt == nil })
+        #expect(await eventually { rig.status.status(of: subscription.id)?.inFlight == 0 })
     }
 
     @Test func theRateLimitIsKept() async throws {
@@ -398,16 +399,16 @@ struct WebhookDispatcherTests {
         try rig.publish("evt_doomed", data: "2")
         #expect(await rig.eventually { $0.deadLetters(for: subscription.id).count == 1 })
         #expect(receiver.received.count == 7)
-        #expect(rig.core.state.deadLetters(for: subscription.id).first?.reason == "HTTP 500")
-        #expect(rig.core.state.deliveryCounts(for: subscription.id).attempts == 7)
+        #expect(rig.store.state.deadLetters(for: subscription.id).first?.reason == "HTTP 500")
+        #expect(rig.store.state.deliveryCounts(for: subscription.id).attempts == 7)
 
         // Redelivered while running: the receiver is healthy now, so it goes through.
-        let parked = try #require(rig.core.state.deadLetters(for: subscription.id).first)
+        let parked = try #require(rig.store.state.deadLetters(for: subscription.id).first)
         let change = DeadLettersChangedRecord(subscriptionID: subscription.id, action: .redeliver, sequences: [parked.sequence])
         _ = try rig.append([JournalEntry(kind: .deadLettersChanged, payload: change.encode())])
         #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 2 })
         #expect(receiver.received.count == 8)
-        #expect(rig.core.state.deadLetters(for: subscription.id).isEmpty)
+        #expect(rig.store.state.deadLetters(for: subscription.id).isEmpty)
     }
 
     @Test func aSubscriptionsOwnMaxAttemptsOverridesTheDispatchers() async throws {
@@ -472,14 +473,14 @@ struct WebhookDispatcherTests {
         for index in 0..<20 { try rig.publish("evt_\(index)", data: "\(index)") }
         // Every outcome has reached the dispatcher (nothing in flight), none is journaled yet.
         #expect(await eventually {
-            receiver.received.count == 20 && rig.core.deliveryStatus.status(of: subscription.id)?.inFlight == 0
+            receiver.received.count == 20 && rig.status.status(of: subscription.id)?.inFlight == 0
         })
         rig.settle()
-        #expect(rig.core.state.deliveryCounts(for: subscription.id).delivered == 0)
+        #expect(rig.store.state.deliveryCounts(for: subscription.id).delivered == 0)
         rig.stop()
         try rig.start()
-        #expect(rig.core.state.deliveryCounts(for: subscription.id).delivered == 20)
-        #expect(rig.core.state.pendingDeliveries(for: subscription.id).isEmpty)
+        #expect(rig.store.state.deliveryCounts(for: subscription.id).delivered == 20)
+        #expect(rig.store.state.pendingDeliveries(for: subscription.id).isEmpty)
         try await Task.sleep(for: .milliseconds(200))
         #expect(receiver.received.count == 20, "nothing is sent twice after the restart")
     }
@@ -497,7 +498,7 @@ struct WebhookDispatcherTests {
         #expect(await rig.eventually { $0.pendingDeliveries(for: subscription.id).first?.attempts ?? 0 >= 1 })
         rig.stop()
         try rig.start()
-        #expect(rig.core.state.pendingDeliveries(for: subscription.id).count == 1)
+        #expect(rig.store.state.pendingDeliveries(for: subscription.id).count == 1)
         try rig.subscribe(receiver.url, id: subscription.id)
         #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 1 })
         #expect(receiver.received.compactMap { $0.headers["webhook-id"] } == ["evt_waiting"])

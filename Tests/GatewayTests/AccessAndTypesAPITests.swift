@@ -13,7 +13,7 @@ struct AccessAPITests {
         #expect(try gateway.request("POST", "/v1/events", token: "nope", body: #"{"type":"a.b","data":1}"#).status == 401)
         let malformed = try gateway.request("GET", "/v1/events", token: nil, headers: [("Authorization", "Basic abc")])
         #expect(malformed.status == 401)
-        #expect(gateway.core.state.eventCount == 0)
+        #expect(gateway.store.state.eventCount == 0)
     }
 
     @Test func aSourcePublishesAsItselfAndNothingElse() throws {
@@ -90,7 +90,7 @@ struct EventTypesAPITests {
         #expect(pointers.isSuperset(of: ["/data/order", "/data/amount", "/data/lines/0"]))
         #expect(errors.count >= 4)
         #expect(errors.allSatisfy { ($0["message"] as? String)?.isEmpty == false && $0["keyword"] is String })
-        #expect(gateway.core.state.eventCount == 1)
+        #expect(gateway.store.state.eventCount == 1)
 
         // The schema survives a restart.
         try gateway.restart()

@@ -26,7 +26,7 @@ struct DeliveryLedgerTests {
     /// not waited for by their writer).
     static func settle(_ gateway: GatewayHarness) {
         let done = DispatchSemaphore(value: 0)
-        gateway.core.journal.append([]) { _ in done.signal() }
+        gateway.store.journal.append([]) { _ in done.signal() }
         done.wait()
     }
 
@@ -44,7 +44,7 @@ struct DeliveryLedgerTests {
         let late = try Self.subscribe(gateway, #"{"url":"https://d.example/","eventTypes":["*"]}"#)
         let shipped = try Self.publish(gateway, "order.shipped", #"{"amount":500}"#)
 
-        func pending(_ id: String) -> [UInt64] { gateway.core.state.pendingDeliveries(for: id).map(\.sequence) }
+        func pending(_ id: String) -> [UInt64] { gateway.store.state.pendingDeliveries(for: id).map(\.sequence) }
         #expect(pending(orders) == [small, large, shipped])
         #expect(pending(big) == [large])
         #expect(pending(paused) == [small, large, user, shipped])
@@ -55,7 +55,7 @@ struct DeliveryLedgerTests {
         #expect(pending(big) == [large])
         #expect(pending(paused) == [small, large, user, shipped])
         #expect(pending(late) == [shipped])
-        #expect(gateway.core.state.deliveryCounts(for: orders).pending == 3)
+        #expect(gateway.store.state.deliveryCounts(for: orders).pending == 3)
     }
 
     @Test func attemptsMoveDeliveriesOnAndSurviveRestarts() throws {
@@ -65,27 +65,27 @@ struct DeliveryLedgerTests {
         let second = try Self.publish(gateway, "a.b", "2")
         let third = try Self.publish(gateway, "a.b", "3")
 
-        let core = gateway.core!
-        core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: first, attempt: 1, status: 200, error: "",
-                                                 durationMicroseconds: 900, response: [], result: .delivered))
-        core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: second, attempt: 1, status: 500, error: "",
+        let store = gateway.store!
+        store.recordAttempts([DeliveryAttemptRecord(subscriptionID: id, sequence: first, attempt: 1, status: 200, error: "",
+                                                 durationMicroseconds: 900, response: [], result: .delivered)])
+        store.recordAttempts([DeliveryAttemptRecord(subscriptionID: id, sequence: second, attempt: 1, status: 500, error: "",
                                                  durationMicroseconds: 1200, response: Array("oops".utf8), result: .retryScheduled,
-                                                 nextAttemptAt: 1_000_000))
-        core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: third, attempt: 3, status: nil,
+                                                 nextAttemptAt: 1_000_000)])
+        store.recordAttempts([DeliveryAttemptRecord(subscriptionID: id, sequence: third, attempt: 3, status: nil,
                                                  error: "Connection refused", durationMicroseconds: 50, response: [],
-                                                 result: .deadLettered))
+                                                 result: .deadLettered)])
         Self.settle(gateway)
 
         func check() {
-            let pending = gateway.core.state.pendingDeliveries(for: id)
+            let pending = gateway.store.state.pendingDeliveries(for: id)
             #expect(pending.map(\.sequence) == [second])
             #expect(pending.first?.attempts == 1)
             #expect(pending.first?.nextAttemptAt == 1_000_000)
             #expect(pending.first?.lastError == "HTTP 500")
-            let dead = gateway.core.state.deadLetters(for: id)
+            let dead = gateway.store.state.deadLetters(for: id)
             #expect(dead.map(\.sequence) == [third])
             #expect(dead.first?.reason == "Connection refused")
-            let counts = gateway.core.state.deliveryCounts(for: id)
+            let counts = gateway.store.state.deliveryCounts(for: id)
             let tallies: [Int] = [counts.pending, counts.delivered, counts.deadLettered, counts.attempts, counts.failedAttempts]
             #expect(tallies == [1, 1, 1, 3, 2])
             #expect(counts.p50DurationMicroseconds == 900)
@@ -129,10 +129,10 @@ struct DeliveryLedgerTests {
         #expect(try gateway.request("GET", "/v1/events/evt_missing/attempts").status == 404)
 
         // A late duplicate outcome for a finished delivery changes nothing.
-        gateway.core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: first, attempt: 2, status: 500, error: "",
-                                                         durationMicroseconds: 1, response: [], result: .deadLettered))
+        gateway.store.recordAttempts([DeliveryAttemptRecord(subscriptionID: id, sequence: first, attempt: 2, status: 500, error: "",
+                                                         durationMicroseconds: 1, response: [], result: .deadLettered)])
         Self.settle(gateway)
-        #expect(gateway.core.state.deadLetters(for: id).map(\.sequence) == [third])
+        #expect(gateway.store.state.deadLetters(for: id).map(\.sequence) == [third])
     }
 
     @Test func aTestPingIsOwedToItsSubscriptionAlone() throws {
@@ -145,11 +145,11 @@ struct DeliveryLedgerTests {
         let event = try gateway.request("GET", "/v1/events/\(id)")
         #expect(event.json["type"] as? String == "gateway.ping")
         #expect((event.json["data"] as? [String: Any])?["subscriptionId"] as? String == target)
-        #expect(gateway.core.state.pendingDeliveries(for: target).count == 1)
-        #expect(gateway.core.state.pendingDeliveries(for: other).isEmpty)
+        #expect(gateway.store.state.pendingDeliveries(for: target).count == 1)
+        #expect(gateway.store.state.pendingDeliveries(for: other).isEmpty)
         try gateway.restart()
-        #expect(gateway.core.state.pendingDeliveries(for: target).count == 1)
-        #expect(gateway.core.state.pendingDeliveries(for: other).isEmpty)
+        #expect(gateway.store.state.pendingDeliveries(for: target).count == 1)
+        #expect(gateway.store.state.pendingDeliveries(for: other).isEmpty)
         #expect(try gateway.request("POST", "/v1/subscriptions/sub_nope/test").status == 404)
     }
 
@@ -158,9 +158,9 @@ struct DeliveryLedgerTests {
         let id = try Self.subscribe(gateway, #"{"url":"https://a.example/","eventTypes":["*"]}"#)
         _ = try Self.publish(gateway, "a.b", "1")
         #expect(try gateway.request("DELETE", "/v1/subscriptions/\(id)").status == 204)
-        #expect(gateway.core.state.pendingDeliveries(for: id).isEmpty)
+        #expect(gateway.store.state.pendingDeliveries(for: id).isEmpty)
         try gateway.restart()
-        #expect(gateway.core.state.pendingDeliveries(for: id).isEmpty)
+        #expect(gateway.store.state.pendingDeliveries(for: id).isEmpty)
     }
 
     @Test func deadLettersCanBeListedRedeliveredAndDiscarded() throws {
@@ -174,8 +174,8 @@ struct DeliveryLedgerTests {
             ids.append(try #require(response.json["id"] as? String))
         }
         for sequence in sequences {
-            gateway.core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: sequence, attempt: 10, status: 500,
-                                                             error: "", durationMicroseconds: 1, response: [], result: .deadLettered))
+            gateway.store.recordAttempts([DeliveryAttemptRecord(subscriptionID: id, sequence: sequence, attempt: 10, status: 500,
+                                                             error: "", durationMicroseconds: 1, response: [], result: .deadLettered)])
         }
         Self.settle(gateway)
         let listed = try gateway.request("GET", "/v1/subscriptions/\(id)/dead-letters")
@@ -189,31 +189,31 @@ struct DeliveryLedgerTests {
         let one = try gateway.request("POST", "/v1/subscriptions/\(id)/dead-letters/redeliver", body: "{\"eventIds\":[\"\(ids[1])\"]}")
         #expect(one.status == 202)
         #expect(one.json["redelivered"] as? Int == 1)
-        #expect(gateway.core.state.pendingDeliveries(for: id).map(\.sequence) == [sequences[1]])
-        #expect(gateway.core.state.pendingDeliveries(for: id).first?.attempts == 0)
+        #expect(gateway.store.state.pendingDeliveries(for: id).map(\.sequence) == [sequences[1]])
+        #expect(gateway.store.state.pendingDeliveries(for: id).first?.attempts == 0)
         #expect(try gateway.request("POST", "/v1/subscriptions/\(id)/dead-letters/redeliver", body: "{\"eventIds\":[\"\(ids[1])\"]}").status == 422)
         let rest = try gateway.request("POST", "/v1/subscriptions/\(id)/dead-letters/redeliver")
         #expect(rest.json["redelivered"] as? Int == 1)
 
         try gateway.restart()
-        #expect(gateway.core.state.pendingDeliveries(for: id).map(\.sequence) == [sequences[1], sequences[2]])
-        #expect(gateway.core.state.deadLetters(for: id).isEmpty)
+        #expect(gateway.store.state.pendingDeliveries(for: id).map(\.sequence) == [sequences[1], sequences[2]])
+        #expect(gateway.store.state.deadLetters(for: id).isEmpty)
     }
 
     @Test func fanOutsNameTheirCauseAndTheSnapshotSaysHowFarItSaw() throws {
         let gateway = try GatewayHarness()
         let id = try Self.subscribe(gateway, #"{"url":"https://a.example/","eventTypes":["*"]}"#)
         let heard = Mutex<[FanOut]>([])
-        gateway.core.state.observeFanOut { fanOuts in heard.withLock { $0 += fanOuts } }
+        gateway.store.observeDeliveries { fanOuts in heard.withLock { $0 += fanOuts } }
         let first = try Self.publish(gateway, "a.b", "1")
         let second = try Self.publish(gateway, "a.b", "2")
-        let snapshot = gateway.core.state.pendingSnapshot()
+        let snapshot = gateway.store.state.pendingSnapshot()
         #expect(snapshot.through >= second)
-        #expect(snapshot.owed.first { $0.subscription.id == id }?.pending.map(\.sequence) == [first, second])
+        #expect(snapshot.owed.first { $0.subscriptionID == id }?.pending.map(\.sequence) == [first, second])
         // A fan-out's cause is its event; a redelivery's is the redelivery record, later
         // than the snapshot, so the delivery side takes it although the event is older.
-        gateway.core.recordAttempt(DeliveryAttemptRecord(subscriptionID: id, sequence: first, attempt: 1, status: 500,
-                                                         error: "", durationMicroseconds: 1, response: [], result: .deadLettered))
+        gateway.store.recordAttempts([DeliveryAttemptRecord(subscriptionID: id, sequence: first, attempt: 1, status: 500,
+                                                         error: "", durationMicroseconds: 1, response: [], result: .deadLettered)])
         Self.settle(gateway)
         #expect(try gateway.request("POST", "/v1/subscriptions/\(id)/dead-letters/redeliver").status == 202)
         let fanOuts = heard.withLock { $0 }
@@ -232,25 +232,25 @@ struct DeliveryLedgerTests {
         // The event, and a record of another kind (deleting a subscription nobody has).
         let entries = [JournalEntry(kind: .event, payload: event.encode()),
                        JournalEntry(kind: .subscriptionDeleted, payload: NameRecord(name: "sub_none").encode())]
-        gateway.core.journal.append(entries) { result in
+        gateway.store.journal.append(entries) { result in
             committed.withLock { $0 = (try? result.get()) ?? [] }
             done.signal()
         }
         done.wait()
         let records = committed.withLock { $0 }
         try #require(records.count == 2)
-        var readAhead = JournalReadAhead()
-        let (eventID, body) = try #require(try gateway.core.webhookEnvelope(at: records[0].location, readAhead: &readAhead))
-        #expect(eventID == event.id)
+        let reader = gateway.store.makeEventReader()
+        let envelope = try #require(try reader.envelope(EventReference(sequence: records[0].sequence, location: records[0].location)))
+        #expect(envelope.eventID == event.id)
         var expected = JSONObjectWriter()
         expected.add("id", string: event.id)
         expected.add("type", string: event.type)
         expected.add("timestamp", string: Timestamp.format(microseconds: records[0].timestamp))
         expected.add("source", string: event.source)
         expected.add("data", raw: event.data)
-        #expect(body == expected.finish())
+        #expect(envelope.body == expected.finish())
         // Anything but an event has no envelope.
-        #expect(try gateway.core.webhookEnvelope(at: records[1].location, readAhead: &readAhead) == nil)
+        #expect(try reader.envelope(EventReference(sequence: records[1].sequence, location: records[1].location)) == nil)
     }
 
     @Test func attemptRecordsRoundTrip() throws {

@@ -102,7 +102,7 @@ struct EventsAPITests {
         #expect(response.status == input.status, "\(response.text)")
         #expect(response.header("content-type") == "application/problem+json")
         #expect((response.json["detail"] as? String)?.contains(input.detail) == true, "\(response.text)")
-        #expect(gateway.core.state.eventCount == 0)
+        #expect(gateway.store.state.eventCount == 0)
     }
 
     @Test func bodyOverTheLimitIs413() throws {
@@ -110,7 +110,7 @@ struct EventsAPITests {
         let big = "{\"type\":\"a.b\",\"data\":\"" + String(repeating: "x", count: 2000) + "\"}"
         let response = try gateway.request("POST", "/v1/events", body: big)
         #expect(response.status == 413)
-        #expect(gateway.core.state.eventCount == 0)
+        #expect(gateway.store.state.eventCount == 0)
     }
 
     // MARK: - Idempotency
@@ -133,7 +133,7 @@ struct EventsAPITests {
         #expect(afterRestart.status == 200)
         #expect(afterRestart.json["id"] as? String == first.json["id"] as? String)
         #expect(try gateway.request("POST", "/v1/events", headers: key, body: #"{"type":"x.y","data":1}"#).status == 409)
-        #expect(gateway.core.state.eventCount == 1)
+        #expect(gateway.store.state.eventCount == 1)
     }
 
     @Test func producerIDActsAsTheIdempotencyKey() throws {
@@ -160,13 +160,13 @@ struct EventsAPITests {
     @Test func batchStoresAllWithOneSync() throws {
         let gateway = try GatewayHarness()
         let items = (0..<50).map { "{\"type\":\"b.item\",\"data\":{\"n\":\($0)}}" }.joined(separator: ",")
-        let before = gateway.core.journal.statistics.syncs
+        let before = gateway.store.journal.statistics.syncs
         let response = try gateway.request("POST", "/v1/events/batch", body: "{\"events\":[\(items)]}")
         #expect(response.status == 202)
         let results = try #require(response.json["events"] as? [[String: Any]])
         #expect(results.count == 50)
         #expect(results.compactMap { $0["sequence"] as? Int } == Array(1...50))
-        #expect(gateway.core.journal.statistics.syncs == before + 1)
+        #expect(gateway.store.journal.statistics.syncs == before + 1)
     }
 
     @Test func batchWithOneBadEventStoresNothing() throws {
@@ -175,7 +175,7 @@ struct EventsAPITests {
         let response = try gateway.request("POST", "/v1/events/batch", body: body)
         #expect(response.status == 422)
         #expect((response.json["detail"] as? String)?.hasPrefix("events[1]: ") == true)
-        #expect(gateway.core.state.eventCount == 0)
+        #expect(gateway.store.state.eventCount == 0)
     }
 
     @Test func batchSchemaViolationsPointIntoTheBatch() throws {
@@ -187,7 +187,7 @@ struct EventsAPITests {
         #expect(response.status == 422)
         let errors = try #require(response.json["errors"] as? [[String: Any]])
         #expect(errors.compactMap { $0["pointer"] as? String } == ["/events/1/data/amount"])
-        #expect(gateway.core.state.eventCount == 0)
+        #expect(gateway.store.state.eventCount == 0)
     }
 
     @Test func batchOverTheLimitIs413() throws {
@@ -195,7 +195,7 @@ struct EventsAPITests {
         let items = (0..<4).map { "{\"type\":\"b.item\",\"data\":\($0)}" }.joined(separator: ",")
         let response = try gateway.request("POST", "/v1/events/batch", body: "{\"events\":[\(items)]}")
         #expect(response.status == 413)
-        #expect(gateway.core.state.eventCount == 0)
+        #expect(gateway.store.state.eventCount == 0)
     }
 
     @Test func batchRepeatsAreReportedNotStoredTwice() throws {
@@ -206,7 +206,7 @@ struct EventsAPITests {
         #expect(again.status == 200)
         let results = try #require(again.json["events"] as? [[String: Any]])
         #expect(results.allSatisfy { $0["duplicate"] as? Bool == true })
-        #expect(gateway.core.state.eventCount == 2)
+        #expect(gateway.store.state.eventCount == 2)
         let conflict = #"{"events":[{"id":"e-1","type":"b.item","data":99}]}"#
         #expect(try gateway.request("POST", "/v1/events/batch", body: conflict).status == 409)
     }

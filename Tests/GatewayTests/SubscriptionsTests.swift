@@ -133,13 +133,13 @@ struct SubscriptionsAPITests {
         #expect(newSecret != "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
         // Both sign during the overlap, newest first; after a restart too.
         try gateway.restart()
-        let subscription = try #require(gateway.core.state.subscription(id))
+        let subscription = try #require(gateway.store.state.subscription(id))
         #expect(subscription.activeSecrets(at: wallClockMicroseconds()) == [newSecret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])
         #expect(subscription.activeSecrets(at: wallClockMicroseconds() + 25 * 3600 * 1_000_000) == [newSecret])
 
         let noOverlap = try gateway.request("POST", "/v1/subscriptions/\(id)/rotate-secret", body: #"{"overlapSeconds":0}"#)
         let latest = try #require(noOverlap.json["secret"] as? String)
-        #expect(gateway.core.state.subscription(id)?.activeSecrets(at: wallClockMicroseconds()) == [latest])
+        #expect(gateway.store.state.subscription(id)?.activeSecrets(at: wallClockMicroseconds()) == [latest])
     }
 
     @Test func aDisableAfterA410SetsOnlyTheReason() throws {
@@ -149,7 +149,7 @@ struct SubscriptionsAPITests {
         // An operator's change lands first; the disable must keep it.
         #expect(try gateway.request("PATCH", "/v1/subscriptions/\(id)", body: #"{"description":"changed"}"#).status == 200)
         let done = DispatchSemaphore(value: 0)
-        #expect(gateway.core.disableSubscription(id, reason: "HTTP 410 Gone") { done.signal() })
+        #expect(gateway.store.disableSubscription(id, reason: "HTTP 410 Gone") { done.signal() })
         done.wait()
         func check() throws {
             let shown = try gateway.request("GET", "/v1/subscriptions/\(id)")
@@ -159,8 +159,8 @@ struct SubscriptionsAPITests {
         }
         try check()
         // Already disabled: nothing to record.
-        #expect(!gateway.core.disableSubscription(id, reason: "again"))
-        #expect(!gateway.core.disableSubscription("sub_missing", reason: "HTTP 410 Gone"))
+        #expect(!gateway.store.disableSubscription(id, reason: "again") {})
+        #expect(!gateway.store.disableSubscription("sub_missing", reason: "HTTP 410 Gone") {})
         try gateway.restart()
         try check()
         let resumed = try gateway.request("POST", "/v1/subscriptions/\(id)/resume")
@@ -196,7 +196,7 @@ struct SubscriptionsAPITests {
         let response = try gateway.request("POST", "/v1/subscriptions", body: body)
         #expect(response.status == status, "\(response.text)")
         #expect((response.json["detail"] as? String)?.contains(detail) == true, "\(response.text)")
-        #expect(gateway.core.state.subscriptions().isEmpty)
+        #expect(gateway.store.state.subscriptions().isEmpty)
     }
 
     @Test func patchAndRotateCheckTheirInput() throws {

@@ -4,7 +4,7 @@ import Gateway
 /// pending in journal order, what is in flight, and the limits that decide what may go next.
 ///
 /// Only a window of the never-attempted deliveries is held as full items (`windowSize`);
-/// beyond it, they wait in a compact backlog (sequence and location, 32 bytes each) and
+/// beyond it, they wait in a compact backlog (event references, 32 bytes each) and
 /// move into the window as it drains. A subscriber that is down for a million events costs
 /// tens of megabytes, not hundreds. Deliveries waiting for a retry stay in the window
 /// without counting against it, so a subscriber that rejects some events never stalls the
@@ -12,22 +12,16 @@ import Gateway
 /// the ledger and no delivery can be queued twice.
 final class DeliveryLane {
     struct Item {
-        var sequence: UInt64
-        var location: RecordLocation
+        var event: EventReference
         var partitionKey: String?
         var attempts: Int
         var firstAttemptAt: Int64?
-        /// Not before this time (microseconds); 0 means now.
+        /// Not before this time (monotonic microseconds, like every time a lane is given); 0 means now.
         var notBefore: Int64
         var inFlight = false
 
+        var sequence: UInt64 { event.sequence }
         var isFresh: Bool { attempts == 0 && firstAttemptAt == nil && notBefore == 0 }
-    }
-
-    /// A fresh delivery waiting behind the window.
-    struct Backlogged {
-        var sequence: UInt64
-        var location: RecordLocation
     }
 
     let subscriptionID: String
@@ -37,7 +31,7 @@ final class DeliveryLane {
     private var order: [UInt64] = []
     private var head = 0
     /// Fresh deliveries beyond the window, in journal order; `backlogHead` is the next one.
-    private var backlog: [Backlogged] = []
+    private var backlog: [EventReference] = []
     private var backlogHead = 0
     let windowSize: Int
     /// False once an item entered the window without its partition key looked up (the lane
@@ -73,11 +67,11 @@ final class DeliveryLane {
 
     /// Reads a delivery's partition key from its event, for an ordered lane that was not
     /// told it (the startup load, the backlog, a redelivered dead letter).
-    private let partitionKeyAt: (RecordLocation) -> String?
+    private let partitionKeyAt: (EventReference) -> String?
 
     init(
         subscriptionID: String, windowSize: Int = DeliveryLane.defaultWindowSize,
-        partitionKeyAt: @escaping (RecordLocation) -> String?
+        partitionKeyAt: @escaping (EventReference) -> String?
     ) {
         self.subscriptionID = subscriptionID
         self.windowSize = max(1, windowSize)
@@ -102,12 +96,12 @@ final class DeliveryLane {
             if backlogContains(item.sequence) { return }
         } else if item.isFresh, item.sequence > (order.last ?? 0),
                   freshInWindow >= windowSize || backlogHead < backlog.count {
-            backlog.append(Backlogged(sequence: item.sequence, location: item.location))
+            backlog.append(item.event)
             return
         }
         var item = item
         if item.partitionKey == nil {
-            if ordered { item.partitionKey = partitionKeyAt(item.location) } else { keysKnown = false }
+            if ordered { item.partitionKey = partitionKeyAt(item.event) } else { keysKnown = false }
         }
         insertIntoWindow(item)
     }
@@ -277,7 +271,7 @@ final class DeliveryLane {
 
     private func lookUpMissingKeys() {
         for (sequence, item) in items where item.partitionKey == nil {
-            let key = partitionKeyAt(item.location)
+            let key = partitionKeyAt(item.event)
             items[sequence]?.partitionKey = key
         }
         keysKnown = true
@@ -296,8 +290,7 @@ final class DeliveryLane {
         backlogHead += 1
         if !ordered { keysKnown = false }
         let inserted = insertIntoWindow(Item(
-            sequence: next.sequence, location: next.location, partitionKey: ordered ? partitionKeyAt(next.location) : nil,
-            attempts: 0, firstAttemptAt: nil, notBefore: 0))
+            event: next, partitionKey: ordered ? partitionKeyAt(next) : nil, attempts: 0, firstAttemptAt: nil, notBefore: 0))
         compactBacklog()
         return inserted
     }

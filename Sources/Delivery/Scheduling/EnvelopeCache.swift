@@ -6,12 +6,7 @@ import Gateway
 /// subscription (its signature still differs per subscription and attempt). Bounded by
 /// entries and by bytes; the oldest entry goes first. Owned by the dispatcher's thread.
 struct EnvelopeCache {
-    struct Envelope {
-        var eventID: String
-        var body: [UInt8]
-    }
-
-    private var entries: [UInt64: Envelope] = [:]
+    private var entries: [UInt64: WebhookEnvelope] = [:]
     /// Insertion order, oldest first.
     private var order = ChunkedQueue<UInt64>()
     private(set) var byteCount = 0
@@ -28,7 +23,7 @@ struct EnvelopeCache {
     /// The cached envelope, or the one `build` makes: cached when `keep` says another
     /// subscription may want it, unless it alone exceeds the byte bound. Nil when `build` has
     /// nothing.
-    mutating func envelope(for sequence: UInt64, keep: Bool = true, build: () -> Envelope?) -> Envelope? {
+    mutating func envelope(for sequence: UInt64, keep: Bool = true, build: () -> WebhookEnvelope?) -> WebhookEnvelope? {
         if let cached = entries[sequence] { return cached }
         guard let built = build() else { return nil }
         guard keep, built.body.count <= maxBytes else { return built }

@@ -1,18 +1,24 @@
-import Runtime
 #if canImport(Glibc)
 import Glibc
 #endif
 import Gateway
 import Logging
+import Runtime
 import Synchronization
 
-/// Sends every delivery the gateway owes, through the libcurl engine: signed with the
-/// Standard Webhooks scheme, retried on the retry policy's schedule, dead-lettered when it
-/// runs out, one lane per subscription so a slow or dead subscriber holds up nobody else.
+/// Sends every delivery the gateway owes, through a transport (the libcurl engine): signed
+/// with the Standard Webhooks scheme, retried on the retry policy's schedule, dead-lettered
+/// when it runs out, one lane per subscription so a slow or dead subscriber holds up nobody
+/// else.
 ///
-/// One thread owns all lanes. Fan-outs (from the journal's commits), engine completions and
+/// It depends on a `DeliveryStore` (what is owed, event bodies, where outcomes go), a
+/// `DeliveryTransport` and a `DispatcherClock`, nothing concrete: tests drive it with an
+/// in-memory store, a transport that answers by hand and a clock they move, through `load`
+/// and `step`, without a thread, a socket or a sleep.
+///
+/// One thread owns all lanes. Fan-outs (from the store's commits), transport completions and
 /// nudges arrive through a mailbox; the thread sleeps until there is mail or the next retry
-/// is due. Outcomes go back to the gateway as journal records (`GatewayCore.recordAttempt`).
+/// is due. Outcomes go back to the store as records (`DeliveryStore.recordAttempts`).
 public final class WebhookDispatcher: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var retryPolicy = RetryPolicy()
@@ -20,18 +26,21 @@ public final class WebhookDispatcher: @unchecked Sendable {
         /// Never-attempted deliveries each subscription holds as full items; the rest wait
         /// in its compact backlog (see `DeliveryLane`).
         public var laneWindow = DeliveryLane.defaultWindowSize
-        /// Attempt outcomes go to the journal in one append once the oldest has waited this
+        /// Attempt outcomes go to the store in one append once the oldest has waited this
         /// long, or 512 have gathered, or the dispatcher stops. Appending after every mail
         /// batch woke the journal's writer every few deliveries; the outcomes need no sync
-        /// (see `GatewayCore.recordAttempts`), and one lost in a crash is an attempt made again.
+        /// (see `DeliveryStore.recordAttempts`), and one lost in a crash is an attempt made again.
         public var attemptBatchInterval: Duration = .milliseconds(1)
         public init() {}
     }
 
-    private enum Mail {
+    /// Makes the transport, given where it reports results.
+    public typealias TransportFactory = (@escaping @Sendable ([DeliveryResult]) -> Void) throws -> any DeliveryTransport
+
+    enum Mail {
         case fanOut([FanOut])
         case completed([DeliveryResult])
-        /// The disabling of this subscription (after a 410) is in the journal, or failed.
+        /// The disabling of this subscription (after a 410) is in effect, or failed.
         case disableRecorded(String)
         case nudge
     }
@@ -40,6 +49,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         var subscriptionID: String
         var sequence: UInt64
         var attempt: Int
+        /// Wall-clock microseconds (it is journaled, and bounds the retry policy's max age).
         var firstAttemptAt: Int64
     }
 
@@ -48,10 +58,13 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// See `Configuration.attemptBatchInterval`.
     static let attemptFlushCount = 512
 
-    private let core: GatewayCore
+    private let store: any DeliveryStore
+    private let status: DeliveryStatusBoard
+    private let clock: any DispatcherClock
     private let configuration: Configuration
     private let logger: Logger
-    private var engine: CurlMultiEngine?
+    private let makeTransport: TransportFactory
+    private var transport: (any DeliveryTransport)?
     private let mailbox = WorkQueue<Mail>()
     private let stopping = Atomic(false)
     private var thread: pthread_t?
@@ -59,21 +72,21 @@ public final class WebhookDispatcher: @unchecked Sendable {
     // Owned by the dispatcher thread.
     private var lanes: [String: DeliveryLane] = [:]
     private var inFlight: [UInt64: InFlight] = [:]
-    /// The last journal record the startup load saw.
+    /// The last record the startup load saw.
     private var loadedThrough: UInt64 = 0
     /// What was last posted to the status board, per lane.
     private var posted: [String: DeliveryStatusBoard.LaneStatus] = [:]
     /// What fan-outs and completions need of each subscription, as the latest pass read it:
-    /// no state lock per fan-out or result, and no copy of the whole subscription either
+    /// no store lookup per fan-out or result, and no copy of the whole subscription either
     /// (a dozen reference-counted fields, retained and released for every delivery).
     private var settings: [String: LaneSettings] = [:]
     /// Keyed HMACs by secret text, so a secret is decoded and keyed once, not per request.
     private var signingKeys: [String: WebhookSigner.SigningKey] = [:]
     /// Bodies of recent events, shared by the subscriptions they fan out to.
     private var envelopes = EnvelopeCache()
-    /// Journal bytes read past the last event read: the next due events are usually there.
-    private var readAhead = JournalReadAhead()
-    /// Outcomes not yet appended to the journal, and when the oldest of them was queued.
+    /// The store's reader of event bodies, owned by this thread (it may read ahead).
+    private var events: (any DeliveryEventReader)?
+    /// Outcomes not yet recorded, and when (monotonic) the oldest of them was queued.
     private var attempts: [DeliveryAttemptRecord] = []
     private var attemptsQueuedAt: Int64 = 0
     /// `configuration.attemptBatchInterval` in microseconds.
@@ -81,21 +94,28 @@ public final class WebhookDispatcher: @unchecked Sendable {
     private var nextTag: UInt64 = 0
     private var random = SystemRandomNumberGenerator()
 
-    public init(core: GatewayCore, configuration: Configuration, logger: Logger) {
-        self.core = core
+    /// `status` receives each lane's run-time state for the stats endpoint. Without
+    /// `transport`, deliveries go through a `CurlMultiEngine` made from `configuration.engine`.
+    public init(
+        store: any DeliveryStore, status: DeliveryStatusBoard, configuration: Configuration, logger: Logger,
+        clock: any DispatcherClock = SystemDispatcherClock(), transport: TransportFactory? = nil
+    ) {
+        self.store = store
+        self.status = status
+        self.clock = clock
         self.configuration = configuration
         self.logger = logger
+        let engine = configuration.engine
+        makeTransport = transport ?? { onCompletions in
+            try CurlMultiEngine(configuration: engine, logger: logger, onCompletions: onCompletions)
+        }
         attemptFlushInterval = configuration.attemptBatchInterval.microseconds
     }
 
-    /// Starts the engine and the dispatcher thread, then picks up everything still pending
-    /// in the journal (after a restart, with its attempt counts and schedule).
+    /// Starts the transport and the dispatcher thread, which first picks up everything still
+    /// pending in the store (after a restart, with its attempt counts and schedule).
     public func start() throws {
-        engine = try CurlMultiEngine(configuration: configuration.engine, logger: logger) { [weak self] results in
-            self?.post(.completed(results))
-        }
-        // Listen first, then load: a delivery may be reported twice, never missed.
-        core.state.observeFanOut { [weak self] fanOuts in self?.post(.fanOut(fanOuts)) }
+        try prepare()
         thread = try spawnThread(name: "dispatcher") { [self] in run() }
     }
 
@@ -110,7 +130,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         mailbox.close()
         if let thread { pthread_join(thread, nil) }
         thread = nil
-        engine?.shutdown()
+        transport?.stop()
     }
 
     private func post(_ mail: Mail) {
@@ -119,58 +139,90 @@ public final class WebhookDispatcher: @unchecked Sendable {
 
     // MARK: - The dispatcher thread
 
+    /// Makes the transport and starts listening to the store. Listen first, then load: a
+    /// delivery may be reported twice, never missed.
+    func prepare() throws {
+        transport = try makeTransport { [weak self] results in self?.post(.completed(results)) }
+        store.observeDeliveries { [weak self] fanOuts in self?.post(.fanOut(fanOuts)) }
+        events = store.makeEventReader()
+    }
+
     private func run() {
-        loadPending()
+        load()
         // A first pass at once, for what was loaded.
         var wakeAt: Int64 = 0
         while true {
             let mail: [Mail]
-            switch mailbox.takeAll(waitingAtMost: wakeAt - wallClockMicroseconds()) {
+            switch mailbox.takeAll(waitingAtMost: wakeAt - clock.monotonicMicroseconds()) {
             case .items(let taken): mail = taken
             case .timedOut: mail = []
             case .closed:
                 flushAttempts()
                 return
             }
-            for item in mail {
-                switch item {
-                case .fanOut(let fanOuts): accept(fanOuts)
-                case .completed(let results): results.forEach(complete)
-                case .disableRecorded(let id): lanes[id]?.heldForDisable = false
-                case .nudge: break
-                }
-            }
-            // Stopping: what finished is recorded (or it would be sent again after the
-            // restart); nothing new is sent.
-            if stopping.load(ordering: .relaxed) {
-                flushAttempts()
-                return
-            }
-            if attempts.count >= Self.attemptFlushCount
-                || (!attempts.isEmpty && wallClockMicroseconds() - attemptsQueuedAt >= attemptFlushInterval) {
-                flushAttempts()
-            }
-            wakeAt = dispatch()
-            if !attempts.isEmpty { wakeAt = min(wakeAt, attemptsQueuedAt + attemptFlushInterval) }
+            guard let next = turn(mail) else { return }
+            wakeAt = next
         }
+    }
+
+    /// Runs one turn with whatever mail is waiting, without waiting for more: for tests that
+    /// drive the dispatcher by hand (after `prepare` and `load`). Returns when the next turn
+    /// is due (monotonic), nil once stopping.
+    @discardableResult
+    func step() -> Int64? {
+        switch mailbox.takeAll(waitingAtMost: 0) {
+        case .items(let mail): return turn(mail)
+        case .timedOut: return turn([])
+        case .closed:
+            flushAttempts()
+            return nil
+        }
+    }
+
+    /// Handles `mail`, records what finished, sends what is due.
+    private func turn(_ mail: [Mail]) -> Int64? {
+        for item in mail {
+            switch item {
+            case .fanOut(let fanOuts): accept(fanOuts)
+            case .completed(let results): results.forEach(complete)
+            case .disableRecorded(let id): lanes[id]?.heldForDisable = false
+            case .nudge: break
+            }
+        }
+        // Stopping: what finished is recorded (or it would be sent again after the
+        // restart); nothing new is sent.
+        if stopping.load(ordering: .relaxed) {
+            flushAttempts()
+            return nil
+        }
+        let now = clock.monotonicMicroseconds()
+        if attempts.count >= Self.attemptFlushCount || (!attempts.isEmpty && now - attemptsQueuedAt >= attemptFlushInterval) {
+            flushAttempts()
+        }
+        var wakeAt = dispatch()
+        if !attempts.isEmpty { wakeAt = min(wakeAt, attemptsQueuedAt + attemptFlushInterval) }
+        return wakeAt
     }
 
     private func flushAttempts() {
         guard !attempts.isEmpty else { return }
-        core.recordAttempts(attempts)
+        store.recordAttempts(attempts)
         attempts.removeAll(keepingCapacity: true)
     }
 
-    private func loadPending() {
-        let (through, owed) = core.state.pendingSnapshot()
-        loadedThrough = through
-        for (subscription, pending) in owed {
-            let lane = lane(subscription.id)
-            for delivery in pending {
+    /// Takes what the store says is owed into the lanes. Retry times come as wall-clock
+    /// times (that is what was journaled) and are turned into monotonic ones here, once.
+    func load() {
+        let snapshot = store.pendingSnapshot()
+        loadedThrough = snapshot.through
+        let wall = clock.wallMicroseconds()
+        let monotonic = clock.monotonicMicroseconds()
+        for owed in snapshot.owed {
+            let lane = lane(owed.subscriptionID)
+            for delivery in owed.pending {
                 lane.add(DeliveryLane.Item(
-                    sequence: delivery.sequence, location: delivery.location, partitionKey: nil,
-                    attempts: delivery.attempts, firstAttemptAt: delivery.firstAttemptAt,
-                    notBefore: delivery.nextAttemptAt ?? 0), ordered: subscription.ordered)
+                    event: delivery.event, partitionKey: nil, attempts: delivery.attempts, firstAttemptAt: delivery.firstAttemptAt,
+                    notBefore: delivery.nextAttemptAt.map { max(1, monotonic + ($0 - wall)) } ?? 0), ordered: owed.ordered)
             }
         }
     }
@@ -181,8 +233,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
         for fanOut in fanOuts where fanOut.cause > loadedThrough {
             let ordered = settings(fanOut.subscriptionID)?.ordered == true
             lane(fanOut.subscriptionID).add(DeliveryLane.Item(
-                sequence: fanOut.sequence, location: fanOut.location, partitionKey: fanOut.partitionKey,
-                attempts: 0, firstAttemptAt: nil, notBefore: 0), ordered: ordered)
+                event: fanOut.event, partitionKey: fanOut.partitionKey, attempts: 0, firstAttemptAt: nil, notBefore: 0),
+                ordered: ordered)
         }
     }
 
@@ -200,37 +252,38 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 maxAttempts: overrides.maxAttempts, maxAge: overrides.maxAgeSeconds.map { .seconds($0) })))
     }
 
-    /// A subscription's settings as the latest pass read them, or from the state when no
+    /// A subscription's settings as the latest pass read them, or from the store when no
     /// pass has seen it yet.
     private func settings(_ id: String) -> LaneSettings? {
         if let known = settings[id] { return known }
-        return core.state.subscription(id).map(laneSettings)
+        return store.subscription(id).map(laneSettings)
     }
 
     private func lane(_ id: String) -> DeliveryLane {
         if let existing = lanes[id] { return existing }
-        let created = DeliveryLane(subscriptionID: id, windowSize: configuration.laneWindow) { [unowned self] location in
-            ((try? core.readEvent(at: location)) ?? nil)?.event.partitionKey
+        let created = DeliveryLane(subscriptionID: id, windowSize: configuration.laneWindow) { [unowned self] event in
+            (try? events?.partitionKey(event)) ?? nil
         }
         lanes[id] = created
         return created
     }
 
-    /// Sends what is due in every lane; returns when the next pass is due.
+    /// Sends what is due in every lane; returns when the next pass is due (monotonic).
     private func dispatch() -> Int64 {
-        let now = wallClockMicroseconds()
+        let now = clock.monotonicMicroseconds()
+        let wallNow = clock.wallMicroseconds()
         var wakeAt: Int64?
         var requests: [DeliveryRequest] = []
         for (id, lane) in lanes {
-            guard let subscription = core.state.subscription(id) else {
+            guard let subscription = store.subscription(id) else {
                 lanes[id] = nil  // deleted: what it was owed went with it
                 settings[id] = nil
                 posted[id] = nil
-                core.deliveryStatus.post(nil, for: id)
+                status.post(nil, for: id)
                 continue
             }
             settings[id] = laneSettings(subscription)
-            defer { postStatus(of: lane, now: now) }
+            defer { postStatus(of: lane, now: now, wallNow: wallNow) }
             if lane.heldForDisable { continue }
             if subscription.paused || subscription.disabledReason != nil { continue }
             let (due, laneWake) = lane.takeDue(
@@ -238,34 +291,34 @@ public final class WebhookDispatcher: @unchecked Sendable {
             if let laneWake { wakeAt = min(wakeAt ?? laneWake, laneWake) }
             guard !due.isEmpty else { continue }
             // The same for every request of this lane in this pass.
-            let signing = Signing(keys: subscription.activeSecrets(at: now).compactMap(signingKey), now: now)
+            let signing = Signing(keys: subscription.activeSecrets(at: wallNow).compactMap(signingKey), now: wallNow)
             for item in due {
-                if let request = makeRequest(item, subscription, signing, now: now) {
+                if let request = makeRequest(item, subscription, signing, now: wallNow) {
                     requests.append(request)
                 } else {
                     lane.release(item.sequence)
                 }
             }
         }
-        if !requests.isEmpty, engine?.submit(requests) != true {
-            logger.error("the delivery engine refused work; it is shutting down")
+        if !requests.isEmpty, transport?.submit(requests) != true {
+            logger.error("the delivery transport refused work; it is shutting down")
         }
-        // Pause, resume and limit changes are read from the gateway's state at each pass;
-        // a pass at least this often picks them up without a signal.
+        // Pause, resume and limit changes are read from the store at each pass; a pass at
+        // least this often picks them up without a signal.
         return min(wakeAt ?? .max, now + Self.passInterval)
     }
 
     /// Tells the status board about a lane's in-flight count and circuit breaker, when they
-    /// changed.
-    private func postStatus(of lane: DeliveryLane, now: Int64) {
+    /// changed. Lane times are monotonic; the board shows wall-clock times.
+    private func postStatus(of lane: DeliveryLane, now: Int64, wallNow: Int64) {
         let previous = posted[lane.subscriptionID]
         let status = DeliveryStatusBoard.LaneStatus(
             inFlight: lane.inFlight,
-            circuitOpenedAt: lane.isCircuitOpen ? (previous?.circuitOpenedAt ?? now) : nil,
-            nextProbeAt: lane.probeDueAt)
+            circuitOpenedAt: lane.isCircuitOpen ? (previous?.circuitOpenedAt ?? wallNow) : nil,
+            nextProbeAt: lane.probeDueAt.map { wallNow + ($0 - now) })
         guard status != previous else { return }
         posted[lane.subscriptionID] = status
-        core.deliveryStatus.post(status, for: lane.subscriptionID)
+        self.status.post(status, for: lane.subscriptionID)
     }
 
     /// A lane's signing keys and the attempt's Unix time, for one pass.
@@ -286,8 +339,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         // With one lane nothing else can want the envelope, and keeping it costs an insert
         // and an eviction per event.
         let envelope = envelopes.envelope(for: item.sequence, keep: lanes.count > 1) {
-            guard let (eventID, body) = (try? core.webhookEnvelope(at: item.location, readAhead: &readAhead)) ?? nil else { return nil }
-            return EnvelopeCache.Envelope(eventID: eventID, body: body)
+            (try? events?.envelope(item.event)) ?? nil
         }
         guard let envelope else {
             logger.error("a pending delivery's event cannot be read", metadata: ["sequence": "\(item.sequence)"])
@@ -319,20 +371,23 @@ public final class WebhookDispatcher: @unchecked Sendable {
         return key
     }
 
-    /// Applies the retry policy to a finished transfer and queues the outcome's record.
+    /// Applies the retry policy to a finished transfer and queues the outcome's record. The
+    /// policy reasons in wall-clock time (first attempts are journaled so); the lane gets the
+    /// same delay on the monotonic clock.
     private func complete(_ result: DeliveryResult) {
         guard let sent = inFlight.removeValue(forKey: result.tag) else { return }
-        let now = wallClockMicroseconds()
+        let wallNow = clock.wallMicroseconds()
+        let now = clock.monotonicMicroseconds()
         let outcome: AttemptOutcome
         if let status = result.status {
-            let retryAfter = result.retryAfter.flatMap { RetryPolicy.parseRetryAfter($0, now: now) }
+            let retryAfter = result.retryAfter.flatMap { RetryPolicy.parseRetryAfter($0, now: wallNow) }
             outcome = AttemptOutcome(status: status, retryAfter: retryAfter)
         } else {
             outcome = .failed(status: nil, error: result.error?.message ?? "no response")
         }
         let policy = settings(sent.subscriptionID)?.retryPolicy ?? configuration.retryPolicy
         let decision = policy.decision(
-            afterAttempt: sent.attempt, firstAttemptAt: sent.firstAttemptAt, now: now, outcome: outcome, random: &random)
+            afterAttempt: sent.attempt, firstAttemptAt: sent.firstAttemptAt, now: wallNow, outcome: outcome, random: &random)
         let lane = lane(sent.subscriptionID)
         var record = DeliveryAttemptRecord(
             subscriptionID: sent.subscriptionID, sequence: sent.sequence, attempt: UInt32(sent.attempt),
@@ -344,19 +399,18 @@ public final class WebhookDispatcher: @unchecked Sendable {
             record.result = .delivered
             lane.finish(sent.sequence, succeeded: true)
         case .retry(let after):
-            let at = now + after.microseconds
-            record.nextAttemptAt = at
-            lane.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: at)
+            record.nextAttemptAt = wallNow + after.microseconds
+            lane.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: now + after.microseconds)
         case .deadLetter(let reason):
             record.result = .deadLettered
             if record.error.isEmpty && result.status == nil { record.error = reason }
             lane.finish(sent.sequence, succeeded: false)
         case .disableSubscription(let reason):
             // 410: the event stays owed; the subscription waits for an operator's resume.
-            record.nextAttemptAt = now
+            record.nextAttemptAt = wallNow
             lane.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: now)
             let id = sent.subscriptionID
-            lane.heldForDisable = core.disableSubscription(id, reason: reason) { [weak self] in
+            lane.heldForDisable = store.disableSubscription(id, reason: reason) { [weak self] in
                 self?.post(.disableRecorded(id))
             }
         }

@@ -119,7 +119,9 @@ final class CurlTransfer {
     func finish(code: CURLcode, now: ContinuousClock.Instant) -> DeliveryResult {
         var status = 0
         _ = ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        return makeResult(status: status > 0 ? status : nil, error: code == CURLE_OK ? nil : error(for: code), now: now)
+        // A status is three digits (RFC 9110 §15); libcurl hands back whatever the peer wrote
+        // there, so anything else counts as no status rather than reaching a record.
+        return makeResult(status: (100...999).contains(status) ? status : nil, error: code == CURLE_OK ? nil : error(for: code), now: now)
     }
 
     /// The result of a transfer the engine gave up on, without asking libcurl.

@@ -1,5 +1,4 @@
 import Runtime
-import Crypto
 import HTTPServer
 
 /// Who is calling. The admin may do everything; a source may only publish, as itself.
@@ -12,15 +11,11 @@ enum Principal: Equatable {
 /// the comparison's duration nor a log line can leak them.
 public struct Authenticator: Sendable {
     private let adminDigest: [UInt8]
-    private let state: GatewayState
+    private let store: any ConfigurationStore
 
-    public init(adminToken: String, state: GatewayState) {
-        adminDigest = Self.digest(adminToken)
-        self.state = state
-    }
-
-    static func digest(_ token: String) -> [UInt8] {
-        Array(SHA256.hash(data: Array(token.utf8)))
+    public init(adminToken: String, store: any ConfigurationStore) {
+        adminDigest = Tokens.digest(adminToken)
+        self.store = store
     }
 
     /// The caller, or the problem response to send instead.
@@ -28,13 +23,16 @@ public struct Authenticator: Sendable {
         guard let header = request.headers["authorization"] else {
             return .failure(Self.unauthorized("This endpoint needs 'Authorization: Bearer <token>'."))
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
+        // RFC 6750 §2.1: "Bearer" 1*SP b64token. The header's own leading and trailing
+        // whitespace is already gone (RFC 9110 §5.5).
+        let scheme = header.prefix { $0 != " " }
+        let token = header.dropFirst(scheme.count).drop { $0 == " " }
+        guard scheme.lowercased() == "bearer", !token.isEmpty, !token.contains(" ") else {
             return .failure(Self.unauthorized("The Authorization header must be 'Bearer <token>'."))
         }
-        let presented = Self.digest(String(parts[1]))
+        let presented = Tokens.digest(String(token))
         if constantTimeEquals(presented, adminDigest) { return .success(.admin) }
-        if let source = state.source(tokenDigest: presented) { return .success(.source(source)) }
+        if let source = store.source(tokenDigest: presented) { return .success(.source(source)) }
         return .failure(Self.unauthorized("The token is not valid."))
     }
 

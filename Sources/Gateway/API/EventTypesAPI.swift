@@ -1,6 +1,5 @@
-import JSONSchema
-import JSON
 import HTTPServer
+import JSON
 
 /// `PUT/GET/DELETE /v1/event-types/{name}`, `GET /v1/event-types`. Registering a type with a
 /// schema makes ingest validate events of that type; deleting archives it (old events stay).
@@ -28,30 +27,15 @@ struct EventTypesAPI {
             guard case .string(let text) = value else { throw HTTPError(422, "'description' must be a string.") }
             description = text
         }
-        var schemaText: [UInt8] = []
-        if let schema = body["schema"], schema != .null {
-            do {
-                _ = try JSONSchema(schema)
-            } catch {
-                throw HTTPError(422, "The schema cannot be used: \(error)")
-            }
-            schemaText = JSONParser.serialize(schema)
-        }
-        let existed = core.state.eventType(name).map { !$0.archived } ?? false
-        let record = EventTypeRecord(name: name, description: description, schema: schemaText)
-        let state = core.state
-        return core.commit([JournalEntry(kind: .eventTypeUpserted, payload: record.encode())], context: context) { _ in
-            guard let stored = state.eventType(name) else {
-                return .problem(status: 500, detail: "The event type was stored but cannot be read back.")
-            }
-            return .json(existed ? 200 : 201, Self.json(stored))
+        return reply(context, render: { stored in .json(stored.created ? 201 : 200, Self.json(stored.type)) }) { done throws(GatewayError) in
+            try core.putEventType(name, description: description, schema: body["schema"], completion: done)
         }
     }
 
     private func list(_ request: HTTPRequest) throws -> HTTPResponse {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         let includeArchived = request.queryValue("archived") == "true"
-        let types = core.state.eventTypes().filter { includeArchived || !$0.archived }
+        let types = core.store.eventTypes().filter { includeArchived || !$0.archived }
         var json = JSONObjectWriter()
         json.add("eventTypes", array: types.map(Self.json))
         return .json(200, json.finish())
@@ -60,16 +44,15 @@ struct EventTypesAPI {
     private func show(_ request: HTTPRequest) throws -> HTTPResponse {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         let name = request.pathParameters["name"] ?? ""
-        guard let type = core.state.eventType(name) else { throw HTTPError(404, "No event type '\(name)'.") }
+        guard let type = core.store.eventType(name) else { throw HTTPError(404, "No event type '\(name)'.") }
         return .json(200, Self.json(type))
     }
 
     private func archive(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         let name = request.pathParameters["name"] ?? ""
-        guard let type = core.state.eventType(name), !type.archived else { throw HTTPError(404, "No event type '\(name)'.") }
-        return core.commit([JournalEntry(kind: .eventTypeArchived, payload: NameRecord(name: name).encode())], context: context) { _ in
-            HTTPResponse(status: 204)
+        return reply(context, render: { HTTPResponse(status: 204) }) { done throws(GatewayError) in
+            try core.archiveEventType(name, completion: done)
         }
     }
 

@@ -3,8 +3,8 @@ import HTTPServer
 /// Every route of the gateway's HTTP API (openapi.yaml is its contract).
 public enum GatewayAPI {
     public static func register(on router: inout Router, core: GatewayCore, adminToken: String) {
-        let auth = Authenticator(adminToken: adminToken, state: core.state)
-        HealthAPI.register(on: &router, journal: core.journal)
+        let auth = Authenticator(adminToken: adminToken, store: core.store)
+        HealthAPI.register(on: &router, store: core.store)
         EventsAPI(core: core, auth: auth).register(on: &router)
         EventTypesAPI(core: core, auth: auth).register(on: &router)
         SourcesAPI(core: core, auth: auth).register(on: &router)

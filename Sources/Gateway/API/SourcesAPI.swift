@@ -1,5 +1,5 @@
-import JSON
 import HTTPServer
+import JSON
 
 /// `POST /v1/sources`, `GET /v1/sources`, `DELETE /v1/sources/{name}`. A source is a
 /// producer with its own token: it may only publish, and its events carry its name.
@@ -17,25 +17,19 @@ struct SourcesAPI {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         let body = try jsonBody(request)
         guard case .string(let name)? = body["name"] else { throw HTTPError(422, "The body must be {\"name\": \"...\"}.") }
-        guard SourceName.isValid(name) else {
-            throw HTTPError(422, "'\(name)' is not a valid source name: use 1 to 64 lowercase letters, digits, '_' or '-'.")
-        }
-        if core.state.source(named: name) != nil { throw HTTPError(409, "A source named '\(name)' already exists.") }
-        let token = Tokens.generate(prefix: "src_")
-        let record = SourceRecord(name: name, tokenDigest: Authenticator.digest(token))
-        return core.commit([JournalEntry(kind: .sourceCreated, payload: record.encode())], context: context) { records in
+        return reply(context, render: { created in
             var json = JSONObjectWriter()
             json.add("name", string: name)
             // Shown this once; only its digest is kept.
-            json.add("token", string: token)
-            json.add("createdAt", string: Timestamp.format(microseconds: records[0].timestamp))
+            json.add("token", string: created.token)
+            json.add("createdAt", string: Timestamp.format(microseconds: created.createdAt))
             return .json(201, json.finish())
-        }
+        }) { done throws(GatewayError) in try core.createSource(name, completion: done) }
     }
 
     private func list(_ request: HTTPRequest) throws -> HTTPResponse {
         if let refusal = auth.requireAdmin(request) { throw refusal }
-        let items = core.state.sources().map { source in
+        let items = core.store.sources().map { source in
             var json = JSONObjectWriter()
             json.add("name", string: source.name)
             json.add("createdAt", string: Timestamp.format(microseconds: source.createdAt))
@@ -49,24 +43,8 @@ struct SourcesAPI {
     private func revoke(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         let name = request.pathParameters["name"] ?? ""
-        guard core.state.source(named: name) != nil else { throw HTTPError(404, "No source named '\(name)'.") }
-        return core.commit([JournalEntry(kind: .sourceRevoked, payload: NameRecord(name: name).encode())], context: context) { _ in
-            HTTPResponse(status: 204)
+        return reply(context, render: { HTTPResponse(status: 204) }) { done throws(GatewayError) in
+            try core.revokeSource(name, completion: done)
         }
-    }
-}
-
-/// Random bearer tokens: a prefix that says what they are, then 32 random bytes in hex.
-public enum Tokens {
-    public static func generate(prefix: String) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var characters: [UInt8] = []
-        for _ in 0..<32 {
-            let byte = UInt8.random(in: 0...255, using: &generator)
-            characters.append(hex[Int(byte >> 4)])
-            characters.append(hex[Int(byte & 0xF)])
-        }
-        return prefix + String(decoding: characters, as: UTF8.self)
     }
 }

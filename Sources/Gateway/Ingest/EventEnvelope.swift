@@ -3,31 +3,23 @@ import JSON
 
 /// An event as a producer submits it: `{type, data, id?, partitionKey?, occurredAt?}`.
 /// `data` stays the exact bytes received — that is what subscribers get.
-struct EventEnvelope {
-    var type: String
-    var data: [UInt8]
-    var id: String?
-    var partitionKey: String?
-    var occurredAt: String?
+public struct EventEnvelope: Sendable {
+    public var type: String
+    public var data: [UInt8]
+    public var id: String?
+    public var partitionKey: String?
+    public var occurredAt: String?
     /// `source` named in the body; honoured only for admin tokens.
-    var source: String?
-}
-
-/// Why a request body cannot become an event; each maps to a problem response.
-struct IngestError: Error {
-    var status: Int
-    var detail: String
-    /// Schema violations, listed in the problem document's `errors`.
-    var violations: [SchemaViolation] = []
-
-    static func invalid(_ detail: String) -> IngestError { IngestError(status: 422, detail: detail) }
+    public var source: String?
+    /// Where `data` starts in the request body, so errors inside it name body offsets.
+    public var dataOffset = 0
 }
 
 extension EventEnvelope {
     /// Scans and validates one envelope. The whole document is checked strictly (RFC 8259,
     /// no duplicate top-level keys); unknown top-level members are ignored so producers can
     /// send extra metadata without breaking.
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, offset: Int = 0) throws(IngestError) -> EventEnvelope {
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, offset: Int = 0) throws(GatewayError) -> EventEnvelope {
         let members: [JSONMember]
         do {
             members = try JSONParser.scanObject(bytes)
@@ -62,6 +54,7 @@ extension EventEnvelope {
         guard let data else { throw .invalid("The event has no 'data'.") }
         envelope.type = type
         envelope.data = Array(bytes[data])
+        envelope.dataOffset = offset + data.lowerBound
         if let id = envelope.id, !EventID.isValidProducerID(id) {
             throw .invalid("The id '\(id)' is not valid: use 1 to 128 characters from letters, digits and '._:-'.")
         }
@@ -79,20 +72,20 @@ extension EventEnvelope {
 
     /// Valid JSON that is not an object is a 422 (wrong shape); anything else a 400 saying
     /// where the JSON broke.
-    static func classify(_ error: JSONError, in bytes: UnsafeBufferPointer<UInt8>, what: String, offset: Int = 0) -> IngestError {
+    static func classify(_ error: JSONError, in bytes: UnsafeBufferPointer<UInt8>, what: String, offset: Int = 0) -> GatewayError {
         let first = bytes.first { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") && $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }
         if first != UInt8(ascii: "{"), (try? JSONParser.validate(bytes)) != nil {
             return .invalid("\(what) must be a JSON object.")
         }
-        return IngestError(status: 400, detail: "The body is not valid JSON: at byte \(error.offset + offset): \(error.message)")
+        return GatewayError(status: 400, detail: "The body is not valid JSON: at byte \(error.offset + offset): \(error.message)")
     }
 
-    private static func string(_ bytes: UnsafeBufferPointer<UInt8>, _ member: JSONMember, name: String) throws(IngestError) -> String {
+    private static func string(_ bytes: UnsafeBufferPointer<UInt8>, _ member: JSONMember, name: String) throws(GatewayError) -> String {
         guard member.kind == .string else { throw .invalid("'\(name)' must be a string.") }
         do {
             return try JSONParser.decodeString(bytes, range: member.valueRange)
         } catch {
-            throw IngestError(status: 400, detail: "The body is not valid JSON: at byte \(error.offset): \(error.message)")
+            throw GatewayError(status: 400, detail: "The body is not valid JSON: at byte \(error.offset): \(error.message)")
         }
     }
 }

@@ -58,7 +58,8 @@ public struct DeliveryAttemptRecord: Sendable, Equatable {
         writer.string(subscriptionID)
         writer.integer(sequence)
         writer.integer(attempt)
-        writer.integer(UInt16(status ?? 0))
+        // Clamped: a status outside 0...65535 must not trap the dispatcher (0 reads back as none).
+        writer.integer(UInt16(clamping: status ?? 0))
         writer.string(error)
         writer.integer(durationMicroseconds)
         writer.blob(response)

@@ -9,6 +9,9 @@ extension RecordKind {
     /// A subscription's whole configuration as JSON (created, changed, paused, rotated...).
     static let subscriptionUpserted = RecordKind(rawValue: 6)
     static let subscriptionDeleted = RecordKind(rawValue: 7)
+    /// Some fields of one subscription changed (`SubscriptionChange`, JSON); kinds 8-10 are
+    /// in DeliveryRecords.swift.
+    static let subscriptionChanged = RecordKind(rawValue: 11)
 }
 
 /// An accepted event as stored. `data` is the exact bytes the producer sent.
@@ -18,18 +21,24 @@ struct EventRecord: Equatable {
     var source: String
     var partitionKey: String?
     var occurredAt: String?
-    /// The producer's `Idempotency-Key` (or its own event id) and a digest of the request
-    /// body, so a repeat can be told from a conflicting reuse of the key, after restarts too.
+    /// The producer's `Idempotency-Key` (or its own event id) and a digest of the request,
+    /// so a repeat can be told from a conflicting reuse of the key, after restarts too.
     var idempotencyKey: String?
     var bodyDigest: [UInt8]
     var data: [UInt8]
     /// Set for a test ping: the one subscription it goes to, whatever the patterns say.
     var targetSubscription: String? = nil
+    /// Whether `bodyDigest` is `IngestDigest.canonical` (version 3). Versions 1 and 2
+    /// digested the raw request body (single ingest) or `data` + `type` (batch).
+    var digestIsCanonical = true
+
+    /// Version 3: the layout of version 2 with the ping target always present (empty for
+    /// none) and a canonical digest. Versions 1 (no target) and 2 stay readable.
+    static let currentVersion: UInt8 = 3
 
     func encode() -> [UInt8] {
         var writer = BinaryWriter(capacity: data.count + 96)
-        // Version 2 adds the ping target at the end; version 1 records stay readable.
-        writer.byte(targetSubscription == nil ? 1 : 2)
+        writer.byte(Self.currentVersion)
         writer.string(id)
         writer.string(type)
         writer.string(source)
@@ -38,7 +47,7 @@ struct EventRecord: Equatable {
         writer.string(idempotencyKey ?? "")
         writer.blob(bodyDigest)
         writer.blob(data)
-        if let targetSubscription { writer.string(targetSubscription) }
+        writer.string(targetSubscription ?? "")
         return writer.bytes
     }
 
@@ -47,7 +56,7 @@ struct EventRecord: Equatable {
     static func decode(_ payload: [UInt8], includeData: Bool = true) throws(BinaryReader.Malformed) -> EventRecord {
         var reader = BinaryReader(payload)
         let version = try reader.byte()
-        guard version == 1 || version == 2 else { throw BinaryReader.Malformed() }
+        guard (1...3).contains(version) else { throw BinaryReader.Malformed() }
         let id = try reader.string()
         let type = try reader.string()
         let source = try reader.string()
@@ -57,11 +66,12 @@ struct EventRecord: Equatable {
         let digest = try reader.blob()
         var data: [UInt8] = []
         if includeData { data = try reader.blob() } else { _ = try reader.blobRange() }
-        let target = version == 2 ? try reader.string() : nil
+        let target = version >= 2 ? try reader.string() : ""
         return EventRecord(
             id: id, type: type, source: source, partitionKey: partitionKey.isEmpty ? nil : partitionKey,
             occurredAt: occurredAt.isEmpty ? nil : occurredAt, idempotencyKey: key.isEmpty ? nil : key,
-            bodyDigest: digest, data: data, targetSubscription: target)
+            bodyDigest: digest, data: data, targetSubscription: target.isEmpty ? nil : target,
+            digestIsCanonical: version >= 3)
     }
 }
 
@@ -78,7 +88,7 @@ extension EventRecord {
     static func envelopeFields(_ payload: [UInt8]) throws(BinaryReader.Malformed) -> EnvelopeFields {
         var reader = BinaryReader(payload)
         let version = try reader.byte()
-        guard version == 1 || version == 2 else { throw BinaryReader.Malformed() }
+        guard (1...3).contains(version) else { throw BinaryReader.Malformed() }
         let id = try reader.blobRange()
         let type = try reader.blobRange()
         let source = try reader.blobRange()

@@ -5,7 +5,7 @@ import Runtime
 /// point of the journal, so a restart or a replay reaches exactly the same set; attempt
 /// outcomes are journal records too, so after a restart every pending delivery resumes with
 /// its attempt count and schedule.
-struct DeliveryLedger {
+struct DeliveryLedger: Sendable, Equatable {
     /// Progress of a delivery that has been attempted and is not finished.
     struct Progress: Sendable, Equatable {
         var attempts: Int
@@ -38,7 +38,12 @@ struct DeliveryLedger {
     /// Durations of the latest attempts (microseconds), a ring for the latency percentiles.
     private(set) var recentDurations: [Int64] = []
     private var nextDuration = 0
-    private(set) var lastError: (message: String, at: Int64)?
+    struct LastError: Sendable, Equatable {
+        var message: String
+        var at: Int64
+    }
+
+    private(set) var lastError: LastError?
     static let durationWindow = 1024
 
     mutating func fanOut(_ eventIndex: Int32) {
@@ -57,7 +62,7 @@ struct DeliveryLedger {
             recentDurations[nextDuration] = outcome.durationMicroseconds
             nextDuration = (nextDuration + 1) % Self.durationWindow
         }
-        if outcome.result != .delivered { lastError = (outcome.summary, timestamp) }
+        if outcome.result != .delivered { lastError = LastError(message: outcome.summary, at: timestamp) }
         guard !finished.contains(Int(eventIndex)) else {
             if outcome.result != .delivered { failedAttempts += 1 }
             return
@@ -125,7 +130,7 @@ struct DeliveryLedger {
 }
 
 /// A set of small non-negative integers, one bit each.
-struct BitSet {
+struct BitSet: Sendable, Equatable {
     private var words: [UInt64] = []
 
     func contains(_ value: Int) -> Bool {

@@ -4,13 +4,13 @@
 /// segments (`order.*` matches `order.created` and `order.line.added`, not `order`); a lone
 /// `*` matches every type.
 public struct EventTypePattern: Sendable, Equatable, CustomStringConvertible {
-    private enum Segment: Equatable {
+    enum Segment: Equatable {
         case literal(Substring)
         case wildcard
     }
 
     public let text: String
-    private let segments: [Segment]
+    let segments: [Segment]
 
     public init?(_ text: String) {
         guard !text.isEmpty, text.utf8.count <= EventTypeName.maxLength else { return nil }

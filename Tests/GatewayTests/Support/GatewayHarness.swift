@@ -1,22 +1,34 @@
 import Foundation
 @testable import Gateway
 import HTTPServer
+import Logging
 import TargetPolicy
 import TestSupport
-import Logging
 
 /// A real gateway — journal on disk, HTTP server on 127.0.0.1 port 0 — in a scratch
 /// directory that outlives restarts of the gateway and is removed at the end.
 final class GatewayHarness {
     static let adminToken = "adm_test_token"
 
+    /// The settings tests change, split between the core and the store when it starts.
+    struct Settings {
+        var requireEventTypes = false
+        var maxBatchEvents = GatewayCore.Configuration().maxBatchEvents
+        var idempotencyWindow = JournalStore.Configuration(directory: "").idempotencyWindow
+        var segmentSize = JournalStore.Configuration(directory: "").segmentSize
+        // Tests point subscriptions at loopback receivers and at names that cannot resolve
+        // offline; the target policy has its own tests.
+        var targetPolicy = TargetAddressPolicy(allowPrivate: true)
+    }
+
     let directory: String
     private(set) var core: GatewayCore!
+    private(set) var store: JournalStore!
     private(set) var server: HTTPServer!
     private(set) var port: UInt16 = 0
-    var configure: (inout GatewayCore.Configuration, inout HTTPServerConfiguration) -> Void
+    var configure: (inout Settings, inout HTTPServerConfiguration) -> Void
 
-    init(directory: String? = nil, configure: @escaping (inout GatewayCore.Configuration, inout HTTPServerConfiguration) -> Void = { _, _ in }) throws {
+    init(directory: String? = nil, configure: @escaping (inout Settings, inout HTTPServerConfiguration) -> Void = { _, _ in }) throws {
         self.directory = directory ?? NSTemporaryDirectory() + "gateway-test-" + UUID().uuidString
         self.configure = configure
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
@@ -24,15 +36,20 @@ final class GatewayHarness {
     }
 
     func start() throws {
-        var coreConfiguration = GatewayCore.Configuration(dataDirectory: directory)
-        // Tests point subscriptions at loopback receivers and at names that cannot resolve
-        // offline; the target policy has its own tests.
-        coreConfiguration.targetPolicy = TargetAddressPolicy(allowPrivate: true)
+        var settings = Settings()
         var serverConfiguration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
         serverConfiguration.eventLoopCount = 1
-        configure(&coreConfiguration, &serverConfiguration)
+        configure(&settings, &serverConfiguration)
         let logger = Logger(label: "gateway-test") { _ in SwiftLogNoOpLogHandler() }
-        core = try GatewayCore(configuration: coreConfiguration, logger: logger)
+        var storeConfiguration = JournalStore.Configuration(directory: directory + "/journal")
+        storeConfiguration.idempotencyWindow = settings.idempotencyWindow
+        storeConfiguration.segmentSize = settings.segmentSize
+        store = try JournalStore(configuration: storeConfiguration, logger: logger)
+        var coreConfiguration = GatewayCore.Configuration()
+        coreConfiguration.requireEventTypes = settings.requireEventTypes
+        coreConfiguration.maxBatchEvents = settings.maxBatchEvents
+        coreConfiguration.targetPolicy = settings.targetPolicy
+        core = try GatewayCore(configuration: coreConfiguration, store: store)
         var router = Router()
         GatewayAPI.register(on: &router, core: core, adminToken: Self.adminToken)
         server = HTTPServer(configuration: serverConfiguration, responder: router, logger: logger)
@@ -45,6 +62,7 @@ final class GatewayHarness {
         core?.close()
         server = nil
         core = nil
+        store = nil
     }
 
     func restart() throws {

@@ -1,0 +1,32 @@
+import Runtime
+
+/// The two clocks the dispatcher reads (see Runtime's Clocks.swift). Due times, sleeps, rate
+/// limits and batching intervals are measured on the monotonic clock, so a wall-clock step
+/// (NTP, an operator) never delays a retry or bursts one early; the wall clock only stamps
+/// what leaves the dispatcher — journal records, webhook timestamps, the status board.
+public protocol DispatcherClock: Sendable {
+    /// Microseconds since the Unix epoch.
+    func wallMicroseconds() -> Int64
+    /// Microseconds on a clock that never steps.
+    func monotonicMicroseconds() -> Int64
+}
+
+/// The system's clocks.
+public struct SystemDispatcherClock: DispatcherClock {
+    public init() {}
+    public func wallMicroseconds() -> Int64 { wallClockMicroseconds() }
+    public func monotonicMicroseconds() -> Int64 { Runtime.monotonicMicroseconds() }
+}
+
+/// What the dispatcher needs of a transport: take requests, report results (through the
+/// callback it was made with), stop. `CurlMultiEngine` is the real one.
+public protocol DeliveryTransport: AnyObject, Sendable {
+    /// Queues requests; false once the transport is shutting down.
+    func submit(_ requests: [DeliveryRequest]) -> Bool
+    /// Stops: transfers in flight are abandoned.
+    func stop()
+}
+
+extension CurlMultiEngine: DeliveryTransport {
+    public func stop() { shutdown() }
+}

@@ -1,0 +1,361 @@
+import JSON
+import Logging
+import Runtime
+import Synchronization
+
+/// The embedded store: the journal on local disk and the fold of it in memory. The default
+/// backend, and the only one that knows about journal records, segments and locations.
+public final class JournalStore: GatewayStore {
+    public struct Configuration: Sendable {
+        public var directory: String
+        /// A segment is sealed and a new one started once it reaches this size.
+        public var segmentSize = 64 * 1024 * 1024
+        /// How long a repeated `Idempotency-Key` or producer `id` answers with the original.
+        public var idempotencyWindow: Duration = .seconds(24 * 3600)
+
+        public init(directory: String) {
+            self.directory = directory
+        }
+    }
+
+    let journal: Journal
+    let state: GatewayState
+
+    /// Opens (creating if needed) and recovers the journal in `directory`, folding every
+    /// record into memory before it returns.
+    public init(configuration: Configuration, logger: Logger) throws(JournalError) {
+        let state = GatewayState(idempotencyWindow: configuration.idempotencyWindow)
+        self.state = state
+        var journalConfiguration = Journal.Configuration(directory: configuration.directory)
+        journalConfiguration.segmentSize = configuration.segmentSize
+        journal = try Journal(configuration: journalConfiguration, logger: logger) { records in
+            state.apply(records)
+        }
+    }
+
+    public var recovery: Journal.RecoveryReport { journal.recovery }
+
+    /// Records written and `fdatasync` calls made since open.
+    public var statistics: (records: Int, syncs: Int) { journal.statistics }
+
+    public var unavailableReason: String? { journal.failure.map { "\($0)" } }
+
+    public func close() {
+        journal.close()
+    }
+
+    // MARK: - EventStore
+
+    public func ingest(_ events: [NewEvent], completion: @escaping @Sendable (IngestOutcome) -> Void) -> IngestOutcome? {
+        let join = IngestJoin(count: events.count, completion: completion)
+        let (reservations, conflict) = state.reserve(events) { index in { receipt in join.resolve(index, receipt) } }
+        if let conflict { return .conflict(index: conflict.index, conflict.1) }
+        var fresh: [Int] = []
+        for (index, reservation) in reservations.enumerated() {
+            switch reservation {
+            case .fresh:
+                fresh.append(index)
+            case .repeated(let eventIndex):
+                do throws(StoreError) {
+                    join.resolve(index, try receipt(ofEventAt: eventIndex))
+                } catch {
+                    join.fail(error)
+                }
+            case .inFlight, .conflict:
+                break  // a waiter resolves it; conflicts were returned above
+            }
+        }
+        if !fresh.isEmpty {
+            let fresh = fresh
+            let written = fresh.map { events[$0] }
+            let entries = written.map { JournalEntry(kind: .event, payload: EventRecord($0).encode()) }
+            let state = self.state
+            journal.append(entries) { result in
+                switch result {
+                case .success(let records):
+                    for (index, record) in zip(fresh, records) {
+                        join.resolve(index, EventReceipt(id: events[index].id, sequence: record.sequence, receivedAt: record.timestamp))
+                    }
+                case .failure(let error):
+                    state.release(written)
+                    join.fail(StoreError(error))
+                }
+            }
+        }
+        return join.arm()
+    }
+
+    /// The receipt of an event stored earlier (a repeat): its id is read back from the journal.
+    private func receipt(ofEventAt index: Int) throws(StoreError) -> EventReceipt {
+        let entry = state.event(atIndex: index)
+        guard let event = try read(entry.reference) else {
+            throw StoreError(.corrupt, "the original event at sequence \(entry.sequence) could not be read back")
+        }
+        return EventReceipt(id: event.id, sequence: entry.sequence, receivedAt: entry.receivedAt, duplicate: true)
+    }
+
+    public func event(id: String) throws(StoreError) -> StoredEvent? {
+        guard let entry = state.event(id: id) else { return nil }
+        return try read(entry.reference)
+    }
+
+    public func event(at reference: EventReference) throws(StoreError) -> StoredEvent? {
+        try read(reference)
+    }
+
+    public func events(_ query: EventQuery) throws(StoreError) -> [StoredEvent] {
+        var events: [StoredEvent] = []
+        for entry in state.events(query) {
+            if let event = try read(entry.reference) { events.append(event) }
+        }
+        return events
+    }
+
+    public func attempts(ofEvent id: String) throws(StoreError) -> [AttemptEntry]? {
+        guard let locations = state.attemptLocations(ofEvent: id) else { return nil }
+        var attempts: [AttemptEntry] = []
+        for location in locations {
+            let record: JournalRecord
+            do {
+                record = try journal.read(location)
+            } catch {
+                throw StoreError(error)
+            }
+            guard let outcome = try? DeliveryAttemptRecord.decode(record.payload) else { continue }
+            attempts.append(AttemptEntry(outcome: outcome, recordedAt: record.timestamp))
+        }
+        return attempts
+    }
+
+    public var eventCount: Int { state.eventCount }
+
+    /// Reads an event record back; nil if the location holds another kind of record.
+    private func read(_ reference: EventReference) throws(StoreError) -> StoredEvent? {
+        let record: JournalRecord
+        do {
+            record = try journal.read(reference.location)
+        } catch {
+            throw StoreError(error)
+        }
+        guard record.kind == .event, let event = try? EventRecord.decode(record.payload) else { return nil }
+        return StoredEvent(
+            reference: reference, id: event.id, type: event.type, source: event.source, partitionKey: event.partitionKey,
+            occurredAt: event.occurredAt, receivedAt: record.timestamp, data: event.data)
+    }
+
+    // MARK: - ConfigurationStore
+
+    public func commit(_ change: StateChange, completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void) {
+        journal.append([JournalEntry(change)]) { result in
+            completion(result.map { CommitStamp(sequence: $0[0].sequence, timestamp: $0[0].timestamp) }.mapError(StoreError.init))
+        }
+    }
+
+    public func createSource(
+        name: String, tokenDigest: [UInt8], completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void
+    ) -> SourceCreationRefusal? {
+        guard state.reserveSourceName(name) else { return .nameTaken }
+        let payload = SourceRecord(name: name, tokenDigest: tokenDigest).encode()
+        let state = self.state
+        journal.append([JournalEntry(kind: .sourceCreated, payload: payload)]) { result in
+            // Folded in (or failed): the name is the source's now, or free again.
+            state.releaseSourceName(name)
+            completion(result.map { CommitStamp(sequence: $0[0].sequence, timestamp: $0[0].timestamp) }.mapError(StoreError.init))
+        }
+        return nil
+    }
+
+    public func eventType(_ name: String) -> EventTypeState? { state.eventType(name) }
+    public func eventTypes() -> [EventTypeState] { state.eventTypes() }
+    public func source(named name: String) -> SourceState? { state.source(named: name) }
+    public func source(tokenDigest: [UInt8]) -> String? { state.source(tokenDigest: tokenDigest) }
+    public func sources() -> [SourceState] { state.sources() }
+    public func subscription(_ id: String) -> Subscription? { state.subscription(id) }
+    public func subscriptions() -> [Subscription] { state.subscriptions() }
+    public func deliveryCounts(for subscriptionID: String) -> DeliveryCounts { state.deliveryCounts(for: subscriptionID) }
+    public func deadLetters(for subscriptionID: String) -> [DeadLetterEntry] { state.deadLetters(for: subscriptionID) }
+
+    // MARK: - DeliveryStore
+
+    public func observeDeliveries(_ observer: @escaping @Sendable ([FanOut]) -> Void) {
+        state.observeDeliveries(observer)
+    }
+
+    public func pendingSnapshot() -> PendingSnapshot { state.pendingSnapshot() }
+
+    public func makeEventReader() -> any DeliveryEventReader { JournalEventReader(journal: journal) }
+
+    /// One journal append (one hand-off to the writer) for all of them, without an
+    /// `fdatasync` of their own (`durable: false`).
+    public func recordAttempts(_ outcomes: [DeliveryAttemptRecord]) {
+        journal.append(outcomes.map { JournalEntry(kind: .deliveryAttempted, payload: $0.encode()) }, durable: false) { _ in }
+    }
+
+    @discardableResult
+    public func disableSubscription(_ id: String, reason: String, done: @escaping @Sendable () -> Void) -> Bool {
+        guard let subscription = state.subscription(id), subscription.disabledReason == nil else { return false }
+        let payload = SubscriptionDisabledRecord(subscriptionID: id, reason: reason).encode()
+        journal.append([JournalEntry(kind: .subscriptionDisabled, payload: payload)]) { _ in done() }
+        return true
+    }
+}
+
+/// Collects the receipts of one ingest request as they resolve — from the synchronous checks,
+/// from the journal's completion, from the commits of concurrent requests it waited on — in
+/// any order, and answers once: synchronously from `arm` if everything is known by then,
+/// else through the completion.
+private final class IngestJoin: Sendable {
+    private struct State {
+        var receipts: [EventReceipt?]
+        var remaining: Int
+        var failure: StoreError?
+        var armed = false
+        var answered = false
+    }
+
+    private let state: Mutex<State>
+    private let completion: @Sendable (IngestOutcome) -> Void
+
+    init(count: Int, completion: @escaping @Sendable (IngestOutcome) -> Void) {
+        state = Mutex(State(receipts: Array(repeating: nil, count: count), remaining: count))
+        self.completion = completion
+    }
+
+    /// An event's receipt; nil when the request it waited on stored nothing.
+    func resolve(_ index: Int, _ receipt: EventReceipt?) {
+        let outcome = state.withLock { state -> IngestOutcome? in
+            guard state.receipts[index] == nil else { return nil }
+            if let receipt {
+                state.receipts[index] = receipt
+                state.remaining -= 1
+            } else if state.failure == nil {
+                state.failure = StoreError(.unavailable, "the request this one repeats was not stored; send it again")
+            }
+            return state.armed ? Self.finish(&state) : nil
+        }
+        if let outcome { completion(outcome) }
+    }
+
+    func fail(_ error: StoreError) {
+        let outcome = state.withLock { state -> IngestOutcome? in
+            if state.failure == nil { state.failure = error }
+            return state.armed ? Self.finish(&state) : nil
+        }
+        if let outcome { completion(outcome) }
+    }
+
+    /// Called once all work is started: the outcome if it is already known (the completion
+    /// is then never called), else nil.
+    func arm() -> IngestOutcome? {
+        state.withLock { state in
+            state.armed = true
+            return Self.finish(&state)
+        }
+    }
+
+    private static func finish(_ state: inout State) -> IngestOutcome? {
+        guard !state.answered else { return nil }
+        if let failure = state.failure {
+            state.answered = true
+            return .unavailable(failure)
+        }
+        guard state.remaining == 0 else { return nil }
+        state.answered = true
+        return .stored(state.receipts.map { $0! })
+    }
+}
+
+/// Event bodies for the dispatcher, read through a read-ahead (`JournalReadAhead`): the
+/// dispatcher goes through the journal roughly in order, so one `pread` covers many events.
+final class JournalEventReader: DeliveryEventReader {
+    private let journal: Journal
+    private var readAhead = JournalReadAhead()
+
+    init(journal: Journal) {
+        self.journal = journal
+    }
+
+    /// Written straight from the journal record's bytes: it runs for every delivery.
+    func envelope(_ event: EventReference) throws(StoreError) -> WebhookEnvelope? {
+        let record: JournalRecord
+        do {
+            record = try journal.read(event.location, readAhead: &readAhead)
+        } catch {
+            throw StoreError(error)
+        }
+        guard record.kind == .event, let fields = try? EventRecord.envelopeFields(record.payload) else { return nil }
+        let payload = record.payload
+        var body: [UInt8] = []
+        body.reserveCapacity(payload.count + 96)
+        payload.withUnsafeBytes { raw in
+            func field(_ name: StaticString, _ range: Range<Int>) {
+                name.withUTF8Buffer { body.append(contentsOf: $0) }
+                appendJSONString(utf8: UnsafeRawBufferPointer(rebasing: raw[range]), to: &body)
+            }
+            field("{\"id\":", fields.id)
+            field(",\"type\":", fields.type)
+            body.append(contentsOf: ",\"timestamp\":".utf8)
+            appendJSONString(Timestamp.format(microseconds: record.timestamp), to: &body)
+            field(",\"source\":", fields.source)
+            body.append(contentsOf: ",\"data\":".utf8)
+            body.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[fields.data]))
+            body.append(UInt8(ascii: "}"))
+        }
+        return WebhookEnvelope(eventID: String(decoding: payload[fields.id], as: UTF8.self), body: body)
+    }
+
+    func partitionKey(_ event: EventReference) throws(StoreError) -> String? {
+        let record: JournalRecord
+        do {
+            record = try journal.read(event.location, readAhead: &readAhead)
+        } catch {
+            throw StoreError(error)
+        }
+        guard record.kind == .event else { return nil }
+        return (try? EventRecord.decode(record.payload, includeData: false))?.partitionKey
+    }
+}
+
+extension StoreError {
+    init(_ error: JournalError) {
+        switch error {
+        case .corrupt: self.init(.corrupt, "\(error)")
+        default: self.init(.unavailable, "\(error)")
+        }
+    }
+}
+
+extension EventRecord {
+    init(_ event: NewEvent) {
+        self.init(
+            id: event.id, type: event.type, source: event.source, partitionKey: event.partitionKey,
+            occurredAt: event.occurredAt, idempotencyKey: event.idempotencyKey, bodyDigest: event.digest, data: event.data,
+            targetSubscription: event.targetSubscription)
+    }
+}
+
+extension JournalEntry {
+    /// The record a state change is journaled as.
+    init(_ change: StateChange) {
+        switch change {
+        case .eventTypeUpserted(let name, let description, let schema):
+            self.init(kind: .eventTypeUpserted, payload: EventTypeRecord(name: name, description: description, schema: schema).encode())
+        case .eventTypeArchived(let name):
+            self.init(kind: .eventTypeArchived, payload: NameRecord(name: name).encode())
+        case .sourceRevoked(let name):
+            self.init(kind: .sourceRevoked, payload: NameRecord(name: name).encode())
+        case .subscriptionCreated(let subscription):
+            self.init(kind: .subscriptionUpserted, payload: JSONParser.serialize(subscription.storedJSON()))
+        case .subscriptionChanged(let change):
+            self.init(kind: .subscriptionChanged, payload: change.encode())
+        case .subscriptionDeleted(let id):
+            self.init(kind: .subscriptionDeleted, payload: NameRecord(name: id).encode())
+        case .deadLettersRedelivered(let subscriptionID, let sequences):
+            self.init(kind: .deadLettersChanged, payload: DeadLettersChangedRecord(
+                subscriptionID: subscriptionID, action: .redeliver, sequences: sequences).encode())
+        case .deadLetterDiscarded(let subscriptionID, let sequence):
+            self.init(kind: .deadLettersChanged, payload: DeadLettersChangedRecord(
+                subscriptionID: subscriptionID, action: .discard, sequences: [sequence]).encode())
+        }
+    }
+}

@@ -1,0 +1,288 @@
+import JSON
+import JSONSchema
+import Runtime
+
+/// The gateway's state as a fold of its journal (DESIGN.md invariant 3): a value, built only
+/// by `apply` from records in journal order — at start-up from the replay, afterwards from
+/// each commit — so memory and disk cannot disagree, and two folds of the same records are
+/// equal however the records were batched. Payloads are not held here (invariant 6):
+/// events are read back from the journal by location.
+///
+/// A plain value with no locks, clocks or I/O: tests feed it records directly; the
+/// snapshots of the next stage serialize it. `GatewayState` puts a lock, the idempotency
+/// reservations and the queries around it.
+struct GatewayFold: Sendable, Equatable {
+    /// Where an accepted event lives and what is needed to find it without reading it.
+    struct EventEntry: Sendable, Equatable {
+        var sequence: UInt64
+        var location: RecordLocation
+        /// Microseconds since the epoch at which the journal committed it.
+        var receivedAt: Int64
+        /// Index into `typeNames`.
+        var typeIndex: Int32
+
+        var reference: EventReference { EventReference(sequence: sequence, location: location) }
+    }
+
+    /// A producer's key, inside the window: which event it made, and the digest a repeat
+    /// must match.
+    struct KeyEntry: Sendable, Equatable {
+        var eventIndex: Int
+        var digest: [UInt8]
+        var timestamp: Int64
+    }
+
+    struct KeyAge: Sendable, Equatable {
+        var key: String
+        var timestamp: Int64
+    }
+
+    /// What applying records did that the world outside the fold must hear of.
+    struct Effects {
+        /// Deliveries created (fan-outs and redelivered dead letters), in journal order.
+        var fannedOut: [FanOut] = []
+        /// Scoped idempotency keys whose event is now committed, with its receipt.
+        var committedKeys: [(key: String, receipt: EventReceipt)] = []
+    }
+
+    /// How long an idempotency key is remembered, in microseconds.
+    let idempotencyWindow: Int64
+
+    private(set) var events = ChunkedArray<EventEntry>()
+    private(set) var eventsByID = ShardedDictionary<String, Int>()
+    private(set) var typeNames: [String] = []
+    private(set) var typeIndexes: [String: Int32] = [:]
+    private(set) var keys = ShardedDictionary<String, KeyEntry>()
+    /// Keys in commit order, to expire the oldest first.
+    private var keyAges = ChunkedQueue<KeyAge>()
+    private(set) var eventTypes: [String: EventTypeState] = [:]
+    private(set) var sources: [String: SourceState] = [:]
+    private(set) var sourcesByDigest: [[UInt8]: String] = [:]
+    private(set) var subscriptions: [String: Subscription] = [:]
+    /// Subscriptions by the event types they match (see `SubscriptionRoutes`).
+    private var routes = SubscriptionRoutes()
+    /// What each subscription is owed, by subscription id.
+    private(set) var ledgers: [String: DeliveryLedger] = [:]
+    /// Where each event's delivery-attempt records are, by event index (for the attempts view).
+    private(set) var attemptLocations = ShardedDictionary<Int32, [RecordLocation]>()
+    /// Records that did not decode (never expected; counted so it is visible).
+    private(set) var undecodable = 0
+    /// The sequence of the last record folded.
+    private(set) var appliedThrough: UInt64 = 0
+
+    init(idempotencyWindow: Int64) {
+        self.idempotencyWindow = idempotencyWindow
+    }
+
+    // MARK: - Folding
+
+    /// Folds committed (or replayed) records, in journal order. `now` decides which
+    /// idempotency keys are still inside the window.
+    mutating func apply(_ records: [JournalRecord], now: Int64) -> Effects {
+        var effects = Effects()
+        for record in records {
+            appliedThrough = max(appliedThrough, record.sequence)
+            do throws(BinaryReader.Malformed) {
+                try apply(record, now: now, into: &effects)
+            } catch {
+                undecodable += 1
+            }
+        }
+        return effects
+    }
+
+    private mutating func apply(_ record: JournalRecord, now: Int64, into effects: inout Effects) throws(BinaryReader.Malformed) {
+        switch record.kind {
+        case .event:
+            try applyEvent(record, now: now, into: &effects)
+        case .eventTypeUpserted:
+            let type = try EventTypeRecord.decode(record.payload)
+            let created = eventTypes[type.name].flatMap { $0.archived ? nil : $0.createdAt } ?? record.timestamp
+            // The schema compiled when it was registered, so it compiles again here; if a
+            // newer build refuses it, the type stays registered without validation rather
+            // than the journal becoming unreadable.
+            let schema = type.schema.isEmpty ? nil : try? JSONSchema(JSONParser.parse(type.schema))
+            eventTypes[type.name] = EventTypeState(
+                name: type.name, description: type.description, schemaText: type.schema, schema: schema,
+                archived: false, createdAt: created, updatedAt: record.timestamp)
+        case .eventTypeArchived:
+            let name = try NameRecord.decode(record.payload).name
+            eventTypes[name]?.archived = true
+            eventTypes[name]?.updatedAt = record.timestamp
+        case .sourceCreated:
+            let source = try SourceRecord.decode(record.payload)
+            // One token per name: a create that raced an earlier one (before names were
+            // reserved) replaces its token rather than leaving it alive behind a revoke.
+            if let replaced = sources[source.name] { sourcesByDigest[replaced.tokenDigest] = nil }
+            sources[source.name] = SourceState(name: source.name, tokenDigest: source.tokenDigest, createdAt: record.timestamp)
+            sourcesByDigest[source.tokenDigest] = source.name
+        case .sourceRevoked:
+            let name = try NameRecord.decode(record.payload).name
+            if let source = sources.removeValue(forKey: name) {
+                sourcesByDigest[source.tokenDigest] = nil
+            }
+        case .subscriptionUpserted:
+            guard let json = try? JSONParser.parse(record.payload),
+                  var subscription = try? Subscription.fromStored(json) else { throw BinaryReader.Malformed() }
+            // A whole copy (how older builds journaled every change) made from a snapshot
+            // (createdAt set) of a subscription deleted since must not bring it back.
+            if subscription.createdAt != 0 && subscriptions[subscription.id] == nil { return }
+            subscription.createdAt = subscriptions[subscription.id]?.createdAt ?? record.timestamp
+            subscription.updatedAt = record.timestamp
+            store(subscription)
+        case .subscriptionChanged:
+            let change = try SubscriptionChange.decode(record.payload)
+            // A change to a subscription deleted since changes nothing.
+            guard var subscription = subscriptions[change.subscriptionID] else { return }
+            do {
+                try change.apply(to: &subscription, at: record.timestamp)
+            } catch {
+                throw BinaryReader.Malformed()
+            }
+            subscription.updatedAt = record.timestamp
+            store(subscription)
+        case .subscriptionDisabled:
+            let disabled = try SubscriptionDisabledRecord.decode(record.payload)
+            // The first reason stands; a subscription deleted since stays deleted.
+            if var subscription = subscriptions[disabled.subscriptionID], subscription.disabledReason == nil {
+                subscription.disabledReason = disabled.reason
+                subscription.updatedAt = record.timestamp
+                subscriptions[disabled.subscriptionID] = subscription
+            }
+        case .subscriptionDeleted:
+            let id = try NameRecord.decode(record.payload).name
+            subscriptions[id] = nil
+            routes.remove(id)
+            ledgers[id] = nil
+        case .deliveryAttempted:
+            let outcome = try DeliveryAttemptRecord.decode(record.payload)
+            if let index = eventIndex(ofSequence: outcome.sequence) {
+                ledgers[outcome.subscriptionID]?.record(outcome, eventIndex: Int32(index), at: record.timestamp)
+                attemptLocations[Int32(index)] = (attemptLocations[Int32(index)] ?? []) + [record.location]
+            }
+        case .deadLettersChanged:
+            let change = try DeadLettersChangedRecord.decode(record.payload)
+            let positions = change.sequences.compactMap { eventIndex(ofSequence: $0) }
+            let indexes = positions.map(Int32.init)
+            switch change.action {
+            case .redeliver:
+                ledgers[change.subscriptionID]?.redeliver(indexes)
+                // The delivery side hears of them as of new fan-outs.
+                for position in positions {
+                    effects.fannedOut.append(FanOut(
+                        subscriptionID: change.subscriptionID, event: events[position].reference, partitionKey: nil,
+                        cause: record.sequence))
+                }
+            case .discard: indexes.forEach { ledgers[change.subscriptionID]?.discardDeadLetter($0) }
+            }
+        default:
+            // A kind this build does not know (a newer writer): skip it, do not fail start-up.
+            break
+        }
+    }
+
+    private mutating func store(_ subscription: Subscription) {
+        if subscriptions[subscription.id]?.eventTypes != subscription.eventTypes {
+            routes.set(subscription.id, patterns: subscription.eventTypes)
+        }
+        subscriptions[subscription.id] = subscription
+    }
+
+    private mutating func applyEvent(_ record: JournalRecord, now: Int64, into effects: inout Effects) throws(BinaryReader.Malformed) {
+        let event = try EventRecord.decode(record.payload, includeData: false)
+        let typeIndex: Int32
+        if let known = typeIndexes[event.type] {
+            typeIndex = known
+        } else {
+            typeIndex = Int32(typeNames.count)
+            typeNames.append(event.type)
+            typeIndexes[event.type] = typeIndex
+        }
+        let index = events.count
+        events.append(EventEntry(sequence: record.sequence, location: record.location, receivedAt: record.timestamp, typeIndex: typeIndex))
+        eventsByID[event.id] = index
+        fanOut(event, record, eventIndex: Int32(index), into: &effects)
+        if let key = event.idempotencyKey {
+            let scoped = Self.scopedKey(key, source: event.source)
+            effects.committedKeys.append((scoped, EventReceipt(id: event.id, sequence: record.sequence, receivedAt: record.timestamp)))
+            if now - record.timestamp < idempotencyWindow {
+                var digest = event.bodyDigest
+                if !event.digestIsCanonical {
+                    // Written by a build that digested the raw body: the canonical digest is
+                    // computed from what was stored, so a retry through either endpoint
+                    // still matches across the upgrade.
+                    let full = try EventRecord.decode(record.payload)
+                    digest = IngestDigest.canonical(of: full)
+                }
+                keys[scoped] = KeyEntry(eventIndex: index, digest: digest, timestamp: record.timestamp)
+                keyAges.push(KeyAge(key: scoped, timestamp: record.timestamp))
+            }
+        }
+    }
+
+    /// Decides, once and in journal order, which subscriptions an event goes to: those not
+    /// disabled (410) whose patterns match its type and whose filter matches its data. Paused
+    /// ones are included: their deliveries wait. `data` is decoded only if a filter needs it.
+    private mutating func fanOut(_ event: EventRecord, _ record: JournalRecord, eventIndex: Int32, into effects: inout Effects) {
+        let candidates: [String]
+        if let target = event.targetSubscription {
+            candidates = [target]
+        } else {
+            guard !routes.isEmpty else { return }
+            candidates = routes.matches(event.type)
+        }
+        var data: JSONValue??
+        for id in candidates {
+            guard let subscription = subscriptions[id], subscription.disabledReason == nil else { continue }
+            if event.targetSubscription == nil, let filter = subscription.filter {
+                if data == nil {
+                    data = .some((try? EventRecord.decode(record.payload)).flatMap { try? JSONParser.parse($0.data) })
+                }
+                guard let value = data ?? nil, filter.matches(value) else { continue }
+            }
+            ledgers[id, default: DeliveryLedger()].fanOut(eventIndex)
+            effects.fannedOut.append(FanOut(
+                subscriptionID: id, event: EventReference(sequence: record.sequence, location: record.location),
+                partitionKey: event.partitionKey, cause: record.sequence))
+        }
+    }
+
+    /// Forgets idempotency keys that left the window.
+    mutating func expireKeys(now: Int64) {
+        while let oldest = keyAges.first, now - oldest.timestamp >= idempotencyWindow {
+            if keys[oldest.key]?.timestamp == oldest.timestamp {
+                keys[oldest.key] = nil
+            }
+            keyAges.popFirst()
+        }
+    }
+
+    /// Idempotency keys are per source: two producers may pick the same key.
+    static func scopedKey(_ key: String, source: String) -> String {
+        source + "\u{0}" + key
+    }
+
+    // MARK: - Lookups
+
+    /// Events are in sequence order, so a binary search finds one by its sequence.
+    func eventIndex(ofSequence sequence: UInt64) -> Int? {
+        let index = firstEvent(after: sequence - min(sequence, 1))
+        return index < events.count && events[index].sequence == sequence ? index : nil
+    }
+
+    /// The index of the first event with a sequence above `sequence`. Sequences are dense
+    /// from the first record, but state records share the numbering, so it is a binary search.
+    func firstEvent(after sequence: UInt64) -> Int {
+        var low = 0
+        var high = events.count
+        while low < high {
+            let middle = (low + high) / 2
+            if events[middle].sequence <= sequence { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    func key(_ scoped: String) -> KeyEntry? { keys[scoped] }
+
+    func eventIndex(id: String) -> Int? { eventsByID[id] }
+}

@@ -1,0 +1,102 @@
+import JSONSchema
+
+/// Durable state changes — event types, sources, subscriptions, dead letters — and the
+/// state they add up to. Reads answer from the state as of the last change folded in, so a
+/// read that follows a completed change sees it.
+public protocol ConfigurationStore: Sendable {
+    /// Makes `change` durable and folds it in, then calls `completion` (on a thread of the
+    /// store's) with its stamp.
+    func commit(_ change: StateChange, completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void)
+
+    /// Creates a source unless its name is taken — by a source that exists or by a create
+    /// still being written — decided atomically, so two concurrent creates of one name cannot
+    /// both succeed (and leave a token alive behind a later revoke). Returns `.nameTaken` at
+    /// once; otherwise nil, and `completion` runs once the source is durable (or failed).
+    func createSource(
+        name: String, tokenDigest: [UInt8], completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void
+    ) -> SourceCreationRefusal?
+
+    func eventType(_ name: String) -> EventTypeState?
+    /// Sorted by name.
+    func eventTypes() -> [EventTypeState]
+    func source(named name: String) -> SourceState?
+    /// The source whose token has this SHA-256 digest.
+    func source(tokenDigest: [UInt8]) -> String?
+    /// Sorted by name.
+    func sources() -> [SourceState]
+    func subscription(_ id: String) -> Subscription?
+    /// Oldest first.
+    func subscriptions() -> [Subscription]
+    /// Delivery counts and latency of one subscription, since the store began.
+    func deliveryCounts(for subscriptionID: String) -> DeliveryCounts
+    /// Dead letters of a subscription, oldest first.
+    func deadLetters(for subscriptionID: String) -> [DeadLetterEntry]
+    /// The event a reference points at (a dead letter's, a pending delivery's).
+    func event(at reference: EventReference) throws(StoreError) -> StoredEvent?
+}
+
+public enum SourceCreationRefusal: Sendable, Equatable {
+    case nameTaken
+}
+
+/// A change to the gateway's configuration; each is one durable record.
+public enum StateChange: Sendable, Equatable {
+    /// Registers (or replaces) an event type; `schema` is the JSON text, empty for none.
+    case eventTypeUpserted(name: String, description: String, schema: [UInt8])
+    case eventTypeArchived(name: String)
+    case sourceRevoked(name: String)
+    case subscriptionCreated(Subscription)
+    /// Applies only the fields it names, to the subscription as it stands when the change
+    /// is folded in: two changes of different fields both stick.
+    case subscriptionChanged(SubscriptionChange)
+    case subscriptionDeleted(id: String)
+    /// Dead letters put back in line, by event sequence.
+    case deadLettersRedelivered(subscriptionID: String, sequences: [UInt64])
+    case deadLetterDiscarded(subscriptionID: String, sequence: UInt64)
+}
+
+public struct EventTypeState: Sendable, Equatable {
+    public var name: String
+    public var description: String
+    /// The schema's JSON text as registered, empty for none.
+    public var schemaText: [UInt8]
+    public var schema: JSONSchema?
+    public var archived: Bool
+    public var createdAt: Int64
+    public var updatedAt: Int64
+
+    /// The compiled schema follows from its text.
+    public static func == (lhs: EventTypeState, rhs: EventTypeState) -> Bool {
+        lhs.name == rhs.name && lhs.description == rhs.description && lhs.schemaText == rhs.schemaText
+            && (lhs.schema == nil) == (rhs.schema == nil) && lhs.archived == rhs.archived
+            && lhs.createdAt == rhs.createdAt && lhs.updatedAt == rhs.updatedAt
+    }
+}
+
+public struct SourceState: Sendable, Equatable {
+    public var name: String
+    public var tokenDigest: [UInt8]
+    public var createdAt: Int64
+}
+
+public struct DeliveryCounts: Sendable, Equatable {
+    public var pending: Int
+    public var delivered: Int
+    public var deadLettered: Int
+    public var attempts: Int
+    public var failedAttempts: Int
+    /// Over the latest 1024 attempts.
+    public var p50DurationMicroseconds: Int64? = nil
+    public var p99DurationMicroseconds: Int64? = nil
+    public var lastError: String? = nil
+    public var lastErrorAt: Int64? = nil
+}
+
+public struct DeadLetterEntry: Sendable, Equatable {
+    public var event: EventReference
+    public var attempts: Int
+    public var deadLetteredAt: Int64
+    public var reason: String
+
+    public var sequence: UInt64 { event.sequence }
+}
