@@ -13,7 +13,40 @@ struct AccessAPITests {
         #expect(try gateway.request("POST", "/v1/events", token: "nope", body: #"{"type":"a.b","data":1}"#).status == 401)
         let malformed = try gateway.request("GET", "/v1/events", token: nil, headers: [("Authorization", "Basic abc")])
         #expect(malformed.status == 401)
+        #expect(try gateway.request("GET", "/v1/events", token: nil, headers: [("Authorization", "Bearer a b")]).status == 401)
         #expect(gateway.store.state.eventCount == 0)
+    }
+
+    /// RFC 6750 §2.1: `Bearer` 1*SP token, in any case.
+    @Test(arguments: ["Bearer  ", "bearer ", "BEARER   "])
+    func theTokenMayFollowSeveralSpaces(_ prefix: String) throws {
+        let gateway = try GatewayHarness()
+        let response = try gateway.request("GET", "/v1/events", token: nil, headers: [("Authorization", prefix + GatewayHarness.adminToken)])
+        #expect(response.status == 200, "\(response.text)")
+    }
+
+    @Test func concurrentCreatesOfOneSourceLeaveOneTokenAndARevokeEndsIt() async throws {
+        let gateway = try GatewayHarness()
+        let port = gateway.port
+        let answers = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+            for _ in 0..<12 {
+                group.addTask {
+                    try await offThePool {
+                        let response = try HTTPTestClient.request(port: port, "POST", "/v1/sources", token: GatewayHarness.adminToken,
+                                                                  body: #"{"name":"racer"}"#)
+                        return (response.status, response.json["token"] as? String)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let tokens = answers.compactMap(\.1)
+        #expect(tokens.count == 1, "\(answers)")
+        #expect(answers.filter { $0.0 == 409 }.count == 11, "\(answers)")
+        let token = try #require(tokens.first)
+        #expect(try gateway.request("POST", "/v1/events", token: token, body: #"{"type":"a.b","data":1}"#).status == 202)
+        #expect(try gateway.request("DELETE", "/v1/sources/racer").status == 204)
+        #expect(try gateway.request("POST", "/v1/events", token: token, body: #"{"type":"a.b","data":1}"#).status == 401)
     }
 
     @Test func aSourcePublishesAsItselfAndNothingElse() throws {

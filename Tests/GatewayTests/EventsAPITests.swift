@@ -1,5 +1,6 @@
 import Foundation
 @testable import Gateway
+import TestSupport
 import Testing
 
 /// The event API end to end: real sockets, a real journal on disk, restarts.
@@ -209,5 +210,84 @@ struct EventsAPITests {
         #expect(gateway.store.state.eventCount == 2)
         let conflict = #"{"events":[{"id":"e-1","type":"b.item","data":99}]}"#
         #expect(try gateway.request("POST", "/v1/events/batch", body: conflict).status == 409)
+    }
+
+    // MARK: - One ingest path
+
+    @Test func aRetryThroughTheOtherEndpointAnswersWithTheOriginal() throws {
+        let gateway = try GatewayHarness()
+        let single = #"{"type":"a.b","id":"x-1","data":{"n":1}}"#
+        let batch = #"{"events":[{"type":"a.b","id":"x-1","data":{"n":1}}]}"#
+        let first = try gateway.request("POST", "/v1/events", body: single)
+        #expect(first.status == 202)
+        // The issue's reproduction: this answered 409 when each endpoint digested differently.
+        let viaBatch = try gateway.request("POST", "/v1/events/batch", body: batch)
+        #expect(viaBatch.status == 200, "\(viaBatch.text)")
+        let receipt = try #require((viaBatch.json["events"] as? [[String: Any]])?.first)
+        #expect(receipt["id"] as? String == "x-1")
+        #expect(receipt["sequence"] as? Int == first.json["sequence"] as? Int)
+        #expect(receipt["duplicate"] as? Bool == true)
+        // And the other way round, with envelope whitespace and member order that differ.
+        let second = try gateway.request("POST", "/v1/events/batch", body: #"{"events":[{"type":"a.b","id":"x-2","data":{"n":2}}]}"#)
+        #expect(second.status == 202)
+        let viaSingle = try gateway.request("POST", "/v1/events", body: #"{ "data":{"n":2},  "id":"x-2", "type":"a.b" }"#)
+        #expect(viaSingle.status == 200, "\(viaSingle.text)")
+        #expect(viaSingle.json["id"] as? String == "x-2")
+        // A different body is still a conflict, through either endpoint.
+        #expect(try gateway.request("POST", "/v1/events", body: #"{"type":"a.b","id":"x-2","data":{"n":3}}"#).status == 409)
+        #expect(try gateway.request("POST", "/v1/events/batch", body: #"{"events":[{"type":"a.b","id":"x-1","data":{"n":1},"partitionKey":"p"}]}"#).status == 409)
+        // data is compared byte for byte: the same value spelled differently is a different request.
+        #expect(try gateway.request("POST", "/v1/events", body: #"{"type":"a.b","id":"x-1","data":{"n": 1}}"#).status == 409)
+        #expect(gateway.store.state.eventCount == 2)
+    }
+
+    @Test func theSameHeaderKeyWithAnotherProducerIDIsAConflict() throws {
+        let gateway = try GatewayHarness()
+        let key = [("Idempotency-Key", "k-1")]
+        #expect(try gateway.request("POST", "/v1/events", headers: key, body: #"{"type":"a.b","id":"one","data":1}"#).status == 202)
+        #expect(try gateway.request("POST", "/v1/events", headers: key, body: #"{"type":"a.b","id":"one","data":1}"#).status == 200)
+        #expect(try gateway.request("POST", "/v1/events", headers: key, body: #"{"type":"a.b","id":"two","data":1}"#).status == 409)
+        #expect(try gateway.request("POST", "/v1/events", headers: key, body: #"{"type":"a.b","data":1}"#).status == 409)
+    }
+
+    @Test func concurrentRepeatsOfOneRequestStoreOneEventAndAllGetItsReceipt() async throws {
+        let gateway = try GatewayHarness()
+        let port = gateway.port
+        // Many clients send the same keyed event at once, half through each endpoint: the ones
+        // that arrive while the first is being written wait for it rather than failing.
+        let answers = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+            for client in 0..<16 {
+                group.addTask {
+                    try await offThePool {
+                        let batch = client % 2 == 1
+                        let response = try HTTPTestClient.request(
+                            port: port, "POST", batch ? "/v1/events/batch" : "/v1/events", token: GatewayHarness.adminToken,
+                            body: batch ? #"{"events":[{"type":"a.b","id":"same","data":{"v":1}}]}"# : #"{"type":"a.b","id":"same","data":{"v":1}}"#)
+                        let id = batch ? ((response.json["events"] as? [[String: Any]])?.first?["id"] as? String) : response.json["id"] as? String
+                        return (response.status, id)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(answers.allSatisfy { $0.1 == "same" }, "\(answers)")
+        #expect(answers.filter { $0.0 == 202 }.count == 1, "\(answers)")
+        #expect(answers.allSatisfy { $0.0 == 202 || $0.0 == 200 }, "\(answers)")
+        #expect(gateway.store.state.eventCount == 1)
+    }
+
+    @Test func aDuplicateKeyInsideDataIsReportedAtItsOffsetInTheBody() throws {
+        let gateway = try GatewayHarness()
+        #expect(try gateway.request("PUT", "/v1/event-types/pay.made", body: #"{"schema":{"type":"object"}}"#).status == 201)
+        let body = #"{"type":"pay.made","data":{"a":1,"a":2}}"#
+        let response = try gateway.request("POST", "/v1/events", body: body)
+        #expect(response.status == 400)
+        // The second "a" starts at byte 34 of the body (at byte 8 of data).
+        let offset = body.utf8.count - #""a":2}}"#.utf8.count
+        #expect((response.json["detail"] as? String)?.contains("at byte \(offset)") == true, "\(response.text)")
+        let inBatch = #"{"events":[{"type":"pay.made","data":{"a":1,"a":2}}]}"#
+        let batchResponse = try gateway.request("POST", "/v1/events/batch", body: inBatch)
+        let batchOffset = inBatch.utf8.count - #""a":2}}]}"#.utf8.count
+        #expect((batchResponse.json["detail"] as? String)?.contains("at byte \(batchOffset)") == true, "\(batchResponse.text)")
     }
 }

@@ -3,6 +3,7 @@ import JSON
 import Foundation
 @testable import Gateway
 import TargetPolicy
+import TestSupport
 import Testing
 
 @Suite("Event type patterns")
@@ -197,6 +198,38 @@ struct SubscriptionsAPITests {
         #expect(response.status == status, "\(response.text)")
         #expect((response.json["detail"] as? String)?.contains(detail) == true, "\(response.text)")
         #expect(gateway.store.state.subscriptions().isEmpty)
+    }
+
+    @Test func concurrentChangesOfDifferentFieldsAllStick() async throws {
+        let gateway = try GatewayHarness()
+        let created = try gateway.request("POST", "/v1/subscriptions", body: #"{"url":"https://x.com/","eventTypes":["a.b"]}"#)
+        let id = try #require(created.json["id"] as? String)
+        let port = gateway.port
+        let changes = [
+            ("PATCH", "", #"{"description":"changed"}"#), ("PATCH", "", #"{"maxInFlight":7}"#),
+            ("PATCH", "", #"{"rateLimit":40}"#), ("PATCH", "", #"{"ordered":true}"#),
+            ("PATCH", "", #"{"headers":{"X-Team":"billing"}}"#), ("POST", "/pause", ""), ("POST", "/rotate-secret", ""),
+        ]
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for (method, suffix, body) in changes {
+                group.addTask {
+                    try await offThePool {
+                        try HTTPTestClient.request(port: port, method, "/v1/subscriptions/\(id)\(suffix)", token: GatewayHarness.adminToken,
+                                                   body: body.isEmpty ? nil : body).status
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+        let shown = try gateway.request("GET", "/v1/subscriptions/\(id)")
+        #expect(shown.json["description"] as? String == "changed")
+        #expect(shown.json["maxInFlight"] as? Int == 7)
+        #expect(shown.json["rateLimit"] as? Int == 40)
+        #expect(shown.json["ordered"] as? Bool == true)
+        #expect((shown.json["headers"] as? [String: String]) == ["X-Team": "billing"])
+        #expect(shown.json["status"] as? String == "paused")
+        #expect(shown.json["secret"] as? String != created.json["secret"] as? String)
     }
 
     @Test func patchAndRotateCheckTheirInput() throws {

@@ -116,11 +116,3 @@ public enum Timestamp {
         return seconds * 1_000_000 + Int64(micros)
     }
 }
-
-extension Duration {
-    /// Whole microseconds, the unit of the journal's timestamps.
-    public var microseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-    }
-}

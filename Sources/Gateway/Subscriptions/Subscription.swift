@@ -38,12 +38,14 @@ public struct Subscription: Sendable, Equatable {
     public var createdAt: Int64 = 0
     public var updatedAt: Int64 = 0
 
+    /// Field by field; the compiled filter follows from `filterJSON`.
     public static func == (lhs: Subscription, rhs: Subscription) -> Bool {
         lhs.id == rhs.id && lhs.url == rhs.url && lhs.eventTypes == rhs.eventTypes && lhs.description == rhs.description
             && lhs.filterJSON == rhs.filterJSON && lhs.secrets == rhs.secrets
             && lhs.headers.elementsEqual(rhs.headers, by: { $0.name == $1.name && $0.value == $1.value })
             && lhs.ordered == rhs.ordered && lhs.maxInFlight == rhs.maxInFlight && lhs.rateLimit == rhs.rateLimit
             && lhs.retry == rhs.retry && lhs.paused == rhs.paused && lhs.disabledReason == rhs.disabledReason
+            && lhs.createdAt == rhs.createdAt && lhs.updatedAt == rhs.updatedAt
     }
 
     /// Whether an event of `type` with `data` goes to this subscription. `data` is parsed

@@ -1,0 +1,228 @@
+@testable import Gateway
+import JSON
+import PropertyBased
+import TestSupport
+import Testing
+
+/// The fold as a value: random journals — events, subscription changes, attempts, dead-letter
+/// changes, types, sources, in any order — fed straight in as records, with no journal,
+/// socket or clock.
+@Suite("Gateway fold")
+struct GatewayFoldTests {
+    static let window: Int64 = 3_600_000_000
+    static let now: Int64 = 1_800_000_000_000_000
+
+    /// Turns random numbers into a plausible journal: each number picks a record kind and its
+    /// fields from small pools, so ids, types and sequences collide often.
+    struct JournalScript {
+        private(set) var records: [JournalRecord] = []
+        private var eventSequences: [UInt64] = []
+        private let subscriptionIDs = ["sub_1", "sub_2", "sub_3", "sub_4"]
+        private let types = ["a.b", "a.c", "order.created", "order.line.added", "x"]
+        private let patterns = ["*", "a.*", "a.b", "order.*", "order.*.added", "x", "order.created"]
+
+        init(_ seeds: [Int]) {
+            for seed in seeds { add(seed) }
+        }
+
+        private mutating func add(_ seed: Int) {
+            var random = SplitMix64(seed: UInt64(truncatingIfNeeded: seed))
+            func pick<T>(_ pool: [T]) -> T { pool[Int(random.next() % UInt64(pool.count))] }
+            func chance(_ percent: UInt64) -> Bool { random.next() % 100 < percent }
+            let sequence = UInt64(records.count + 1)
+            let subscription = pick(subscriptionIDs)
+            switch random.next() % 12 {
+            case 0, 1, 2, 3:
+                let key: String? = chance(40) ? "k\(random.next() % 6)" : nil
+                let event = EventRecord(
+                    id: key.map { "id-\($0)-\(sequence)" } ?? "evt_\(sequence)", type: pick(types), source: pick(["admin", "shop"]),
+                    partitionKey: chance(30) ? "p\(random.next() % 3)" : nil, occurredAt: nil, idempotencyKey: key,
+                    bodyDigest: key == nil ? [] : [UInt8(random.next() % 3)], data: Array("{\"n\":\(random.next() % 10)}".utf8),
+                    targetSubscription: chance(10) ? subscription : nil)
+                eventSequences.append(sequence)
+                append(.event, event.encode())
+            case 4:
+                var created = Subscription(id: subscription, url: "https://example.com/\(subscription)",
+                                           eventTypes: [EventTypePattern(pick(patterns))!], secrets: [.init(value: "whsec_x", expiresAt: nil)])
+                if chance(40) {
+                    let filter: JSONValue = .object([("n", .object([("$gte", .number(Double(random.next() % 10)))]))])
+                    created.filter = try? SubscriptionFilter(filter)
+                    created.filterJSON = filter
+                }
+                created.ordered = chance(30)
+                append(.subscriptionUpserted, JSONParser.serialize(created.storedJSON()))
+            case 5:
+                var change = SubscriptionChange(subscriptionID: subscription)
+                switch random.next() % 4 {
+                case 0: change.fields = .object([("eventTypes", .array([.string(pick(patterns)), .string(pick(patterns))]))])
+                case 1: change.paused = chance(50)
+                case 2: change.enable = true
+                default: change.rotation = .init(secret: "whsec_r\(sequence)", previousExpiresAt: Self.timestamp(sequence) + 10)
+                }
+                append(.subscriptionChanged, change.encode())
+            case 6:
+                if chance(20) {
+                    append(.subscriptionDeleted, NameRecord(name: subscription).encode())
+                } else {
+                    append(.subscriptionDisabled, SubscriptionDisabledRecord(subscriptionID: subscription, reason: "HTTP 410").encode())
+                }
+            case 7, 8:
+                guard !eventSequences.isEmpty else { return }
+                let result = pick([DeliveryAttemptRecord.Result.retryScheduled, .delivered, .deadLettered])
+                let attempt = DeliveryAttemptRecord(
+                    subscriptionID: subscription, sequence: pick(eventSequences), attempt: UInt32(1 + random.next() % 3),
+                    status: pick([200, 500, nil]), error: "", durationMicroseconds: Int64(random.next() % 1000), response: [],
+                    result: result, nextAttemptAt: result == .retryScheduled ? Self.timestamp(sequence) + 5 : 0)
+                append(.deliveryAttempted, attempt.encode())
+            case 9:
+                guard !eventSequences.isEmpty else { return }
+                let change = DeadLettersChangedRecord(
+                    subscriptionID: subscription, action: chance(50) ? .redeliver : .discard,
+                    sequences: [pick(eventSequences), pick(eventSequences)])
+                append(.deadLettersChanged, change.encode())
+            case 10:
+                let name = pick(["a.b", "order.created"])
+                if chance(70) {
+                    append(.eventTypeUpserted, EventTypeRecord(name: name, description: "d\(sequence)",
+                                                               schema: chance(50) ? Array(#"{"type":"object"}"#.utf8) : []).encode())
+                } else {
+                    append(.eventTypeArchived, NameRecord(name: name).encode())
+                }
+            default:
+                let name = pick(["shop", "crm"])
+                if chance(70) {
+                    append(.sourceCreated, SourceRecord(name: name, tokenDigest: [UInt8(random.next() % 4)]).encode())
+                } else {
+                    append(.sourceRevoked, NameRecord(name: name).encode())
+                }
+            }
+        }
+
+        static func timestamp(_ sequence: UInt64) -> Int64 { GatewayFoldTests.now - 1_000_000 + Int64(sequence) }
+
+        private mutating func append(_ kind: RecordKind, _ payload: [UInt8]) {
+            let sequence = UInt64(records.count + 1)
+            records.append(JournalRecord(
+                sequence: sequence, timestamp: Self.timestamp(sequence), kind: kind, payload: payload,
+                location: RecordLocation(segment: 1, offset: sequence * 64, length: UInt32(payload.count + 25))))
+        }
+    }
+
+    /// Decodes a record's payload into its typed value and encodes it again.
+    static func reencoded(_ record: JournalRecord) throws -> JournalRecord {
+        var copy = record
+        switch record.kind {
+        case .event: copy.payload = try EventRecord.decode(record.payload).encode()
+        case .eventTypeUpserted: copy.payload = try EventTypeRecord.decode(record.payload).encode()
+        case .eventTypeArchived, .sourceRevoked, .subscriptionDeleted: copy.payload = try NameRecord.decode(record.payload).encode()
+        case .sourceCreated: copy.payload = try SourceRecord.decode(record.payload).encode()
+        case .subscriptionUpserted:
+            copy.payload = JSONParser.serialize(try Subscription.fromStored(try JSONParser.parse(record.payload)).storedJSON())
+        case .subscriptionChanged: copy.payload = try SubscriptionChange.decode(record.payload).encode()
+        case .subscriptionDisabled: copy.payload = try SubscriptionDisabledRecord.decode(record.payload).encode()
+        case .deliveryAttempted: copy.payload = try DeliveryAttemptRecord.decode(record.payload).encode()
+        case .deadLettersChanged: copy.payload = try DeadLettersChangedRecord.decode(record.payload).encode()
+        default: Issue.record("unexpected kind \(record.kind)")
+        }
+        return copy
+    }
+
+    static func fold(_ records: [JournalRecord], in chunks: [Int] = []) -> (GatewayFold, [FanOut]) {
+        var fold = GatewayFold(idempotencyWindow: window)
+        var fanOuts: [FanOut] = []
+        var rest = records[...]
+        for size in chunks where !rest.isEmpty {
+            fanOuts += fold.apply(Array(rest.prefix(size)), now: now).fannedOut
+            rest = rest.dropFirst(size)
+        }
+        fanOuts += fold.apply(Array(rest), now: now).fannedOut
+        return (fold, fanOuts)
+    }
+
+    /// Fan-outs of one record may come in any order (subscriptions are matched through sets).
+    static func normalized(_ fanOuts: [FanOut]) -> [FanOut] {
+        fanOuts.sorted { ($0.cause, $0.subscriptionID, $0.sequence) < ($1.cause, $1.subscriptionID, $1.sequence) }
+    }
+
+    static let journals = Gen.int(in: 0...Int.max).array(of: 1...120)
+
+    @Test func foldingAfterReencodingGivesTheSameState() async {
+        await propertyCheck(count: 150, input: Self.journals) { seeds in
+            let records = JournalScript(seeds).records
+            let (original, originalFanOuts) = Self.fold(records)
+            guard let reencoded = try? records.map(Self.reencoded) else {
+                Issue.record("a generated record did not decode")
+                return
+            }
+            let (again, againFanOuts) = Self.fold(reencoded)
+            #expect(again == original)
+            #expect(Self.normalized(againFanOuts) == Self.normalized(originalFanOuts))
+            #expect(original.undecodable == 0)
+        }
+    }
+
+    @Test func howRecordsAreBatchedDoesNotMatter() async {
+        await propertyCheck(count: 150, input: Self.journals, Gen.int(in: 1...7).array(of: 0...40)) { seeds, chunks in
+            let records = JournalScript(seeds).records
+            let (whole, wholeFanOuts) = Self.fold(records)
+            let (batched, batchedFanOuts) = Self.fold(records, in: chunks)
+            #expect(batched == whole)
+            #expect(Self.normalized(batchedFanOuts) == Self.normalized(wholeFanOuts))
+        }
+    }
+
+    @Test func fanOutMatchesEveryLiveSubscriptionWhosePatternsAndFilterMatch() async {
+        await propertyCheck(count: 150, input: Self.journals) { seeds in
+            let records = JournalScript(seeds).records
+            // Replays the journal one record at a time and checks each event's fan-out against
+            // a brute-force scan of the subscriptions as they stood just before it.
+            var fold = GatewayFold(idempotencyWindow: Self.window)
+            for record in records {
+                let before = fold.subscriptions
+                let fanOuts = fold.apply([record], now: Self.now).fannedOut.filter { $0.cause == record.sequence }
+                guard record.kind == .event, let event = try? EventRecord.decode(record.payload) else { continue }
+                let data = try? JSONParser.parse(event.data)
+                let expected = before.values.filter { subscription in
+                    guard subscription.disabledReason == nil else { return false }
+                    if let target = event.targetSubscription { return target == subscription.id }
+                    guard subscription.eventTypes.contains(where: { $0.matches(event.type) }) else { return false }
+                    return subscription.filter.map { filter in data.map(filter.matches) ?? false } ?? true
+                }.map(\.id).sorted()
+                #expect(fanOuts.map(\.subscriptionID).sorted() == expected, "event \(event.type) at \(record.sequence)")
+            }
+        }
+    }
+
+    @Test func aChangeAppliesOnlyItsFieldsToTheSubscriptionAsItStands() throws {
+        var subscription = Subscription(id: "sub_1", url: "https://a.example/", eventTypes: [EventTypePattern("*")!],
+                                        secrets: [.init(value: "whsec_one", expiresAt: nil)])
+        subscription.description = "first"
+        var script: [JournalRecord] = []
+        func append(_ kind: RecordKind, _ payload: [UInt8]) {
+            let sequence = UInt64(script.count + 1)
+            script.append(JournalRecord(sequence: sequence, timestamp: Self.now + Int64(sequence), kind: kind, payload: payload,
+                                        location: RecordLocation(segment: 1, offset: sequence, length: 1)))
+        }
+        append(.subscriptionUpserted, JSONParser.serialize(subscription.storedJSON()))
+        // Two changes made from the same earlier read, of different fields: both stick.
+        append(.subscriptionChanged, SubscriptionChange(subscriptionID: "sub_1", fields: .object([("description", .string("second"))])).encode())
+        append(.subscriptionChanged, SubscriptionChange(subscriptionID: "sub_1", fields: .object([("maxInFlight", .number(3))])).encode())
+        append(.subscriptionChanged, SubscriptionChange(subscriptionID: "sub_1", paused: true).encode())
+        append(.subscriptionChanged, SubscriptionChange(
+            subscriptionID: "sub_1", rotation: .init(secret: "whsec_two", previousExpiresAt: Self.now + 100)).encode())
+        var fold = GatewayFold(idempotencyWindow: Self.window)
+        _ = fold.apply(script, now: Self.now)
+        let result = try #require(fold.subscriptions["sub_1"])
+        #expect(result.description == "second")
+        #expect(result.maxInFlight == 3)
+        #expect(result.paused)
+        #expect(result.url == "https://a.example/")
+        #expect(result.secrets == [.init(value: "whsec_two", expiresAt: nil), .init(value: "whsec_one", expiresAt: Self.now + 100)])
+        // A change to a subscription deleted since changes nothing, and brings nothing back.
+        append(.subscriptionDeleted, NameRecord(name: "sub_1").encode())
+        append(.subscriptionChanged, SubscriptionChange(subscriptionID: "sub_1", paused: false).encode())
+        _ = fold.apply(Array(script.suffix(2)), now: Self.now)
+        #expect(fold.subscriptions["sub_1"] == nil)
+        #expect(fold.undecodable == 0)
+    }
+}
