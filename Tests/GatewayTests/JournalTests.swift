@@ -320,25 +320,11 @@ struct JournalTests {
 
     /// A real full filesystem: a 256 KiB tmpfs. The failure is sticky and every later append
     /// fails at once; what was acknowledged before is intact after a restart.
-    @Test func aFullDiskFailsEveryAppendFromThenOn() throws {
+    @Test(.enabled(if: Capabilities.canMountTmpfs, "cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)"))
+    func aFullDiskFailsEveryAppendFromThenOn() throws {
         let scratch = Scratch()
-        let mounted = Process()
-        mounted.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mounted.arguments = ["-t", "tmpfs", "-o", "size=256k", "tmpfs", scratch.path]
-        mounted.standardError = FileHandle.nullDevice
-        guard (try? mounted.run()) != nil else { return }
-        mounted.waitUntilExit()
-        guard mounted.terminationStatus == 0 else {
-            print("skipping the full-disk test: cannot mount a tmpfs here (not root?)")
-            return
-        }
-        defer {
-            let unmount = Process()
-            unmount.executableURL = URL(fileURLWithPath: "/bin/umount")
-            unmount.arguments = [scratch.path]
-            try? unmount.run()
-            unmount.waitUntilExit()
-        }
+        try #require(Capabilities.run("/bin/mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", scratch.path))
+        defer { Capabilities.run("/bin/umount", "-l", scratch.path) }
         let directory = scratch.path + "/journal"
         let journal = try Self.open(directory)
         var acknowledged = 0

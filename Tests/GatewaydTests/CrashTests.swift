@@ -57,11 +57,9 @@ struct CrashTests {
         }
     }
 
-    @Test func everyAcknowledgedEventSurvivesKill9() async throws {
-        guard let binary = Self.gatewayd else {
-            print("skipping the crash test: no gatewayd binary in .build (run `swift build` first)")
-            return
-        }
+    @Test(.enabled(if: CrashTests.gatewayd != nil, "no gatewayd binary in .build (run `swift build` first)"))
+    func everyAcknowledgedEventSurvivesKill9() async throws {
+        let binary = try #require(Self.gatewayd)
         let rounds = Int(ProcessInfo.processInfo.environment["CRASH_ROUNDS"] ?? "") ?? 4
         // The rounds block (child processes, sleeps, blocking clients): off the test pool.
         let report = try await offThePool { try Self.publishThroughKills(binary: binary, rounds: rounds) }
@@ -106,11 +104,9 @@ struct CrashTests {
 
     /// Fan-out under kill -9: every event that got a 202 reaches the subscriber at least once,
     /// whatever moment the gateway died at (duplicates are allowed: at-least-once).
-    @Test func everyAcknowledgedEventIsDeliveredDespiteKill9() async throws {
-        guard let binary = Self.gatewayd else {
-            print("skipping the fan-out crash test: no gatewayd binary in .build")
-            return
-        }
+    @Test(.enabled(if: CrashTests.gatewayd != nil, "no gatewayd binary in .build (run `swift build` first)"))
+    func everyAcknowledgedEventIsDeliveredDespiteKill9() async throws {
+        let binary = try #require(Self.gatewayd)
         let rounds = Int(ProcessInfo.processInfo.environment["CRASH_ROUNDS"] ?? "") ?? 3
         let report = try await offThePool { try Self.deliverThroughKills(binary: binary, rounds: rounds) }
         #expect(report.subscriptionStatus == 201)

@@ -7,11 +7,9 @@ import Testing
 struct GatewaydTargetPolicyTests {
     static let loopback = #"{"url":"http://127.0.0.1:9/hook","eventTypes":["*"]}"#
 
-    @Test func loopbackTargetsAreRefusedUnlessAllowed() throws {
-        guard let binary = CrashTests.gatewayd else {
-            print("skipping: no gatewayd binary in .build (run `swift build` first)")
-            return
-        }
+    @Test(.enabled(if: CrashTests.gatewayd != nil, "no gatewayd binary in .build (run `swift build` first)"))
+    func loopbackTargetsAreRefusedUnlessAllowed() throws {
+        let binary = try #require(CrashTests.gatewayd)
         for (arguments, expected) in [([String](), 422), (["--allow-private-targets"], 201), (["--allow-target", "127.0.0.0/8"], 201)] {
             let directory = NSTemporaryDirectory() + "target-policy-" + UUID().uuidString
             defer { try? FileManager.default.removeItem(atPath: directory) }

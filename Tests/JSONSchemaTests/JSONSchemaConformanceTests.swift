@@ -24,13 +24,14 @@ struct JSONSchemaConformanceTests {
             .standardizedFileURL
     }
 
-    @Test func everySupportedCasePasses() throws {
-        let directory = Self.suiteDirectory
+    static var suiteIsPresent: Bool {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            print("JSON Schema Test Suite: \(directory.path) is absent, conformance test skipped")
-            return
-        }
+        return FileManager.default.fileExists(atPath: suiteDirectory.path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
+    @Test(.enabled(if: JSONSchemaConformanceTests.suiteIsPresent, "the JSON-Schema-Test-Suite is not in ../shared/testdata"))
+    func everySupportedCasePasses() throws {
+        let directory = Self.suiteDirectory
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
             .filter { $0.hasSuffix(".json") }
             .sorted()
@@ -81,10 +82,12 @@ struct JSONSchemaConformanceTests {
             }
         }
 
-        print("JSON Schema Test Suite: \(files.count) files, \(passed) cases passed, \(skippedCases) skipped, "
+        // Groups that need a remote document are out of scope (nothing is ever fetched):
+        // listed so the report says what was not run.
+        print("JSON Schema Test Suite: \(files.count) files, \(passed) cases passed, \(skippedCases) out of scope, "
             + "\(failures.count) failed")
         for group in skippedGroups {
-            print("  skipped: \(group)")
+            print("  out of scope (remote $ref): \(group)")
         }
         #expect(failures.isEmpty, "\(failures.count) failures:\n\(failures.joined(separator: "\n"))")
         #expect(passed > 0)
