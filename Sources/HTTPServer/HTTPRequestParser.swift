@@ -27,7 +27,31 @@ public struct HTTPRequestParser: Sendable {
         var lineStart = 0
         /// Where scanning resumes, so slow clients do not cost quadratic rescans.
         var resume = 0
+        /// How far the request line has got; `.done` once its line ending is in.
+        var phase = RequestLinePhase.method
+        /// Where the request-target starts (after the method's SP), once in `.target`.
+        var targetStart = 0
+        /// Where the HTTP-version starts (after the target's SP), once in `.version`.
+        var versionStart = 0
     }
+
+    /// The request line is checked byte by byte as it arrives (RFC 9112 §3), so one that can
+    /// never be HTTP — a TLS handshake, an SSH banner, binary — is refused at the byte that
+    /// proves it instead of holding the connection until the header timeout.
+    private enum RequestLinePhase: UInt8 {
+        /// Reading the method (or skipping empty lines before it).
+        case method
+        /// A CR at the start of a line before the request line: only LF may follow.
+        case leadingCR
+        case target
+        case version
+        case done
+    }
+
+    /// The longest method accepted. The longest registered one (IANA's HTTP Method Registry)
+    /// is UPDATEREDIRECTREF, 17 bytes; a first word longer than this with no SP after it is
+    /// not a method, and waiting for more would only hold the connection.
+    static let maxMethodLength = 32
 
     private struct Head {
         var method: HTTPMethod
@@ -97,7 +121,7 @@ public struct HTTPRequestParser: Sendable {
                 state = .head(scan)
                 return .needMore
             }
-            let head = try parseHead(from: scan.start, to: headEnd)
+            let head = try parseHead(scan, to: headEnd)
             buffer.consume(headEnd)
             return try beginBody(head)
 
@@ -143,35 +167,153 @@ public struct HTTPRequestParser: Sendable {
         let limits = self.limits
         return try buffer.withReadable { (bytes) throws(HTTPParseError) -> Int? in
             var index = scan.resume
+            if scan.phase != .done {
+                index = try Self.scanRequestLine(bytes, from: index, &scan, limits: limits)
+                if scan.phase != .done {
+                    scan.resume = index
+                    return nil
+                }
+            }
             while index < bytes.count {
                 if bytes[index] == UInt8(ascii: "\n") {
                     let lineLength = index - scan.lineStart
-                    let empty = lineLength == 0 || (lineLength == 1 && bytes[scan.lineStart] == UInt8(ascii: "\r"))
-                    if empty {
-                        if scan.lineStart == scan.start {
-                            scan.start = index + 1
-                        } else {
-                            scan.resume = index + 1
-                            return index + 1
-                        }
-                    } else if scan.lineStart == scan.start && lineLength > limits.maxRequestTargetLength + 32 {
-                        throw Self.targetTooLong(limits)
+                    if lineLength == 0 || (lineLength == 1 && bytes[scan.lineStart] == UInt8(ascii: "\r")) {
+                        scan.resume = index + 1
+                        return index + 1
                     }
                     scan.lineStart = index + 1
                 }
                 index += 1
             }
             scan.resume = index
-            if scan.lineStart == scan.start && index - scan.start > limits.maxRequestTargetLength + 32 {
-                throw Self.targetTooLong(limits)
-            }
             // Counted from the first unconsumed byte, not from `scan.start`: skipped empty
-            // lines stay buffered, so a client sending only CRLFs must hit the limit too.
+            // lines stay buffered, so they count against the limit too.
             if index > limits.maxHeaderBytes {
                 throw Self.headTooLarge(limits)
             }
             return nil
         }
+    }
+
+    /// Checks the request line's new bytes, `method SP request-target SP HTTP-version` ending
+    /// in CRLF or LF (RFC 9112 §3), skipping empty lines before it. Returns the index after
+    /// the line's LF once `scan.phase` is `.done`, else `bytes.count`. Every check looks only
+    /// at the byte in hand and offsets already recorded, so bytes are never rescanned and
+    /// the error does not depend on how the bytes were split into reads.
+    private static func scanRequestLine(
+        _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, _ scan: inout HeadScan, limits: HTTPParserLimits
+    ) throws(HTTPParseError) -> Int {
+        let lineBound = limits.maxRequestTargetLength + 32
+        // The first index at which the head or the request line can outgrow its limit, so
+        // one comparison per byte covers both (the 431 and 414 checks of the whole head).
+        var checkpoint = min(limits.maxHeaderBytes, scan.lineStart + lineBound)
+        var phase = scan.phase
+        defer { scan.phase = phase }
+        var index = start
+        while index < bytes.count {
+            let byte = bytes[index]
+            if index >= checkpoint {
+                if index >= limits.maxHeaderBytes { throw headTooLarge(limits) }
+                // The request line may be lineBound bytes long, plus its LF.
+                if index > scan.lineStart + lineBound || byte != UInt8(ascii: "\n") { throw targetTooLong(limits) }
+            }
+            switch phase {
+            case .method:
+                if isToken(byte) {
+                    if index - scan.lineStart >= maxMethodLength {
+                        throw .bad("The request line is not HTTP: its first word runs past \(maxMethodLength) bytes, longer than any method.")
+                    }
+                } else if byte == UInt8(ascii: " ") && index > scan.lineStart {
+                    phase = .target
+                    scan.targetStart = index + 1
+                } else if index == scan.lineStart && byte == UInt8(ascii: "\r") {
+                    phase = .leadingCR
+                } else if index == scan.lineStart && byte == UInt8(ascii: "\n") {
+                    scan.start = index + 1
+                    scan.lineStart = index + 1
+                    checkpoint = min(limits.maxHeaderBytes, scan.lineStart + lineBound)
+                } else {
+                    throw notHTTP(bytes, lineStart: scan.lineStart, at: index)
+                }
+            case .leadingCR:
+                guard byte == UInt8(ascii: "\n") else { throw .bad("A bare CR appears in the request head (RFC 9112 §2.2).") }
+                phase = .method
+                scan.start = index + 1
+                scan.lineStart = index + 1
+                checkpoint = min(limits.maxHeaderBytes, scan.lineStart + lineBound)
+            case .target:
+                if byte > 0x20 && byte < 0x7F { break }
+                if byte == UInt8(ascii: " ") {
+                    if index == scan.targetStart { throw .bad("The request-target is empty.") }
+                    phase = .version
+                    scan.versionStart = index + 1
+                } else if byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") {
+                    throw .bad("The request line has no HTTP version.")
+                } else {
+                    throw .bad("The request-target contains a byte that is not visible ASCII.")
+                }
+            case .version:
+                // `HTTP/` DIGIT `.` DIGIT (RFC 9112 §2.3), then CRLF or LF.
+                let expected: Bool
+                switch index - scan.versionStart {
+                case 0: expected = byte == UInt8(ascii: "H")
+                case 1, 2: expected = byte == UInt8(ascii: "T")
+                case 3: expected = byte == UInt8(ascii: "P")
+                case 4: expected = byte == UInt8(ascii: "/")
+                case 5, 7: expected = byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+                case 6: expected = byte == UInt8(ascii: ".")
+                case 8:
+                    if byte == UInt8(ascii: "\r") {
+                        expected = true
+                    } else if byte == UInt8(ascii: "\n") {
+                        phase = .done
+                        scan.lineStart = index + 1
+                        return index + 1
+                    } else {
+                        expected = false
+                    }
+                default:
+                    guard byte == UInt8(ascii: "\n") else {
+                        throw .bad("A bare CR appears in the request head (RFC 9112 §2.2).")
+                    }
+                    phase = .done
+                    scan.lineStart = index + 1
+                    return index + 1
+                }
+                if !expected {
+                    if index - scan.versionStart < 5 {
+                        throw .bad("The request line is not HTTP: its version does not start with 'HTTP/'.")
+                    }
+                    throw .bad("The request line does not end with a valid HTTP version.")
+                }
+            case .done:
+                return index
+            }
+            index += 1
+        }
+        return index
+    }
+
+    /// The error for a byte that cannot be part of a method, naming the likely sender when
+    /// the bytes are a well-known other protocol. Runs only on the error path.
+    private static func notHTTP(_ bytes: UnsafeBufferPointer<UInt8>, lineStart: Int, at index: Int) -> HTTPParseError {
+        let byte = bytes[index]
+        if bytes[lineStart] == 0x16 {
+            // A TLS record of type handshake: a client speaking https:// to a plain-HTTP port.
+            return .bad("The request is not HTTP: it looks like a TLS handshake (https:// sent to this plain-HTTP port).")
+        }
+        if byte == UInt8(ascii: " ") {
+            return .bad("The request line does not start with a method token followed by one space.")
+        }
+        if byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") {
+            let ssh = index - lineStart >= 4 && bytes[lineStart] == UInt8(ascii: "S") && bytes[lineStart + 1] == UInt8(ascii: "S")
+                && bytes[lineStart + 2] == UInt8(ascii: "H") && bytes[lineStart + 3] == UInt8(ascii: "-")
+            return .bad(ssh
+                ? "The request is not HTTP: it looks like an SSH client's banner."
+                : "The request line is not HTTP: it ends after one word, with no request-target or version.")
+        }
+        let hex = String(byte, radix: 16, uppercase: true)
+        return .bad("The request line is not HTTP: byte 0x\(hex.count == 1 ? "0" + hex : hex) cannot appear in a method.")
     }
 
     fileprivate static func targetTooLong(_ limits: HTTPParserLimits) -> HTTPParseError {
@@ -182,13 +324,16 @@ public struct HTTPRequestParser: Sendable {
         HTTPParseError(status: 431, detail: "The request line and header section exceed \(limits.maxHeaderBytes) bytes.")
     }
 
-    private func parseHead(from start: Int, to end: Int) throws(HTTPParseError) -> Head {
+    private func parseHead(_ scan: HeadScan, to end: Int) throws(HTTPParseError) -> Head {
         if end > limits.maxHeaderBytes { throw Self.headTooLarge(limits) }
         let limits = self.limits
         return try buffer.withReadable { (bytes) throws(HTTPParseError) -> Head in
-            var lines = LineReader(bytes: bytes, position: start, end: end)
-            guard let requestLine = try lines.next() else { throw .bad("The request line is missing.") }
-            let (method, target, version) = try parseRequestLine(bytes, requestLine, limits: limits)
+            let (method, target, version) = try parseRequestLine(
+                bytes, start: scan.start, targetStart: scan.targetStart, versionStart: scan.versionStart, limits: limits)
+            // The request line was checked as it arrived: its version is 8 bytes, then CRLF or LF.
+            let lineEnd = scan.versionStart + 8
+            var lines = LineReader(
+                bytes: bytes, position: bytes[lineEnd] == UInt8(ascii: "\r") ? lineEnd + 2 : lineEnd + 1, end: end)
             var headers = HTTPHeaders(reservingCapacity: 12)
             var framing = FramingFields()
             while let line = try lines.next(), !line.isEmpty {
@@ -459,36 +604,20 @@ private func isToken(_ byte: UInt8) -> Bool {
     }
 }
 
+/// Slices the request line at the offsets the head scan recorded (`scanRequestLine`, which
+/// checked its syntax as the bytes arrived); what is left is the target's length and form and
+/// the version number.
 private func parseRequestLine(
-    _ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>, limits: HTTPParserLimits
+    _ bytes: UnsafeBufferPointer<UInt8>, start: Int, targetStart: Int, versionStart: Int, limits: HTTPParserLimits
 ) throws(HTTPParseError) -> (HTTPMethod, String, HTTPVersion) {
-    var index = line.lowerBound
-    while index < line.upperBound && isToken(bytes[index]) { index += 1 }
-    guard index > line.lowerBound, index < line.upperBound, bytes[index] == UInt8(ascii: " ") else {
-        throw .bad("The request line does not start with a method token followed by one space.")
-    }
-    let method = HTTPMethod(bytes: UnsafeBufferPointer(rebasing: bytes[line.lowerBound..<index]))
-    index += 1
-    let targetStart = index
-    while index < line.upperBound && bytes[index] != UInt8(ascii: " ") {
-        let byte = bytes[index]
-        guard byte > 0x20 && byte < 0x7F else {
-            throw .bad("The request-target contains a byte that is not visible ASCII.")
-        }
-        index += 1
-    }
-    let targetLength = index - targetStart
-    if targetLength == 0 { throw .bad("The request-target is empty.") }
-    if targetLength > limits.maxRequestTargetLength {
+    let method = HTTPMethod(bytes: UnsafeBufferPointer(rebasing: bytes[start..<(targetStart - 1)]))
+    let targetEnd = versionStart - 1
+    if targetEnd - targetStart > limits.maxRequestTargetLength {
         throw HTTPRequestParser.targetTooLong(limits)
     }
-    guard index < line.upperBound else { throw .bad("The request line has no HTTP version.") }
-    var target = String(decoding: UnsafeBufferPointer(rebasing: bytes[targetStart..<index]), as: UTF8.self)
-    index += 1
-    let version = UnsafeBufferPointer(rebasing: bytes[index..<line.upperBound])
-    let parsedVersion = try parseVersion(version)
-    target = try normalizeTarget(target, method: method)
-    return (method, target, parsedVersion)
+    let parsedVersion = try parseVersion(UnsafeBufferPointer(rebasing: bytes[versionStart..<(versionStart + 8)]))
+    let target = String(decoding: UnsafeBufferPointer(rebasing: bytes[targetStart..<targetEnd]), as: UTF8.self)
+    return (method, try normalizeTarget(target, method: method), parsedVersion)
 }
 
 private func parseVersion(_ version: UnsafeBufferPointer<UInt8>) throws(HTTPParseError) -> HTTPVersion {

@@ -909,3 +909,132 @@ extension HTTPRequestParserTests {
         #expect(run.continueCount == 0)
     }
 }
+
+// MARK: - Request lines that cannot be HTTP
+
+extension HTTPRequestParserTests {
+    /// Bytes that can never become an HTTP request line, and how many of them prove it: the
+    /// parser must refuse once `provenAt` bytes are in, and must still be waiting one byte
+    /// earlier (nothing yet rules HTTP out), however the bytes are split.
+    struct NotHTTPCase: Sendable, CustomTestStringConvertible {
+        let name: String
+        let input: [UInt8]
+        let provenAt: Int
+        /// A word the error's detail must contain, for the cases whose detail names a culprit.
+        var detailMentions: String?
+
+        init(_ name: String, _ input: [UInt8], provenAt: Int, mentions: String? = nil) {
+            self.name = name
+            self.input = input
+            self.provenAt = provenAt
+            self.detailMentions = mentions
+        }
+
+        init(_ name: String, _ input: String, provenAt: Int, mentions: String? = nil) {
+            self.init(name, Array(input.utf8), provenAt: provenAt, mentions: mentions)
+        }
+
+        var testDescription: String { name }
+    }
+
+    static let clientHello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01, 0x00, 0x00, 0xA1, 0x03, 0x03]
+        + (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) } + [0x00, 0x00, 0x20, 0xC0, 0x2B, 0xC0, 0x2F]
+
+    static let notHTTPCases: [NotHTTPCase] = [
+        NotHTTPCase("TLS record header alone", [0x16, 0x03, 0x01], provenAt: 1, mentions: "TLS"),
+        NotHTTPCase("TLS ClientHello", clientHello, provenAt: 1, mentions: "TLS"),
+        NotHTTPCase("TLS ClientHello after an empty line", [0x0D, 0x0A] + clientHello, provenAt: 3, mentions: "TLS"),
+        NotHTTPCase("SSH banner", "SSH-2.0-OpenSSH_9.6\r\n", provenAt: 20, mentions: "SSH"),
+        NotHTTPCase("SSH banner with a bare LF", "SSH-2.0-OpenSSH_9.6\n", provenAt: 20, mentions: "SSH"),
+        NotHTTPCase("binary 0x00 0xFF", [0x00, 0xFF], provenAt: 1, mentions: "0x00"),
+        NotHTTPCase("binary 0xFF first", [0xFF, 0x00, 0x41], provenAt: 1, mentions: "0xFF"),
+        NotHTTPCase("binary after a method-like word", Array("GET".utf8) + [0xFF, 0x20], provenAt: 4, mentions: "0xFF"),
+        NotHTTPCase("64-byte first word without a space", String(repeating: "A", count: 64),
+                    provenAt: HTTPRequestParser.maxMethodLength + 1, mentions: "\(HTTPRequestParser.maxMethodLength) bytes"),
+        NotHTTPCase("a line with one word", "HELLO\r\n", provenAt: 6),
+        NotHTTPCase("a line with one word and a bare LF", "HELLO\n", provenAt: 6),
+        NotHTTPCase("a line without a version", "GET /x\r\n", provenAt: 7, mentions: "version"),
+        NotHTTPCase("FTP version", "GET /x FTP/1.0\r\n", provenAt: 8, mentions: "HTTP/"),
+        NotHTTPCase("lower-case version", "GET /x http/1.1\r\n", provenAt: 8, mentions: "HTTP/"),
+        NotHTTPCase("a third word", "GET /x y HTTP/1.1\r\n", provenAt: 8, mentions: "HTTP/"),
+        NotHTTPCase("a two-digit major version", "GET /x HTTP/11.1\r\n", provenAt: 14),
+        NotHTTPCase("text after the version", "GET /x HTTP/1.1 extra\r\n", provenAt: 16),
+        NotHTTPCase("a bare CR after the version", "GET /x HTTP/1.1\rHost: a\r\n\r\n", provenAt: 17),
+        NotHTTPCase("a control byte in the target", "GET /a\u{1}b HTTP/1.1\r\n", provenAt: 7),
+        NotHTTPCase("a space first", " GET / HTTP/1.1\r\n", provenAt: 1),
+        NotHTTPCase("a bare CR before the request line", "\rGET / HTTP/1.1\r\n", provenAt: 2),
+    ]
+
+    @Test(arguments: HTTPRequestParserTests.notHTTPCases)
+    func aRequestLineThatCannotBeHTTPIsRefusedAtTheByteThatProvesIt(_ testCase: NotHTTPCase) throws {
+        let whole = parseEveryWay(testCase.input)
+        let error = try #require(whole.error, "\(testCase.name) was not refused")
+        #expect(error.status == 400, "\(error)")
+        #expect(whole.requests.isEmpty)
+        if let word = testCase.detailMentions {
+            #expect(error.detail.contains(word), "\(error.detail)")
+        }
+        // Refused as soon as the proving byte is in, not later (at a blank line or a timeout)...
+        let proven = parseEveryWay(Array(testCase.input[..<testCase.provenAt]))
+        #expect(proven.error == error, "after \(testCase.provenAt) bytes: \(proven.error.map { "\($0)" } ?? "waiting")")
+        // ...and not earlier: one byte fewer is still a possible HTTP request line.
+        let before = parse(Array(testCase.input[..<(testCase.provenAt - 1)]))
+        #expect(before.error == nil, "after \(testCase.provenAt - 1) bytes: \(before.error.map { "\($0)" } ?? "")")
+    }
+
+    @Test func randomBinaryIsRefusedAtItsFirstByte() throws {
+        // A fixed-seed SplitMix64, so a failure reproduces.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        // Anything but a tchar (a method's first byte) or CR/LF (a possible empty line).
+        let delimiters = Array("\"(),/:;<=>?@[\\]{}".utf8)
+        func isTchar(_ byte: UInt8) -> Bool { byte >= 0x21 && byte < 0x7F && !delimiters.contains(byte) }
+        let firstBytes: [UInt8] = (0...255).map { UInt8($0) }.filter { !isTchar($0) && $0 != 0x0D && $0 != 0x0A }
+        #expect(firstBytes.count == 256 - 77 - 2)
+        for _ in 0..<64 {
+            let first = firstBytes[Int(next() % UInt64(firstBytes.count))]
+            let input = [first] + (0..<Int(next() % 48)).map { _ in UInt8(truncatingIfNeeded: next()) }
+            let run = parseEveryWay(input)
+            #expect(run.error?.status == 400, "\(input)")
+            #expect(parse([first]).error == run.error, "\(input)")
+        }
+    }
+
+    @Test func emptyLinesBeforeARequestLineAreStillSkipped() throws {
+        let crlf = try parseOne("\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(crlf == ParsedRequest("GET", "/x", headers: [Field("Host", "a")]))
+        let lf = try parseOne("\n\n\r\nPOST /y HTTP/1.0\nContent-Length: 2\n\nab")
+        #expect(lf == ParsedRequest("POST", "/y", .http1_0, headers: [Field("Content-Length", "2")], body: "ab"))
+    }
+
+    @Test func aMethodAtTheLengthBoundIsAccepted() throws {
+        let method = String(repeating: "M", count: HTTPRequestParser.maxMethodLength)
+        let request = try parseOne("\(method) / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(request.method == method)
+        let longer = parseEveryWay("M\(method) / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(longer.error?.status == 400)
+    }
+
+    @Test func theRequestLineIsCheckedAgainAfterEachPipelinedRequest() throws {
+        let run = parseEveryWay(bytes("GET /a HTTP/1.1\r\nHost: a\r\n\r\n\r\n") + [0x16, 0x03, 0x01])
+        #expect(run.requests.map(\.target) == ["/a"])
+        #expect(run.error?.detail.contains("TLS") == true)
+    }
+
+    @Test func sizeLimitsStillApplyInByteOrder() throws {
+        // A bad byte past the request line's bound: the bound is crossed first, however split.
+        let limits = HTTPParserLimits(maxRequestTargetLength: 16)
+        let long = parseEveryWay("GET /" + String(repeating: "a", count: 60) + "\u{1} HTTP/1.1\r\n", limits: limits)
+        #expect(long.error?.status == 414)
+        // Garbage after more empty lines than the head may hold: the head limit is crossed first.
+        let small = HTTPParserLimits(maxHeaderBytes: 64)
+        let flood = parseEveryWay(bytes(String(repeating: "\r\n", count: 40)) + [0x16, 0x03, 0x01], limits: small)
+        #expect(flood.error?.status == 431)
+    }
+}

@@ -90,6 +90,37 @@ struct MalformedRequestTests {
         }
     }
 
+    /// Another protocol on the HTTP port must be answered as soon as its first bytes prove it
+    /// is not HTTP, not after the header timeout: the timeout here is 30 s, the bound 2 s.
+    @Test(arguments: [
+        ("TLS record header", [0x16, 0x03, 0x01], "TLS"),
+        ("SSH banner", Array("SSH-2.0-OpenSSH_9.6\r\n".utf8), "SSH"),
+        ("binary", [0x00, 0xFF], "0x00"),
+        ("FTP version, no line end", Array("GET /x FTP/1.0".utf8), "HTTP/"),
+    ] as [(String, [UInt8], String)])
+    func anotherProtocolIsRefusedAtOnceNotAtTheHeaderTimeout(name: String, bytes: [UInt8], mentions: String) async throws {
+        try await withTestServer({ $0.headerReadTimeout = .seconds(30) }) { server, port in
+            // Sent, read and timed on one thread of its own (see the slow-loris test).
+            let (response, closedAfter) = try await offThePool { () -> (TestResponse?, Double?) in
+                let client = try RawClient(port: port)
+                let started = Date()
+                try client.sendBlocking(bytes)
+                let response = client.readResponseBlocking()
+                guard client.waitForCloseBlocking(), let closedAt = client.closedAt else { return (response, nil) }
+                return (response, closedAt.timeIntervalSince(started))
+            }
+            let refusal = try #require(response, "no response to \(name)")
+            #expect(refusal.status == 400)
+            #expect(refusal.header("connection") == "close")
+            #expect(refusal.header("content-type") == "application/problem+json")
+            #expect(refusal.json["status"] as? Int == 400)
+            #expect((refusal.json["detail"] as? String)?.contains(mentions) == true, "\(refusal.text)")
+            let closed = try #require(closedAfter, "the server never closed the connection")
+            #expect(closed < 2, "closed \(closed) s after the bytes were sent")
+            #expect(await eventually { server.openConnectionCount == 0 })
+        }
+    }
+
     @Test func aClientThatHangsUpMidRequestIsClosedQuietly() async throws {
         try await withTestServer { server, port in
             let client = try RawClient(port: port)
