@@ -4,7 +4,8 @@ import JSON
 /// evaluated. Only built when a node with an `unevaluated*` keyword is on the stack, so
 /// schemas without them pay nothing.
 struct EvaluatedLocations {
-    var properties: Set<String> = []
+    /// Member names by code points: evaluating "caf\u{E9}" does not evaluate "cafe\u{301}".
+    var properties: Set<CodePointKey> = []
     /// Items `0..<itemsBelow` were evaluated (by `prefixItems`).
     var itemsBelow = 0
     /// Every item was evaluated (by `items` or `unevaluatedItems`).

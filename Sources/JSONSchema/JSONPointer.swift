@@ -1,14 +1,27 @@
 import JSON
 /// JSON Pointer (RFC 6901): the path syntax of `SchemaViolation.instancePath`, of schema
 /// locations in `SchemaError`, and of `$ref` fragments.
+///
+/// Pointers are sequences of code points (RFC 6901 §3), so everything here works on Unicode
+/// scalars, never on Swift's Characters: a token that starts with a combining mark
+/// ("\u{301}x") would otherwise fuse with the `/` before it into one Character, which neither
+/// splits nor escapes as a `/`.
 enum JSONPointer {
-    /// One reference token, escaped: `~` → `~0` first, then `/` → `~1` (RFC 6901 §3; the order
-    /// matters, or `/` would come back as `~01`).
+    /// One reference token, escaped: `~` → `~0`, `/` → `~1` (RFC 6901 §3), in one pass so an
+    /// escaped `/` is never escaped again as `~01`.
     static func escape(_ token: String) -> String {
         guard token.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else {
             return token
         }
-        return token.replacing("~", with: "~0").replacing("/", with: "~1")
+        var escaped = String.UnicodeScalarView()
+        for scalar in token.unicodeScalars {
+            switch scalar {
+            case "~": escaped.append(contentsOf: "~0".unicodeScalars)
+            case "/": escaped.append(contentsOf: "~1".unicodeScalars)
+            default: escaped.append(scalar)
+            }
+        }
+        return String(escaped)
     }
 
     /// `parent` extended by one token: `"" + "a"` is `/a`.
@@ -20,22 +33,23 @@ enum JSONPointer {
     /// start with `/`, and `~` must be followed by `0` or `1` (RFC 6901 §3–4).
     static func tokens(of pointer: String) -> [String]? {
         if pointer.isEmpty { return [] }
-        guard pointer.hasPrefix("/") else { return nil }
+        let scalars = pointer.unicodeScalars
+        guard scalars.first == "/" else { return nil }
         var tokens: [String] = []
-        for raw in pointer.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+        for raw in scalars.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
             guard let token = unescape(raw) else { return nil }
             tokens.append(token)
         }
         return tokens
     }
 
-    private static func unescape(_ raw: Substring) -> String? {
-        guard raw.contains("~") else { return String(raw) }
-        var result = ""
+    private static func unescape(_ raw: Substring.UnicodeScalarView) -> String? {
+        guard raw.contains("~") else { return String(Substring(raw)) }
+        var result = String.UnicodeScalarView()
         var iterator = raw.makeIterator()
-        while let character = iterator.next() {
-            guard character == "~" else {
-                result.append(character)
+        while let scalar = iterator.next() {
+            guard scalar == "~" else {
+                result.append(scalar)
                 continue
             }
             switch iterator.next() {
@@ -44,7 +58,7 @@ enum JSONPointer {
             default: return nil
             }
         }
-        return result
+        return String(result)
     }
 
     /// An array index token: decimal digits without leading zeros (RFC 6901 §4).

@@ -210,10 +210,11 @@ extension SchemaCompiler {
     private func uniqueStrings(_ value: JSONValue, _ keyword: String, _ pointer: String) throws(SchemaError) -> [String] {
         let expected = "an array of distinct strings"
         guard case .array(let elements) = value else { throw invalid(keyword, expected, value, pointer) }
-        var seen = Set<String>()
+        // Distinct by code points: `["caf\u{E9}", "cafe\u{301}"]` names two properties.
+        var seen = Set<CodePointKey>()
         var strings: [String] = []
         for element in elements {
-            guard case .string(let string) = element, seen.insert(string).inserted else {
+            guard case .string(let string) = element, seen.insert(CodePointKey(string)).inserted else {
                 throw invalid(keyword, expected, value, pointer)
             }
             strings.append(string)

@@ -8,7 +8,9 @@ struct SchemaCompiler {
     /// Slots are reserved before a node's keywords compile, so a `$ref` cycle finds its own
     /// target's index; every slot is filled by the time `compile` returns.
     private var nodes: [SchemaNode?] = []
-    private var nodeIDs: [String: SchemaNodeID] = [:]
+    /// Keyed by code points: `/properties/caf\u{E9}` and `/properties/cafe\u{301}` are two
+    /// subschemas, which `String` keys would merge into one.
+    private var nodeIDs: [CodePointKey: SchemaNodeID] = [:]
     /// Subschemas being compiled right now, nested; bounded so no schema can exhaust the stack.
     private var depth = 0
 
@@ -48,7 +50,7 @@ struct SchemaCompiler {
 
     /// Compiles the subschema `value` found at `pointer`, once.
     mutating func compileSubschema(_ value: JSONValue, at pointer: String) throws(SchemaError) -> SchemaNodeID {
-        if let id = nodeIDs[pointer] { return id }
+        if let id = nodeIDs[CodePointKey(pointer)] { return id }
         guard depth < JSONSchema.maximumSchemaDepth else {
             throw SchemaError(.tooDeep(limit: JSONSchema.maximumSchemaDepth), at: pointer)
         }
@@ -56,7 +58,7 @@ struct SchemaCompiler {
         defer { depth -= 1 }
         let id = nodes.count
         nodes.append(nil)
-        nodeIDs[pointer] = id
+        nodeIDs[CodePointKey(pointer)] = id
         switch value {
         case .bool(let flag):
             nodes[id] = SchemaNode(location: pointer, boolean: flag, keywords: .init())
@@ -74,21 +76,21 @@ struct SchemaCompiler {
     mutating func resolveReference(_ reference: String, from pointer: String) throws(SchemaError) -> SchemaNodeID {
         let target = SchemaURI(parsing: reference).resolved(against: index.baseURI(for: pointer))
         let documentURI = target.withoutFragment.text
-        guard let resourcePointer = index.resources[documentURI] else {
+        guard let resourcePointer = index.resource(documentURI) else {
             throw SchemaError(.remoteReference(target.text), at: pointer)
         }
         let fragment = target.fragment ?? ""
         let targetPointer: String
         if fragment.isEmpty {
             targetPointer = resourcePointer
-        } else if fragment.hasPrefix("/") {
+        } else if fragment.unicodeScalars.first == "/" {
             // The fragment is URI-encoded first and a JSON Pointer second (RFC 6901 §6).
             guard let decoded = SchemaURI.percentDecoded(fragment), JSONPointer.tokens(of: decoded) != nil else {
                 throw SchemaError(.unresolvableReference(reference, detail: "malformed JSON Pointer fragment"), at: pointer)
             }
             targetPointer = resourcePointer + decoded
         } else {
-            guard let name = SchemaURI.percentDecoded(fragment), let anchored = index.anchors[documentURI + "#" + name] else {
+            guard let name = SchemaURI.percentDecoded(fragment), let anchored = index.anchor(documentURI + "#" + name) else {
                 throw SchemaError(.unresolvableReference(reference, detail: "no $anchor \"\(fragment)\" in \"\(documentURI)\""),
                                   at: pointer)
             }

@@ -89,7 +89,7 @@ extension SchemaEvaluator {
                 }
             }
             if matched {
-                annotations?.properties.insert(member.key)
+                annotations?.properties.insert(CodePointKey(member.key))
             }
         }
         return valid
@@ -114,13 +114,13 @@ extension SchemaEvaluator {
             evaluated.allItems = true
         case .object(let members):
             guard let unevaluated = node.keywords.unevaluatedProperties else { return true }
-            for member in members where !evaluated.properties.contains(member.key) {
+            for member in members where !evaluated.properties.contains(CodePointKey(member.key)) {
                 if !apply(unevaluated, to: member.value, at: .key(member.key), keyword: "unevaluatedProperties",
                           rejection: "property \(SchemaMessageFormat.quote(member.key)) is not allowed (no other keyword accepts it)") {
                     valid = false
                     if !collecting { return false }
                 }
-                evaluated.properties.insert(member.key)
+                evaluated.properties.insert(CodePointKey(member.key))
             }
         default:
             return true

@@ -2,6 +2,11 @@ import JSON
 /// The draft 2020-12 vocabulary as this validator sees it. Every keyword of a schema object
 /// must be in exactly one of these sets, or compilation refuses the schema: silently
 /// skipping a keyword would accept events the schema's author meant to reject.
+///
+/// Keywords, type names and dialect URIs are matched with `String`'s `==` and hash, which use
+/// canonical equivalence rather than code points (see `CodePointKey`). That is exact here: the
+/// only non-ASCII strings canonically equivalent to ASCII ones are U+037E, U+1FEF and U+212A
+/// (for `;`, a backtick and `K`), and none of these names contains those characters.
 enum SchemaKeyword {
     /// Keywords with validation or reference behaviour implemented here.
     static let implemented: Set<String> = [

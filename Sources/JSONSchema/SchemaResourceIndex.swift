@@ -3,12 +3,15 @@ import JSON
 /// anything is compiled: a `$ref` may name a resource declared anywhere, including after it
 /// or inside a subschema nobody else references (2020-12 core §8.2, §9.2).
 struct SchemaResourceIndex {
+    // Every table is keyed by code points (`CodePointKey`): `$id`s and pointers that differ
+    // only in Unicode normalisation name different resources and subschemas.
+
     /// Absolute URI (no fragment) of each schema resource → JSON Pointer of its root.
-    private(set) var resources: [String: String] = [:]
+    private var resources: [CodePointKey: String] = [:]
     /// `uri#anchor` → JSON Pointer of the subschema carrying the `$anchor`.
-    private(set) var anchors: [String: String] = [:]
+    private var anchors: [CodePointKey: String] = [:]
     /// JSON Pointer of each subschema → its base URI (that of the nearest enclosing `$id`).
-    private(set) var baseURIs: [String: SchemaURI] = [:]
+    private var baseURIs: [CodePointKey: SchemaURI] = [:]
 
     /// A schema without a root `$id` has this empty base, so `#/$defs/x` resolves to a
     /// reference with an empty document part, which is the root.
@@ -18,12 +21,24 @@ struct SchemaResourceIndex {
         try scan(root, at: "", base: Self.defaultBase, depth: 0)
     }
 
+    /// JSON Pointer of the resource whose absolute URI (no fragment) is `uri`.
+    func resource(_ uri: String) -> String? {
+        resources[CodePointKey(uri)]
+    }
+
+    /// JSON Pointer of the subschema whose `$anchor` is named by `uriAndAnchor` (`uri#name`).
+    func anchor(_ uriAndAnchor: String) -> String? {
+        anchors[CodePointKey(uriAndAnchor)]
+    }
+
     /// The base URI for a subschema at `pointer`. A `$ref` may point at a location that is
     /// not a subschema position (say into `examples`); it inherits the nearest scanned parent.
     func baseURI(for pointer: String) -> SchemaURI {
-        var current = Substring(pointer)
+        // Unicode scalars, not Characters: a token starting with a combining mark makes the
+        // `/` before it part of one Character, which `lastIndex(of: "/")` would step over.
+        var current = Substring(pointer).unicodeScalars
         while true {
-            if let base = baseURIs[String(current)] { return base }
+            if let base = baseURIs[CodePointKey(String(Substring(current)))] { return base }
             guard let slash = current.lastIndex(of: "/") else { return Self.defaultBase }
             current = current[..<slash]
         }
@@ -34,7 +49,7 @@ struct SchemaResourceIndex {
             throw SchemaError(.tooDeep(limit: JSONSchema.maximumSchemaDepth), at: pointer)
         }
         guard case .object(let members) = schema else {
-            baseURIs[pointer] = base
+            baseURIs[CodePointKey(pointer)] = base
             return
         }
         var base = base
@@ -53,7 +68,7 @@ struct SchemaResourceIndex {
             try register(base.text, at: pointer, in: &resources)
         }
         if pointer.isEmpty && resources.isEmpty {
-            resources[base.text] = pointer
+            resources[CodePointKey(base.text)] = pointer
         }
         if let anchor = schema["$anchor"] {
             guard case .string(let name) = anchor, Self.isAnchorName(name) else {
@@ -62,7 +77,7 @@ struct SchemaResourceIndex {
             }
             try register(base.text + "#" + name, at: pointer, in: &anchors)
         }
-        baseURIs[pointer] = base
+        baseURIs[CodePointKey(pointer)] = base
 
         // Only subschema positions: an `$id` inside `enum` or `const` is data, not a resource.
         for (keyword, value) in members {
@@ -81,11 +96,11 @@ struct SchemaResourceIndex {
         }
     }
 
-    private func register(_ uri: String, at pointer: String, in table: inout [String: String]) throws(SchemaError) {
-        if let existing = table[uri], existing != pointer {
+    private func register(_ uri: String, at pointer: String, in table: inout [CodePointKey: String]) throws(SchemaError) {
+        if let existing = table[CodePointKey(uri)], !existing.isCodePointEqual(to: pointer) {
             throw SchemaError(.duplicateIdentifier(uri), at: pointer)
         }
-        table[uri] = pointer
+        table[CodePointKey(uri)] = pointer
     }
 
     /// 2020-12 core §8.2.2: an XML NCName-like plain name.

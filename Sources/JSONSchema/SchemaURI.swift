@@ -2,8 +2,10 @@ import JSON
 /// The slice of RFC 3986 that `$id` and `$ref` need: split a URI reference into its five
 /// components and resolve it against a base (§5.2). No normalisation beyond dot segments:
 /// schemas in the wild spell their `$id`s consistently, and guessing at equivalence (case,
-/// default ports) could make a `$ref` land on the wrong resource.
-struct SchemaURI: Equatable, Sendable {
+/// default ports) could make a `$ref` land on the wrong resource. For the same reason the
+/// delimiters are found among Unicode scalars, not Swift Characters: `#`, `/` or `.` followed
+/// by a combining mark is one Character, and must still split the reference.
+struct SchemaURI: Sendable {
     var scheme: String?
     var authority: String?
     var path: String
@@ -13,26 +15,30 @@ struct SchemaURI: Equatable, Sendable {
     /// RFC 3986 Appendix B: every string splits into components; only the scheme is checked,
     /// because a scheme-looking prefix with bad characters is really a relative path.
     init(parsing text: String) {
-        var rest = Substring(text)
+        var rest = Substring(text).unicodeScalars
         if let hash = rest.firstIndex(of: "#") {
-            fragment = String(rest[rest.index(after: hash)...])
+            fragment = Self.string(rest[rest.index(after: hash)...])
             rest = rest[..<hash]
         }
         if let question = rest.firstIndex(of: "?") {
-            query = String(rest[rest.index(after: question)...])
+            query = Self.string(rest[rest.index(after: question)...])
             rest = rest[..<question]
         }
         if let colon = rest.firstIndex(of: ":"), Self.isScheme(rest[..<colon]) {
-            scheme = String(rest[..<colon])
+            scheme = Self.string(rest[..<colon])
             rest = rest[rest.index(after: colon)...]
         }
-        if rest.hasPrefix("//") {
+        if rest.starts(with: "//".unicodeScalars) {
             let afterSlashes = rest.dropFirst(2)
             let end = afterSlashes.firstIndex(of: "/") ?? afterSlashes.endIndex
-            authority = String(afterSlashes[..<end])
+            authority = Self.string(afterSlashes[..<end])
             rest = afterSlashes[end...]
         }
-        path = String(rest)
+        path = Self.string(rest)
+    }
+
+    private static func string(_ scalars: Substring.UnicodeScalarView) -> String {
+        String(Substring(scalars))
     }
 
     private init(scheme: String?, authority: String?, path: String, query: String?, fragment: String?) {
@@ -43,9 +49,9 @@ struct SchemaURI: Equatable, Sendable {
         self.fragment = fragment
     }
 
-    private static func isScheme(_ text: Substring) -> Bool {
-        guard let first = text.unicodeScalars.first, first.isASCIILetter else { return false }
-        return text.unicodeScalars.allSatisfy {
+    private static func isScheme(_ text: Substring.UnicodeScalarView) -> Bool {
+        guard let first = text.first, first.isASCIILetter else { return false }
+        return text.allSatisfy {
             $0.isASCIILetter || ("0"..."9").contains($0) || $0 == "+" || $0 == "-" || $0 == "."
         }
     }
@@ -82,7 +88,7 @@ struct SchemaURI: Equatable, Sendable {
             return SchemaURI(scheme: base.scheme, authority: base.authority, path: base.path,
                              query: query ?? base.query, fragment: fragment)
         }
-        let merged = path.hasPrefix("/") ? path : Self.merge(base: base, relativePath: path)
+        let merged = path.unicodeScalars.first == "/" ? path : Self.merge(base: base, relativePath: path)
         return SchemaURI(scheme: base.scheme, authority: base.authority, path: Self.removingDotSegments(merged),
                          query: query, fragment: fragment)
     }
@@ -90,31 +96,32 @@ struct SchemaURI: Equatable, Sendable {
     /// RFC 3986 §5.2.3.
     private static func merge(base: SchemaURI, relativePath: String) -> String {
         if base.authority != nil && base.path.isEmpty { return "/" + relativePath }
-        guard let slash = base.path.lastIndex(of: "/") else { return relativePath }
-        return String(base.path[...slash]) + relativePath
+        let scalars = base.path.unicodeScalars
+        guard let slash = scalars.lastIndex(of: "/") else { return relativePath }
+        return string(Substring(base.path).unicodeScalars[...slash]) + relativePath
     }
 
     /// RFC 3986 §5.2.4, written over segments rather than the spec's string buffer.
     private static func removingDotSegments(_ path: String) -> String {
-        guard path.contains(".") else { return path }
-        let absolute = path.hasPrefix("/")
-        var output: [Substring] = []
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst(absolute ? 1 : 0)
+        let scalars = Substring(path).unicodeScalars
+        guard scalars.contains(".") else { return path }
+        let absolute = scalars.first == "/"
+        var output: [String] = []
+        let segments = scalars.split(separator: "/", omittingEmptySubsequences: false).dropFirst(absolute ? 1 : 0)
         var endsInDirectory = false
         for segment in segments {
             endsInDirectory = false
-            switch segment {
-            case ".":
+            if segment.elementsEqual(".".unicodeScalars) {
                 endsInDirectory = true
-            case "..":
+            } else if segment.elementsEqual("..".unicodeScalars) {
                 if !output.isEmpty { output.removeLast() }
                 endsInDirectory = true
-            default:
-                output.append(segment)
+            } else {
+                output.append(string(segment))
             }
         }
         var result = (absolute ? "/" : "") + output.joined(separator: "/")
-        if endsInDirectory && !result.hasSuffix("/") { result += "/" }
+        if endsInDirectory && result.unicodeScalars.last != "/" { result += "/" }
         return result
     }
 
@@ -122,7 +129,7 @@ struct SchemaURI: Equatable, Sendable {
     /// `#/$defs/a%25b` names the key `a%b`). Nil when an escape is malformed or the bytes are
     /// not UTF-8.
     static func percentDecoded(_ text: String) -> String? {
-        guard text.contains("%") else { return text }
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()

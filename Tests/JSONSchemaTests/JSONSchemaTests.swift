@@ -185,6 +185,110 @@ struct JSONSchemaTests {
         #expect(try JSONSchema(["required": ["\u{e9}"]]).validate(["e\u{301}": 1]).map(\.keyword) == ["required"])
     }
 
+    // "café" spelled with U+00E9 (NFC) and with e + U+0301 (NFD): canonically equivalent, so
+    // one String to Swift's `==`, but two different JSON member names.
+    private static let composed = "caf\u{e9}"
+    private static let decomposed = "cafe\u{301}"
+
+    /// An object with these members, in this order (a dictionary literal cannot hold both
+    /// spellings of one name: to Swift they are one key).
+    private static func object(_ members: (String, JSONValue)...) -> JSONValue {
+        .object(members.map { (key: $0.0, value: $0.1) })
+    }
+
+    @Test func canonicallyEquivalentPropertyNamesKeepTheirOwnRules() throws {
+        let (composed, decomposed) = (Self.composed, Self.decomposed)
+        // Below and above the property table's scan limit (12 names), where it switches to a
+        // dictionary.
+        for fillers in [0, 20] {
+            var properties: [(key: String, value: JSONValue)] = [(composed, ["type": "string"]), (decomposed, ["type": "integer"])]
+            for index in 0..<fillers {
+                properties.append(("p\(index)", ["type": "boolean"]))
+            }
+            let schema = try JSONSchema(["properties": .object(properties), "required": [.string(decomposed)]])
+            #expect(schema.isValid(Self.object((composed, "x"), (decomposed, 1))), "\(fillers) fillers")
+            #expect(schema.isValid(Self.object((decomposed, 2))), "\(fillers) fillers")
+            let violations = schema.validate(Self.object((composed, 1), (decomposed, "x")))
+            // SchemaViolation's `==` compares Strings, so compare the paths' bytes.
+            #expect(violations.map { Array($0.instancePath.utf8) } == [Array("/\(composed)".utf8), Array("/\(decomposed)".utf8)],
+                    "\(fillers) fillers")
+            #expect(violations.map(\.message) == ["must be string, got number 1", "must be integer, got string \"x\""])
+            // `required` names the NFD spelling, which the NFC member does not satisfy.
+            let missing = schema.validate(Self.object((composed, "x")))
+            #expect(missing.map(\.keyword) == ["required"], "\(fillers) fillers")
+            #expect(missing.first.map { Array($0.message.utf8) } == Array("missing required property \"\(decomposed)\"".utf8))
+        }
+    }
+
+    @Test func canonicallyEquivalentNamesStayDistinctInEveryKeyword() throws {
+        let (composed, decomposed) = (Self.composed, Self.decomposed)
+        // Both spellings in one `required` (or `dependentRequired`) list are two names, not a
+        // duplicate.
+        let required = try JSONSchema(["required": [.string(composed), .string(decomposed)]])
+        #expect(!required.isValid(Self.object((composed, 1))))
+        #expect(required.isValid(Self.object((composed, 1), (decomposed, 2))))
+        let dependent = try JSONSchema(["dependentRequired": ["a": [.string(composed), .string(decomposed)]]])
+        #expect(!dependent.isValid(Self.object(("a", 1), (decomposed, 2))))
+        #expect(dependent.isValid(Self.object(("a", 1), (composed, 1), (decomposed, 2))))
+
+        // Evaluating one spelling does not evaluate the other.
+        let unevaluated = try JSONSchema(["properties": Self.object((composed, true)), "unevaluatedProperties": false])
+        #expect(unevaluated.isValid(Self.object((composed, 1))))
+        #expect(unevaluated.validate(Self.object((composed, 1), (decomposed, 2))).map { Array($0.instancePath.utf8) }
+            == [Array("/\(decomposed)".utf8)])
+
+        // `dependentSchemas` keyed by one spelling does not fire for the other.
+        let dependentSchemas = try JSONSchema(["dependentSchemas": Self.object((decomposed, ["required": ["x"]]))])
+        #expect(dependentSchemas.isValid(Self.object((composed, 1))))
+        #expect(!dependentSchemas.isValid(Self.object((decomposed, 1))))
+
+        // `$defs` entries and the `$ref`s that name them.
+        let definitions = try JSONSchema([
+            "$defs": Self.object((composed, ["type": "string"]), (decomposed, ["type": "integer"])),
+            "properties": [
+                "text": ["$ref": .string("#/$defs/\(composed)")],
+                "number": ["$ref": .string("#/$defs/\(decomposed)")],
+                "encoded": ["$ref": "#/$defs/cafe%CC%81"],
+            ],
+        ])
+        #expect(definitions.isValid(["text": "x", "number": 1, "encoded": 2]))
+        #expect(definitions.validate(["text": 1, "number": "x", "encoded": "y"]).map(\.instancePath) == ["/text", "/number", "/encoded"])
+
+        // `$id`s that differ only in normalisation are two resources, not a duplicate.
+        let resources = try JSONSchema([
+            "$id": "https://example.com/root.json",
+            "$defs": [
+                "a": ["$id": .string("\(composed).json"), "type": "string"],
+                "b": ["$id": .string("\(decomposed).json"), "type": "integer"],
+            ],
+            "properties": ["a": ["$ref": .string("\(composed).json")], "b": ["$ref": .string("\(decomposed).json")]],
+        ])
+        #expect(resources.isValid(["a": "x", "b": 1]))
+        #expect(!resources.isValid(["a": 1]))
+        #expect(!resources.isValid(["b": "x"]))
+    }
+
+    @Test func pointersWorkOnCodePointsNotCharacters() throws {
+        // A token starting with a combining mark fuses with the `/` before it into one Swift
+        // Character; pointers must still split there, and escape `~` and `/` before it.
+        let schema = try JSONSchema([
+            "$defs": [
+                "\u{301}x": ["type": "integer"],
+                "~\u{301}": ["type": "string"],
+                "a/\u{301}": ["type": "boolean"],
+            ],
+            "properties": [
+                "i": ["$ref": "#/$defs/\u{301}x"],
+                "s": ["$ref": "#/$defs/~0\u{301}"],
+                "b": ["$ref": "#/$defs/a~1\u{301}"],
+                "~\u{301}": ["type": "null"],
+            ],
+        ])
+        #expect(schema.isValid(["i": 1, "s": "x", "b": true, "~\u{301}": .null]))
+        #expect(schema.validate(["i": "x", "s": 1, "b": 1]).map(\.instancePath) == ["/i", "/s", "/b"])
+        #expect(schema.validate(["~\u{301}": 1]).map { Array($0.instancePath.utf8) } == [Array("/~0\u{301}".utf8)])
+    }
+
     @Test func formatIsOnlyAnAnnotation() throws {
         let schema = try JSONSchema([
             "$schema": "https://json-schema.org/draft/2020-12/schema",
