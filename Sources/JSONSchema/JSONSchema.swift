@@ -16,6 +16,24 @@ public struct JSONSchema: Sendable {
     /// own depth limit should make this unreachable for ordinary schemas.
     public static let maximumEvaluationDepth = 2048
 
+    /// Most subschema evaluations a schema may cause at one instance value (location), as
+    /// counted over every path through its applicators when it compiles (see
+    /// `SchemaEvaluationBound`); validating an instance of n values then costs at most n times
+    /// this many evaluations. Schemas that could exceed it are refused when registered:
+    /// shared `$defs` that fan out at every level (`allOf` of two `$ref`s to the next level)
+    /// double the work per level, and 40 such levels would take hours per event.
+    ///
+    /// Why 10 000: it must pass every schema people actually write, and it bounds the worst
+    /// case. Every schema of the JSON-Schema-Test-Suite needs at most 7; recursive types (a
+    /// tree, a filter expression, "any JSON value") under 10; an OpenAPI-style schema with a
+    /// five-level `allOf` inheritance chain of shared `$defs` under a `oneOf` of 40 event
+    /// variants needs 400. That leaves a factor of 25 for larger unions and deeper chains.
+    /// The price at the limit: a debug build evaluates about a million subschemas a second,
+    /// so such a schema may spend some 10 ms on each value of an instance; that is bounded
+    /// and linear in the instance, where the doubling chain grows without end. Eleven levels
+    /// of that chain (8 190 evaluations) pass; twelve (16 382) are refused.
+    public static let maximumEvaluationsPerLocation = 10_000
+
     private let nodes: [SchemaNode]
     private let root: SchemaNodeID
 

@@ -26,7 +26,8 @@ struct SchemaCompiler {
         // and shift the indices that $refs hold.
         let nodes = compiler.nodes.compactMap { $0 }
         assert(nodes.count == compiler.nodes.count, "a reserved schema node was never compiled")
-        try SchemaCycleCheck.verify(nodes)
+        let inPlaceOrder = try SchemaCycleCheck.verify(nodes)
+        try SchemaEvaluationBound.verify(nodes, root: root, inPlaceOrder: inPlaceOrder)
         return (nodes, root)
     }
 

@@ -8,8 +8,10 @@ import JSON
 /// validation would otherwise follow as deep recursion on every instance.
 enum SchemaCycleCheck {
     /// Depth-first search with an explicit stack: a chain of thousands of `$ref`s must not
-    /// overflow the real one.
-    static func verify(_ nodes: [SchemaNode]) throws(SchemaError) {
+    /// overflow the real one. Returns every node in the order the search finished them, which
+    /// puts each node after all of its in-place successors (`SchemaEvaluationBound` counts in
+    /// that order).
+    static func verify(_ nodes: [SchemaNode]) throws(SchemaError) -> [SchemaNodeID] {
         let edges = nodes.map(\.keywords.inPlaceApplicators)
         enum Mark { case unvisited, onPath, done }
         var marks = [Mark](repeating: .unvisited, count: nodes.count)
@@ -17,6 +19,8 @@ enum SchemaCycleCheck {
         var heights = [Int](repeating: 0, count: nodes.count)
         // Each frame: a node on the current path and how many of its edges were followed.
         var stack: [(node: SchemaNodeID, followed: Int)] = []
+        var finished: [SchemaNodeID] = []
+        finished.reserveCapacity(nodes.count)
         for start in nodes.indices where marks[start] == .unvisited {
             marks[start] = .onPath
             stack.append((start, 0))
@@ -29,6 +33,7 @@ enum SchemaCycleCheck {
                     }
                     heights[top.node] = height
                     marks[top.node] = .done
+                    finished.append(top.node)
                     stack.removeLast()
                     continue
                 }
@@ -46,5 +51,6 @@ enum SchemaCycleCheck {
                 }
             }
         }
+        return finished
     }
 }

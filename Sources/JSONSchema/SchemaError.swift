@@ -28,6 +28,11 @@ public struct SchemaError: Error, CustomStringConvertible, Sendable, Equatable {
         /// In-place references that loop without stepping into the instance
         /// (`{"$ref": "#"}`): validation would never end. The locations of the loop, in order.
         case referenceCycle([String])
+        /// Subschemas reach the same subschemas along so many paths that one value of an
+        /// instance, `instanceDepth` levels deep, could cost `evaluations` subschema
+        /// evaluations, over `limit` (`JSONSchema.maximumEvaluationsPerLocation`). The
+        /// location is the subschema where the count passes the limit.
+        case unboundedEvaluation(evaluations: Int, instanceDepth: Int, limit: Int)
     }
 
     public let reason: Reason
@@ -74,6 +79,13 @@ public struct SchemaError: Error, CustomStringConvertible, Sendable, Equatable {
         case .referenceCycle(let locations):
             let loop = locations.map { $0.isEmpty ? "#" : $0 }.joined(separator: " → ")
             return "references loop without consuming the instance, validation would never end: \(loop)"
+        case .unboundedEvaluation(let evaluations, let instanceDepth, let limit):
+            let count = evaluations == .max ? "more than \(Int.max - 1)" : String(evaluations)
+            let value = instanceDepth == 0 ? "one instance value"
+                : "one instance value \(instanceDepth) \(instanceDepth == 1 ? "level" : "levels") deep"
+            return "the schema's evaluation cannot be bounded: it would evaluate subschemas \(count) times for \(value), "
+                + "more than the limit of \(limit); at \(location), applicators (allOf, anyOf, oneOf, $ref, ...) "
+                + "reach the same subschemas along several paths, multiplying the work at every level"
         }
     }
 

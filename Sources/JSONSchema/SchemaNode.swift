@@ -82,6 +82,16 @@ final class SchemaNode: Sendable {
             return result
         }
 
+        /// Every subschema this node applies, in place or to members and items.
+        var applicators: [SchemaNodeID] {
+            var result = inPlaceApplicators + properties.entries.map(\.schema) + patternProperties.map(\.schema)
+                + prefixItems
+            for id in [additionalProperties, propertyNames, unevaluatedProperties, items, contains, unevaluatedItems] {
+                if let id { result.append(id) }
+            }
+            return result
+        }
+
         /// Whether this node must know which members and items its neighbours evaluated.
         var needsAnnotations: Bool {
             unevaluatedItems != nil || unevaluatedProperties != nil

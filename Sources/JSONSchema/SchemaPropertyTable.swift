@@ -5,7 +5,8 @@ import JSON
 /// requires, not by the canonical equivalence of Swift's `String ==`: "caf\u{E9}" and
 /// "cafe\u{301}" are two properties with a rule each.
 struct SchemaPropertyTable: Sendable {
-    private let entries: [(name: String, schema: SchemaNodeID)]
+    /// Names and their subschemas, in document order.
+    let entries: [(name: String, schema: SchemaNodeID)]
     private let index: [CodePointKey: Int]?
 
     /// Up to this many names, lookups scan.

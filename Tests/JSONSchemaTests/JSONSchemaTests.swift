@@ -490,6 +490,150 @@ struct JSONSchemaTests {
         #expect(schema.isValid([[[[]]]]))
     }
 
+    // MARK: Evaluation cost
+
+    @Test func refusesSchemasWhoseEvaluationDoublesPerLevel() {
+        for throughProperty in [false, true] {
+            for levels in [22, 40] {
+                let clock = ContinuousClock()
+                var error: SchemaError?
+                let elapsed = clock.measure {
+                    error = refusal(Self.doublingSchema(levels: levels, throughProperty: throughProperty))
+                }
+                guard case .unboundedEvaluation(let evaluations, _, let limit)? = error?.reason else {
+                    Issue.record("\(levels) levels (through property: \(throughProperty)): expected a refusal, got \(String(describing: error))")
+                    continue
+                }
+                #expect(limit == JSONSchema.maximumEvaluationsPerLocation)
+                #expect(evaluations > limit)
+                #expect(error?.description.hasPrefix("the schema's evaluation cannot be bounded: it would evaluate subschemas") == true)
+                // Compiling takes about a millisecond; the bound only catches a check that
+                // evaluates the paths instead of counting them.
+                #expect(elapsed < .seconds(2), "compiling \(levels) levels took \(elapsed)")
+            }
+        }
+    }
+
+    @Test func namesWhereTheEvaluationCountPassesTheLimit() {
+        // Level k applies level k+1 twice, plus two `$ref` nodes: 2^(levels+2) - 2 evaluations
+        // at the root. Twelve levels (16 382) are over the limit; level 10 is where one
+        // subschema alone first passes it (a11 costs 8 189, a10 16 381).
+        let error = refusal(Self.doublingSchema(levels: 22, throughProperty: false))
+        #expect(error?.schemaLocation == "/$defs/a10")
+        #expect(error?.reason == .unboundedEvaluation(evaluations: (1 << 24) - 2, instanceDepth: 0, limit: 10_000))
+        #expect(error?.description == "the schema's evaluation cannot be bounded: it would evaluate subschemas 16777214 times "
+            + "for one instance value, more than the limit of 10000; at /$defs/a10, applicators (allOf, anyOf, oneOf, $ref, ...) "
+            + "reach the same subschemas along several paths, multiplying the work at every level")
+
+        // Through `properties` the count doubles per instance level instead: d levels down,
+        // 2^d paths each through two nodes (the `properties` branch and its `$ref`), times two
+        // for the `allOf` at the top — 2^(d+2), over the limit at depth 12.
+        let nested = refusal(Self.doublingSchema(levels: 40, throughProperty: true))
+        #expect(nested?.reason == .unboundedEvaluation(evaluations: 16_384, instanceDepth: 12, limit: 10_000))
+        #expect(nested?.schemaLocation == "/$defs/a0")
+    }
+
+    @Test func acceptsDoublingWithinTheLimitAndValidatesIt() throws {
+        // The count is exact for this chain, so the cut-off is exactly the documented limit.
+        for levels in 1...14 {
+            let evaluations = (1 << (levels + 2)) - 2
+            let accepted = refusal(Self.doublingSchema(levels: levels, throughProperty: false)) == nil
+            #expect(accepted == (evaluations <= JSONSchema.maximumEvaluationsPerLocation), "\(levels) levels")
+        }
+
+        // Ten levels: 1 024 paths to the leaf, 4 094 evaluations.
+        let schema = try JSONSchema(Self.doublingSchema(levels: 10, throughProperty: false))
+        #expect(schema.isValid(5))
+        #expect(!schema.isValid("x"))
+        let violations = schema.validate("x")
+        #expect(violations.count == 1_024, "each path to the leaf reports it")
+        #expect(violations.allSatisfy { $0 == SchemaViolation(instancePath: "", keyword: "type", message: "must be integer, got string \"x\"") })
+
+        // Ten levels through `properties`: 1 024 evaluations of the leaf, ten levels down.
+        let nested = try JSONSchema(Self.doublingSchema(levels: 10, throughProperty: true))
+        var instance: JSONValue = 7
+        for _ in 0..<10 { instance = ["a": instance] }
+        #expect(nested.isValid(instance))
+        var bad: JSONValue = "seven"
+        for _ in 0..<10 { bad = ["a": bad] }
+        #expect(!nested.isValid(bad))
+        #expect(Set(nested.validate(bad).map(\.instancePath)) == ["/a/a/a/a/a/a/a/a/a/a"])
+    }
+
+    @Test func recursiveSchemasStayAccepted() throws {
+        // A binary tree: 2^d paths d levels down, but each reaches a different node.
+        let binary = try JSONSchema([
+            "$defs": ["tree": [
+                "type": "object",
+                "required": ["value"],
+                "properties": ["value": ["type": "integer"], "left": ["$ref": "#/$defs/tree"], "right": ["$ref": "#/$defs/tree"]],
+                "additionalProperties": false,
+            ]],
+            "$ref": "#/$defs/tree",
+        ])
+        var tree: JSONValue = ["value": 0]
+        for depth in 1...60 {
+            tree = ["value": .number(Double(depth)), "left": tree, "right": ["value": 1]]
+        }
+        #expect(binary.isValid(tree))
+        #expect(binary.validate(["value": 1, "left": ["value": 2, "right": ["value": "x"]]]).map(\.instancePath) == ["/left/right/value"])
+
+        // Any JSON value whose strings are short: 2^d paths d levels down through `anyOf`,
+        // but a child is either an item or a member, so it meets one of the two branches.
+        let value = try JSONSchema([
+            "$defs": ["value": ["anyOf": [
+                ["type": ["number", "boolean", "null"]],
+                ["type": "string", "maxLength": 3],
+                ["type": "array", "items": ["$ref": "#/$defs/value"]],
+                ["type": "object", "additionalProperties": ["$ref": "#/$defs/value"]],
+            ]]],
+            "$ref": "#/$defs/value",
+        ])
+        var nested: JSONValue = "abc"
+        for depth in 0..<100 {
+            nested = depth % 2 == 0 ? [nested, 1, .null] : ["k": nested, "b": true]
+        }
+        #expect(value.isValid(nested))
+        #expect(!value.isValid(["a": [1, ["b": "long"]]]))
+
+        // Recursion through in-place wrappers: a labelled tree that is also a tree, a
+        // conditional whose branches both recurse, items and unevaluatedProperties.
+        let wrapped = try JSONSchema([
+            "$defs": [
+                "tree": ["properties": ["children": ["items": ["$ref": "#/$defs/tree"]]]],
+                "labelled": [
+                    "allOf": [["$ref": "#/$defs/tree"]],
+                    "properties": ["label": ["type": "string"], "children": ["items": ["$ref": "#/$defs/labelled"]]],
+                    "if": ["required": ["leaf"]],
+                    "then": ["properties": ["leaf": ["const": true]]],
+                    "else": ["properties": ["more": ["$ref": "#/$defs/labelled"]]],
+                    "unevaluatedProperties": false,
+                ],
+            ],
+            "$ref": "#/$defs/labelled",
+        ])
+        var labelled: JSONValue = ["label": "leaf", "leaf": true]
+        for _ in 0..<40 {
+            labelled = ["label": "node", "children": [labelled, ["leaf": true]], "more": ["label": "m"]]
+        }
+        #expect(wrapped.isValid(labelled))
+        #expect(wrapped.validate(["children": [["children": [["label": 5, "extra": 1]]]]]).map(\.instancePath)
+            == ["/children/0/children/0/label", "/children/0/children/0/extra"])
+    }
+
+    /// `$defs/a0` … `a(levels-1)`: each applies the next level twice, directly or through
+    /// property `a`; `a(levels)` is `{"type": "integer"}`. The root refers to `a0`.
+    private static func doublingSchema(levels: Int, throughProperty: Bool) -> JSONValue {
+        var definitions: [(key: String, value: JSONValue)] = []
+        for level in 0..<levels {
+            let next: JSONValue = ["$ref": .string("#/$defs/a\(level + 1)")]
+            let branch: JSONValue = throughProperty ? ["properties": ["a": next]] : next
+            definitions.append(("a\(level)", ["allOf": [branch, branch]]))
+        }
+        definitions.append(("a\(levels)", ["type": "integer"]))
+        return ["$defs": .object(definitions), "$ref": "#/$defs/a0"]
+    }
+
     // MARK: Concurrency
 
     @Test func oneSchemaValidatesFromManyTasks() async throws {
