@@ -1,5 +1,4 @@
 import JSON
-import Foundation
 
 /// Checking and converting each keyword's value. Every malformed value is refused with the
 /// keyword and its location: a schema that says `"minimum": "5"` was meant to constrain
@@ -222,15 +221,15 @@ extension SchemaCompiler {
         return strings
     }
 
-    /// Compiled here, once: a bad pattern is the schema author's error, and finding it on the
-    /// first event that reaches it would be too late.
+    /// Compiled here (or found compiled, see `SchemaPattern.compiled`): a bad pattern is the
+    /// schema author's error, and finding it on the first event that reaches it would be too
+    /// late.
     private func pattern(_ source: String, _ keyword: String, _ pointer: String) throws(SchemaError) -> SchemaPattern {
-        do {
-            return SchemaPattern(source: source, regex: try NSRegularExpression(pattern: source))
-        } catch {
+        guard let pattern = SchemaPattern.compiled(source) else {
             // NSRegularExpression's errors name no position or reason beyond "invalid pattern".
             let detail = "the regular expression engine (ICU, close to ECMA-262) rejects it"
             throw SchemaError(.invalidPattern(keyword: keyword, pattern: source, detail: detail), at: pointer)
         }
+        return pattern
     }
 }

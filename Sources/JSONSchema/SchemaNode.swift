@@ -1,5 +1,4 @@
 import JSON
-import Foundation
 
 /// Index of a compiled subschema in `JSONSchema`'s node table. Indices rather than
 /// references let recursive `$ref`s point back up the tree without reference cycles.
@@ -133,19 +132,5 @@ struct JSONTypeSet: OptionSet, Sendable {
         let names = Self.byName.filter { contains($0.type) }.map(\.name)
         return names.count <= 2 ? names.joined(separator: " or ")
             : names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
-    }
-}
-
-/// A `pattern` or `patternProperties` regex, compiled once with the schema.
-struct SchemaPattern: Sendable {
-    let source: String
-    /// NSRegularExpression is immutable and safe to match from many threads at once.
-    let regex: NSRegularExpression
-
-    /// ECMA-262 semantics are an unanchored search (2020-12 validation §6.3.3); ICU's syntax
-    /// is close enough to ECMA-262 for the patterns schemas use (`\p{Letter}` included).
-    func matches(_ string: String) -> Bool {
-        let range = NSRange(location: 0, length: string.utf16.count)
-        return regex.firstMatch(in: string, options: [], range: range) != nil
     }
 }
