@@ -48,6 +48,8 @@ public enum JSONArrayElements {
 }
 
 /// `Array.withUnsafeBufferPointer` rethrows untyped errors; this keeps a typed error typed.
+/// Inlinable: it wraps every request body, and unspecialized it looked up generic metadata.
+@inlinable
 public func withBytes<R, E: Error>(_ bytes: [UInt8], _ body: (UnsafeBufferPointer<UInt8>) throws(E) -> R) throws(E) -> R {
     var failure: E?
     let result: R? = bytes.withUnsafeBufferPointer { buffer in

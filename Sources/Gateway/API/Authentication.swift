@@ -25,12 +25,13 @@ public struct Authenticator: Sendable {
         }
         // RFC 6750 §2.1: "Bearer" 1*SP b64token. The header's own leading and trailing
         // whitespace is already gone (RFC 9110 §5.5).
-        let scheme = header.prefix { $0 != " " }
-        let token = header.dropFirst(scheme.count).drop { $0 == " " }
-        guard scheme.lowercased() == "bearer", !token.isEmpty, !token.contains(" ") else {
+        let scheme = header.utf8.prefix { $0 != UInt8(ascii: " ") }
+        let token = header.utf8.dropFirst(scheme.count).drop { $0 == UInt8(ascii: " ") }
+        guard scheme.count == 6, String(Substring(scheme)).lowercased() == "bearer", !token.isEmpty,
+              !token.contains(UInt8(ascii: " ")) else {
             return .failure(Self.unauthorized("The Authorization header must be 'Bearer <token>'."))
         }
-        let presented = Tokens.digest(String(token))
+        let presented = Tokens.digest(String(Substring(token)))
         if constantTimeEquals(presented, adminDigest) { return .success(.admin) }
         if let source = store.source(tokenDigest: presented) { return .success(.source(source)) }
         return .failure(Self.unauthorized("The token is not valid."))
