@@ -6,6 +6,8 @@ Usage: gateway_client.py PORT COMMAND ...
                                     EPOCH (a Unix time taken before gatewayd was started)
   subscribe URL [--max-in-flight N] [--paused]
                                     create a subscription to every event type; print its id
+  subscribe-many COUNT URL          create COUNT subscriptions to URL, each to its own exact type
+                                    (customer.N.signed-up), none of which the standard event has
   ingest TOTAL                      POST TOTAL standard ~300-byte events, 500 per batch
   drain ID TOTAL [--resume ID ...]  resume ID (and the others listed), wait until ID has
                                     delivered or dead-lettered TOTAL events; print
@@ -60,6 +62,19 @@ def subscribe(port, url, max_in_flight, paused):
     return subscription["id"]
 
 
+def subscribe_many(port, count, url):
+    # One keep-alive connection; each create waits for its own fsync.
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN}
+    for n in range(count):
+        body = {"url": url, "eventTypes": ["customer.%d.signed-up" % n]}
+        connection.request("POST", "/v1/subscriptions", json.dumps(body), headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 201:
+            sys.exit("subscribing failed: %d" % response.status)
+
+
 def ingest(port, total):
     # One keep-alive connection for the whole run.
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -98,6 +113,9 @@ def main():
     command.add_argument("url")
     command.add_argument("--max-in-flight", type=int)
     command.add_argument("--paused", action="store_true")
+    command = commands.add_parser("subscribe-many")
+    command.add_argument("count", type=int)
+    command.add_argument("url")
     command = commands.add_parser("ingest")
     command.add_argument("total", type=int)
     command = commands.add_parser("drain")
@@ -112,6 +130,8 @@ def main():
         print("%.3f" % wait_ready(port, arguments.since))
     elif arguments.command == "subscribe":
         print(subscribe(port, arguments.url, arguments.max_in_flight, arguments.paused))
+    elif arguments.command == "subscribe-many":
+        subscribe_many(port, arguments.count, arguments.url)
     elif arguments.command == "ingest":
         ingest(port, arguments.total)
     elif arguments.command == "drain":
