@@ -240,9 +240,10 @@ struct JournalTests {
             journal.close()
         }
         let segment = scratch.path + "/" + SegmentFile.name(base: 1)
-        let original = try Data(contentsOf: URL(fileURLWithPath: segment))
+        // The data only: the zeros prepared after it have their own test.
+        let original = try Data(contentsOf: URL(fileURLWithPath: segment)).prefix(ends[19])
         let cutFrom = ends[16]
-        for cut in cutFrom..<original.count {
+        for cut in cutFrom...original.count {
             try original.prefix(cut).write(to: URL(fileURLWithPath: segment))
             let whole = ends.filter { $0 <= cut }.count
             let fold = Fold()
@@ -281,6 +282,70 @@ struct JournalTests {
             journal.close()
             try original.write(to: URL(fileURLWithPath: segment))
         }
+    }
+
+    /// The active segment is kept written with zeros ahead of its data (so a sync commits
+    /// data only); those zeros are not damage, sealed segments end at their last record.
+    @Test func zerosPreparedAfterTheDataAreNotDamageAndSealedSegmentsEndAtTheirData() throws {
+        let scratch = Scratch()
+        var ends: [UInt64: Int] = [:]  // segment -> end of its last record
+        do {
+            let journal = try Self.open(scratch.path, segmentSize: 4096)
+            for index in 0..<200 {
+                let location = try Self.append(journal, [Self.payload(index)]).get()[0].location
+                ends[location.segment] = Int(location.offset) + Int(location.length)
+            }
+            journal.close()
+        }
+        let segments = try SegmentFile.list(in: scratch.path)
+        #expect(segments.count > 2)
+        func size(_ base: UInt64) throws -> Int {
+            try FileManager.default.attributesOfItem(atPath: scratch.path + "/" + SegmentFile.name(base: base))[.size] as! Int
+        }
+        for sealed in segments.dropLast() { #expect(try size(sealed) == ends[sealed], "sealed segment \(sealed)") }
+        let last = try #require(segments.last)
+        #expect(try size(last) > ends[last]!, "the active segment has zeros prepared after its data")
+        let fold = Fold()
+        let reopened = try Self.open(scratch.path, segmentSize: 4096, fold: fold)
+        #expect(fold.all.count == 200)
+        #expect(reopened.recovery.truncatedBytes == 0)
+        #expect(try Self.append(reopened, [[1]]).get()[0].sequence == 201)
+        reopened.close()
+        #expect(try Self.open(scratch.path, segmentSize: 4096, fold: Fold()).recovery.truncatedBytes == 0)
+    }
+
+    /// Zeros followed by data are not prepared space: a record was written after a gap (a
+    /// write reordered by a crash). In the last segment that is a torn tail, cut back; in a
+    /// sealed one, damage that stops start-up.
+    @Test func zerosFollowedByDataAreATornTailOrDamage() throws {
+        let scratch = Scratch()
+        var locations: [RecordLocation] = []
+        do {
+            let journal = try Self.open(scratch.path, segmentSize: 2048)
+            for index in 0..<100 { locations.append(try Self.append(journal, [Self.payload(index)]).get()[0].location) }
+            journal.close()
+        }
+        let lastSegment = locations.last!.segment
+        let inLast = locations.filter { $0.segment == lastSegment }
+        try #require(inLast.count >= 3)
+        let lastPath = scratch.path + "/" + SegmentFile.name(base: lastSegment)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: lastPath))
+        let gap = inLast[1]
+        bytes.replaceSubrange(Int(gap.offset)..<(Int(gap.offset) + Int(gap.length)), with: Data(count: Int(gap.length)))
+        try bytes.write(to: URL(fileURLWithPath: lastPath))
+        let fold = Fold()
+        let reopened = try Self.open(scratch.path, segmentSize: 2048, fold: fold)
+        #expect(fold.all.count == locations.count - inLast.count + 1)
+        #expect(reopened.recovery.truncatedBytes > 0)
+        reopened.close()
+
+        let sealed = locations[3]
+        let sealedPath = scratch.path + "/" + SegmentFile.name(base: sealed.segment)
+        var sealedBytes = try Data(contentsOf: URL(fileURLWithPath: sealedPath))
+        try #require(sealed.segment != lastSegment && sealedBytes.count >= Int(sealed.offset) + 8, "\(sealed) in \(sealedBytes.count) bytes, last \(lastSegment)")
+        sealedBytes.replaceSubrange(Int(sealed.offset)..<(Int(sealed.offset) + 8), with: Data(count: 8))
+        try sealedBytes.write(to: URL(fileURLWithPath: sealedPath))
+        #expect(throws: JournalError.self) { _ = try Self.open(scratch.path, segmentSize: 2048) }
     }
 
     @Test func damageInASealedSegmentStopsStartupNamingFileAndOffset() throws {

@@ -65,7 +65,14 @@ public final class Journal: Sendable {
         var unsynced = false
         /// When `fd` was last synced (monotonic microseconds).
         var lastSync: Int64 = 0
+        /// The file holds zeros up to here (see `prepareAhead`).
+        var zeroedEnd = 0
     }
+
+    /// How far ahead of the data the active segment is kept written with zeros, and in
+    /// what steps (see `prepareAhead`).
+    static let preparedAhead = 512 << 10
+    static let preparationStep = 256 << 10
 
     /// How long lazy appends may stay unsynced while only lazy appends arrive (microseconds).
     static let lazySyncInterval: Int64 = 1_000_000
@@ -325,6 +332,7 @@ public final class Journal: Sendable {
             committed.append(records)
         }
         try SegmentFile.writeAll(state.fd, buffer, at: state.size, file: state.segmentPath)
+        prepareAhead(&state, dataEnd: state.size + buffer.count)
         let now = monotonicMicroseconds()
         if batches.contains(where: \.durable) || now - state.lastSync >= Self.lazySyncInterval {
             try sync(&state, now: now)
@@ -337,6 +345,27 @@ public final class Journal: Sendable {
         return committed
     }
 
+    /// Keeps the file written with zeros a little ahead of its data. `fdatasync` after an
+    /// append must also commit the file's new size and block allocation (a filesystem
+    /// journal commit: measured 170-220 µs here); after an overwrite of blocks already
+    /// written it commits data only (84-90 µs). Zeros go ahead in small steps, unsynced: the
+    /// next durable sync takes them along, so no request waits for a large write. Recovery
+    /// reads a zero header as the end of the data (`JournalRecovery`).
+    ///
+    /// Only an optimisation: when the zeros cannot be written (a nearly full disk), this
+    /// segment goes on without them rather than refusing data that still fits.
+    private func prepareAhead(_ state: inout WriterState, dataEnd: Int) {
+        guard dataEnd + Self.preparedAhead > state.zeroedEnd, state.zeroedEnd < configuration.segmentSize else { return }
+        let start = max(state.zeroedEnd, dataEnd)
+        let zeros = [UInt8](repeating: 0, count: Self.preparationStep)
+        do {
+            try SegmentFile.writeAll(state.fd, zeros, at: start, file: state.segmentPath)
+            state.zeroedEnd = start + zeros.count
+        } catch {
+            state.zeroedEnd = .max
+        }
+    }
+
     private func sync(_ state: inout WriterState, now: Int64) throws(JournalError) {
         guard fdatasync(state.fd) == 0 else { throw JournalError.failed("fdatasync", errno, file: state.segmentPath) }
         state.unsynced = false
@@ -345,8 +374,14 @@ public final class Journal: Sendable {
     }
 
     /// Seals the active segment and starts the next, named by the next sequence number. A
-    /// sealed segment is complete on disk: what lazy appends left unsynced is synced first.
+    /// sealed segment is complete on disk and ends at its last record: the zeros prepared
+    /// ahead are cut off, and what lazy appends left unsynced is synced with that.
     private func roll(_ state: inout WriterState) throws(JournalError) {
+        if state.zeroedEnd > state.size {
+            // (`.max` after a failed preparation: a truncate to the data is right then too.)
+            guard ftruncate(state.fd, off_t(state.size)) == 0 else { throw JournalError.failed("ftruncate", errno, file: state.segmentPath) }
+            state.unsynced = true
+        }
         if state.unsynced { try sync(&state, now: monotonicMicroseconds()) }
         let base = state.nextSequence
         let fd = try SegmentFile.create(directory: configuration.directory, base: base)

@@ -35,6 +35,11 @@ enum JournalRecovery {
                 throw JournalError.corrupt(file: path, offset: 0, reason: "segment starts at sequence \(base) but \(expected) was expected next")
             }
             let scan = try scanSegment(path: path, base: base, maxRecord: configuration.maxRecordSize, replay: replay)
+            if scan.zeroTail && isLast {
+                // The zeros the writer prepares ahead of its data (`Journal.prepareAhead`):
+                // not data, nothing lost. Cut so the writer starts from a known file.
+                try truncate(path: path, to: scan.validEnd)
+            }
             if let damage = scan.damage {
                 guard isLast else {
                     throw JournalError.corrupt(file: path, offset: scan.validEnd, reason: damage)
@@ -72,6 +77,8 @@ enum JournalRecovery {
         var lastTimestamp: Int64
         /// Why scanning stopped before the end of the file, if it did.
         var damage: String?
+        /// The data ended at zeros that run to the end of the file: prepared ahead, not damage.
+        var zeroTail = false
     }
 
     /// Validates one segment and replays its records, in batches to keep the fold cheap.
@@ -104,6 +111,17 @@ enum JournalRecovery {
         var pending: [JournalRecord] = []
         pending.reserveCapacity(1024)
         scanning: while offset < size {
+            // A record's length and masked CRC are never both zero (every payload has at
+            // least a version byte), so zeros there are the prepared space after the data,
+            // provided nothing but zeros follows them.
+            if bytes[offset..<min(size, offset + 8)].allSatisfy({ $0 == 0 }) {
+                if let written = bytes[offset...].firstIndex(where: { $0 != 0 }) {
+                    scan.damage = "zeros at byte \(offset) are followed by data at byte \(written)"
+                } else {
+                    scan.zeroTail = true
+                }
+                break scanning
+            }
             switch RecordFraming.decode(bytes, at: offset, maxPayload: maxRecord) {
             case .truncated:
                 scan.damage = "a record is cut short (\(size - offset) bytes left)"
