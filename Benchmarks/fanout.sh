@@ -8,13 +8,14 @@
 # /proc/PID/task/*/stat across the drain), for the reference per POST (user + system).
 # FANOUT_MAX_IN_FLIGHT (default 64, as the reference) changes the subscription's maxInFlight.
 # Usage: Benchmarks/fanout.sh [ROUNDS=3] [EVENTS=100000]
+# GATEWAYD=path measures another build (an older one, for a before figure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 events=${2:-100000}
 scripts/ensure-tools.sh libcurl nginx curl python3 cc bc
 . Benchmarks/common.sh fanout gatewayd
-gatewayd=$bin/gatewayd
+gatewayd=${GATEWAYD:-$bin/gatewayd}
 cc -O2 -o "$work/curl_multi_reference" Benchmarks/curl_multi_reference.c -lcurl
 conf=$(Benchmarks/nginx_conf.sh 1 "$work/nginx" 18080)
 nginx -p "$work/nginx" -c "$conf" & pids+=($!)

@@ -8,13 +8,14 @@
 # delivered EVENTS is taken. The two set-ups alternate ROUNDS times on fresh data.
 # Target: the healthy subscription's deliveries/s drop by at most 10% beside the bad ones.
 # Usage: Benchmarks/isolation.sh [ROUNDS=3] [EVENTS=100000]
+# GATEWAYD=path measures another build (an older one, for a before figure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 events=${2:-100000}
 scripts/ensure-tools.sh libcurl nginx curl python3 bc
 . Benchmarks/common.sh isolation gatewayd
-gatewayd=$bin/gatewayd
+gatewayd=${GATEWAYD:-$bin/gatewayd}
 conf=$(Benchmarks/nginx_conf.sh 1 "$work/nginx" 18080)
 nginx -p "$work/nginx" -c "$conf" & pids+=($!)
 python3 Benchmarks/slow_receiver.py 18087 5 & pids+=($!)

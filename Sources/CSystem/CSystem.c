@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <string.h>
+#include <fcntl.h>
 
 const uint32_t CSYSTEM_EPOLLIN = EPOLLIN;
 const uint32_t CSYSTEM_EPOLLOUT = EPOLLOUT;
@@ -56,4 +57,8 @@ void csystem_name_current_thread(const char *name) {
     strncpy(cut, name, sizeof cut - 1);
     cut[sizeof cut - 1] = 0;
     pthread_setname_np(pthread_self(), cut);
+}
+
+int csystem_start_writeback(int fd, int64_t offset, int64_t length) {
+    return sync_file_range(fd, (off64_t)offset, (off64_t)length, SYNC_FILE_RANGE_WRITE);
 }

@@ -9,8 +9,7 @@ import Glibc
 public final class WorkerPool: @unchecked Sendable {
     public typealias Job = @Sendable () -> Void
 
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let lock = ConditionLock()
     private var jobs = ChunkedQueue<Job>()
     private var queued = 0
     private var closed = false
@@ -21,55 +20,46 @@ public final class WorkerPool: @unchecked Sendable {
     /// Starts `threads` threads named `name-N`.
     public init(name: String, threads count: Int, capacity: Int) throws(SystemError) {
         self.capacity = max(0, capacity)
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
         for index in 0..<max(1, count) {
             threads.append(try spawnThread(name: "\(name)-\(index)") { [self] in work() })
         }
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-        condition.deallocate()
     }
 
     /// Queues `job`; false (and it is not run) when `capacity` jobs already wait or the pool
     /// is shut down.
     @discardableResult
     public func submit(_ job: @escaping Job) -> Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        lock.lock()
+        defer { lock.unlock() }
         guard !closed, queued < capacity else { return false }
         jobs.push(job)
         queued += 1
-        pthread_cond_signal(condition)
+        lock.signal()
         return true
     }
 
     /// Runs what is queued, then stops the threads and waits for them.
     public func shutdown() {
-        pthread_mutex_lock(mutex)
+        lock.lock()
         closed = true
-        pthread_cond_broadcast(condition)
+        lock.broadcast()
         let running = threads
         threads = []
-        pthread_mutex_unlock(mutex)
+        lock.unlock()
         for thread in running { pthread_join(thread, nil) }
     }
 
     private func work() {
         while true {
-            pthread_mutex_lock(mutex)
-            while queued == 0 && !closed { pthread_cond_wait(condition, mutex) }
+            lock.lock()
+            while queued == 0 && !closed { lock.wait() }
             guard let job = jobs.first else {
-                pthread_mutex_unlock(mutex)
+                lock.unlock()
                 return
             }
             jobs.popFirst()
             queued -= 1
-            pthread_mutex_unlock(mutex)
+            lock.unlock()
             job()
         }
     }

@@ -28,17 +28,10 @@ struct AccessAPITests {
     @Test func concurrentCreatesOfOneSourceLeaveOneTokenAndARevokeEndsIt() async throws {
         let gateway = try GatewayHarness()
         let port = gateway.port
-        let answers = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
-            for _ in 0..<12 {
-                group.addTask {
-                    try await offThePool {
-                        let response = try HTTPTestClient.request(port: port, "POST", "/v1/sources", token: GatewayHarness.adminToken,
-                                                                  body: #"{"name":"racer"}"#)
-                        return (response.status, response.json["token"] as? String)
-                    }
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
+        let answers = try await concurrently(12) { _ in
+            let response = try HTTPTestClient.request(port: port, "POST", "/v1/sources", token: GatewayHarness.adminToken,
+                                                      body: #"{"name":"racer"}"#)
+            return (response.status, response.json["token"] as? String)
         }
         let tokens = answers.compactMap(\.1)
         #expect(tokens.count == 1, "\(answers)")

@@ -255,20 +255,13 @@ struct EventsAPITests {
         let port = gateway.port
         // Many clients send the same keyed event at once, half through each endpoint: the ones
         // that arrive while the first is being written wait for it rather than failing.
-        let answers = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
-            for client in 0..<16 {
-                group.addTask {
-                    try await offThePool {
-                        let batch = client % 2 == 1
-                        let response = try HTTPTestClient.request(
-                            port: port, "POST", batch ? "/v1/events/batch" : "/v1/events", token: GatewayHarness.adminToken,
-                            body: batch ? #"{"events":[{"type":"a.b","id":"same","data":{"v":1}}]}"# : #"{"type":"a.b","id":"same","data":{"v":1}}"#)
-                        let id = batch ? ((response.json["events"] as? [[String: Any]])?.first?["id"] as? String) : response.json["id"] as? String
-                        return (response.status, id)
-                    }
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
+        let answers = try await concurrently(16) { client in
+            let batch = client % 2 == 1
+            let response = try HTTPTestClient.request(
+                port: port, "POST", batch ? "/v1/events/batch" : "/v1/events", token: GatewayHarness.adminToken,
+                body: batch ? #"{"events":[{"type":"a.b","id":"same","data":{"v":1}}]}"# : #"{"type":"a.b","id":"same","data":{"v":1}}"#)
+            let id = batch ? ((response.json["events"] as? [[String: Any]])?.first?["id"] as? String) : response.json["id"] as? String
+            return (response.status, id)
         }
         #expect(answers.allSatisfy { $0.1 == "same" }, "\(answers)")
         #expect(answers.filter { $0.0 == 202 }.count == 1, "\(answers)")

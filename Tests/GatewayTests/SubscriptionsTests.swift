@@ -210,16 +210,10 @@ struct SubscriptionsAPITests {
             ("PATCH", "", #"{"rateLimit":40}"#), ("PATCH", "", #"{"ordered":true}"#),
             ("PATCH", "", #"{"headers":{"X-Team":"billing"}}"#), ("POST", "/pause", ""), ("POST", "/rotate-secret", ""),
         ]
-        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-            for (method, suffix, body) in changes {
-                group.addTask {
-                    try await offThePool {
-                        try HTTPTestClient.request(port: port, method, "/v1/subscriptions/\(id)\(suffix)", token: GatewayHarness.adminToken,
-                                                   body: body.isEmpty ? nil : body).status
-                    }
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
+        let statuses = try await concurrently(changes.count) { index in
+            let (method, suffix, body) = changes[index]
+            return try HTTPTestClient.request(port: port, method, "/v1/subscriptions/\(id)\(suffix)", token: GatewayHarness.adminToken,
+                                              body: body.isEmpty ? nil : body).status
         }
         #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
         let shown = try gateway.request("GET", "/v1/subscriptions/\(id)")

@@ -39,3 +39,16 @@ public func afterDelay(_ delay: Duration, _ body: @escaping @Sendable () -> Void
         body()
     }
 }
+
+/// Runs `work` for 0..<count all at once, each on a thread of its own (off the test pool),
+/// and returns the results in that order: for tests of concurrent requests.
+public func concurrently<T: Sendable>(_ count: Int, _ work: @escaping @Sendable (Int) throws -> T) async throws -> [T] {
+    try await withThrowingTaskGroup(of: (Int, T).self) { group in
+        for index in 0..<count {
+            group.addTask { (index, try await offThePool { try work(index) }) }
+        }
+        var results: [(Int, T)] = []
+        for try await result in group { results.append(result) }
+        return results.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+}

@@ -1,5 +1,5 @@
 // Linux calls that Swift 6.3's Glibc module does not expose (epoll, eventfd, accept4,
-// pthread_setname_np).
+// pthread_setname_np, sync_file_range).
 // `struct epoll_event` is packed on x86_64, so callers use the unpacked `csystem_epoll_event`
 // and these wrappers translate; Swift never sees the packed layout.
 #ifndef CSYSTEM_H
@@ -38,6 +38,11 @@ int csystem_accept4(int fd, struct sockaddr *addr, socklen_t *len);
 /// CRC-32C (Castagnoli), as LevelDB and ext4 use for record checksums: the SSE4.2 `crc32`
 /// instruction where the CPU has it, a table otherwise. `crc` is the running value (start at 0).
 uint32_t csystem_crc32c(uint32_t crc, const void *data, size_t length);
+
+/// Starts writing back the dirty pages of `fd` in [offset, offset + length) without waiting
+/// for them (sync_file_range with SYNC_FILE_RANGE_WRITE): a later fdatasync then finds them
+/// written or on their way. Not a durability guarantee on its own.
+int csystem_start_writeback(int fd, int64_t offset, int64_t length);
 
 /// Names the calling thread (at most 15 bytes; longer names are cut) for top -H, ps and perf.
 void csystem_name_current_thread(const char *name);

@@ -2,6 +2,7 @@ import Runtime
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystem
 import Logging
 import Synchronization
 
@@ -71,8 +72,8 @@ public final class Journal: Sendable {
 
     /// How far ahead of the data the active segment is kept written with zeros, and in
     /// what steps (see `prepareAhead`).
-    static let preparedAhead = 512 << 10
-    static let preparationStep = 256 << 10
+    static let preparedAhead = 256 << 10
+    static let preparationStep = 128 << 10
 
     /// How long lazy appends may stay unsynced while only lazy appends arrive (microseconds).
     static let lazySyncInterval: Int64 = 1_000_000
@@ -332,13 +333,13 @@ public final class Journal: Sendable {
             committed.append(records)
         }
         try SegmentFile.writeAll(state.fd, buffer, at: state.size, file: state.segmentPath)
-        prepareAhead(&state, dataEnd: state.size + buffer.count)
         let now = monotonicMicroseconds()
         if batches.contains(where: \.durable) || now - state.lastSync >= Self.lazySyncInterval {
             try sync(&state, now: now)
         } else {
             state.unsynced = true
         }
+        prepareAhead(&state, dataEnd: state.size + buffer.count)
         state.size += buffer.count
         state.nextSequence = sequence
         state.lastTimestamp = timestamp
@@ -348,9 +349,10 @@ public final class Journal: Sendable {
     /// Keeps the file written with zeros a little ahead of its data. `fdatasync` after an
     /// append must also commit the file's new size and block allocation (a filesystem
     /// journal commit: measured 170-220 µs here); after an overwrite of blocks already
-    /// written it commits data only (84-90 µs). Zeros go ahead in small steps, unsynced: the
-    /// next durable sync takes them along, so no request waits for a large write. Recovery
-    /// reads a zero header as the end of the data (`JournalRecovery`).
+    /// written it commits data only (84-90 µs). Zeros go ahead in small steps, after a batch's
+    /// sync and with their writeback started at once, so by the next sync they are written or
+    /// on their way and no request waits for a large write; that sync commits them with its
+    /// own data. Recovery reads a zero header as the end of the data (`JournalRecovery`).
     ///
     /// Only an optimisation: when the zeros cannot be written (a nearly full disk), this
     /// segment goes on without them rather than refusing data that still fits.
@@ -360,6 +362,7 @@ public final class Journal: Sendable {
         let zeros = [UInt8](repeating: 0, count: Self.preparationStep)
         do {
             try SegmentFile.writeAll(state.fd, zeros, at: start, file: state.segmentPath)
+            _ = csystem_start_writeback(state.fd, Int64(start), Int64(zeros.count))
             state.zeroedEnd = start + zeros.count
         } catch {
             state.zeroedEnd = .max

@@ -115,12 +115,7 @@ public final class JournalStore: GatewayStore {
         guard let locations = state.attemptLocations(ofEvent: id) else { return nil }
         var attempts: [AttemptEntry] = []
         for location in locations {
-            let record: JournalRecord
-            do {
-                record = try journal.read(location)
-            } catch {
-                throw StoreError(error)
-            }
+            let record = try self.record(at: location)
             guard let outcome = try? DeliveryAttemptRecord.decode(record.payload) else { continue }
             attempts.append(AttemptEntry(outcome: outcome, recordedAt: record.timestamp))
         }
@@ -131,16 +126,19 @@ public final class JournalStore: GatewayStore {
 
     /// Reads an event record back; nil if the location holds another kind of record.
     private func read(_ reference: EventReference) throws(StoreError) -> StoredEvent? {
-        let record: JournalRecord
-        do {
-            record = try journal.read(reference.location)
-        } catch {
-            throw StoreError(error)
-        }
+        let record = try self.record(at: reference.location)
         guard record.kind == .event, let event = try? EventRecord.decode(record.payload) else { return nil }
         return StoredEvent(
             reference: reference, id: event.id, type: event.type, source: event.source, partitionKey: event.partitionKey,
             occurredAt: event.occurredAt, receivedAt: record.timestamp, data: event.data)
+    }
+
+    private func record(at location: RecordLocation) throws(StoreError) -> JournalRecord {
+        do {
+            return try journal.read(location)
+        } catch {
+            throw StoreError(error)
+        }
     }
 
     // MARK: - ConfigurationStore
@@ -277,12 +275,7 @@ final class JournalEventReader: DeliveryEventReader {
 
     /// Written straight from the journal record's bytes: it runs for every delivery.
     func envelope(_ event: EventReference) throws(StoreError) -> WebhookEnvelope? {
-        let record: JournalRecord
-        do {
-            record = try journal.read(event.location, readAhead: &readAhead)
-        } catch {
-            throw StoreError(error)
-        }
+        let record = try self.record(event)
         guard record.kind == .event, let fields = try? EventRecord.envelopeFields(record.payload) else { return nil }
         let payload = record.payload
         var body: [UInt8] = []
@@ -305,14 +298,17 @@ final class JournalEventReader: DeliveryEventReader {
     }
 
     func partitionKey(_ event: EventReference) throws(StoreError) -> String? {
-        let record: JournalRecord
+        let record = try self.record(event)
+        guard record.kind == .event else { return nil }
+        return (try? EventRecord.decode(record.payload, includeData: false))?.partitionKey
+    }
+
+    private func record(_ event: EventReference) throws(StoreError) -> JournalRecord {
         do {
-            record = try journal.read(event.location, readAhead: &readAhead)
+            return try journal.read(event.location, readAhead: &readAhead)
         } catch {
             throw StoreError(error)
         }
-        guard record.kind == .event else { return nil }
-        return (try? EventRecord.decode(record.payload, includeData: false))?.partitionKey
     }
 }
 
