@@ -2,7 +2,7 @@
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test build deps bench-http bench-ingest bench-restart bench-fanout bench-fanout-ab bench-latency bench-pending bench-isolation crash-test clean
+.PHONY: run test build deps bench-http bench-ingest bench-ingest-ab bench-fsync bench-subscriptions bench-restart bench-fanout bench-fanout-ab bench-latency bench-pending bench-isolation crash-test clean
 
 # libcurl's headers (and pkg-config) are the only system packages the build needs.
 deps:
@@ -26,6 +26,18 @@ bench-http: deps
 ## Durable ingest vs nginx's static 202 and Redis appendfsync always (see BENCHMARKS.md).
 bench-ingest: deps
 	Benchmarks/ingest_vs_nginx_redis.sh
+
+## Two gatewayd builds alternating on durable ingest, with Redis always: make bench-ingest-ab A=path B=path.
+bench-ingest-ab: deps
+	Benchmarks/ingest_ab.sh $(A) $(B)
+
+## fdatasync latency on this disk: appending vs overwriting prepared zeros (see BENCHMARKS.md).
+bench-fsync:
+	Benchmarks/fsync_probe.sh
+
+## Ingest with 10,000 subscriptions that do not match, against none (see BENCHMARKS.md).
+bench-subscriptions: deps
+	Benchmarks/subscriptions_scale.sh
 
 ## Restart time and RSS with 1 M events in the journal (see BENCHMARKS.md).
 bench-restart: deps
