@@ -26,3 +26,16 @@ public struct GatewayError: Error, Sendable {
         GatewayError(status: 503, detail: "The change was not stored: \(failure).", retryAfter: 30)
     }
 }
+
+/// A store read on a request's or an operation's behalf: a store that cannot read is 503
+/// (500 for data it cannot read back as written), not a verdict on the request.
+func readingStore<T>(_ body: () throws(StoreError) -> T) throws(GatewayError) -> T {
+    do {
+        return try body()
+    } catch {
+        switch error.kind {
+        case .unavailable: throw GatewayError(status: 503, detail: "The store cannot be read: \(error).", retryAfter: 30)
+        case .corrupt: throw GatewayError(status: 500, detail: "Stored data cannot be read back: \(error).")
+        }
+    }
+}

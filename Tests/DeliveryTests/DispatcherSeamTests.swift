@@ -130,6 +130,23 @@ struct DispatcherSeamTests {
         #expect(rig.store.recorded.map(\.attempt) == [3])
     }
 
+    /// A wall clock far behind at start (a VM restored from a snapshot) makes every journaled
+    /// retry look days away; none may wait longer than the policy could ever have asked.
+    @Test func aRetryLoadedFromTheJournalNeverWaitsLongerThanThePolicyAllows() throws {
+        let start = ManualClock().wallMicroseconds()
+        let rig = try Rig { store in
+            let event = store.addEvent(7)
+            store.owe("sub_a", [PendingDelivery(event: event, attempts: 1, firstAttemptAt: start,
+                                                nextAttemptAt: start + 7 * 86_400_000_000, lastError: "HTTP 500")])
+        }
+        let policy = RetryPolicy(schedule: [.seconds(30), .seconds(60)], jitter: 0, maxAttempts: 3)
+        let longest = max(policy.maximumDelay, policy.retryAfterCap)
+        rig.clock.advance(longest - .seconds(1))
+        #expect(rig.sent().isEmpty)
+        rig.clock.advance(.seconds(1))
+        #expect(rig.sent().count == 1)
+    }
+
     @Test func outOfAttemptsIsADeadLetter() throws {
         let rig = try Rig()
         rig.store.addEvent(1)

@@ -283,4 +283,21 @@ struct EventsAPITests {
         let batchOffset = inBatch.utf8.count - #""a":2}}]}"#.utf8.count
         #expect((batchResponse.json["detail"] as? String)?.contains("at byte \(batchOffset)") == true, "\(batchResponse.text)")
     }
+
+    /// All or nothing also when the original of a repeat cannot be read back (its record
+    /// damaged on disk after start-up): the request fails and its new events are not stored.
+    @Test func aRepeatWhoseOriginalCannotBeReadStoresNothingNew() throws {
+        let gateway = try GatewayHarness()
+        #expect(try gateway.request("POST", "/v1/events/batch", body: #"{"events":[{"id":"k1","type":"a.b","data":{"n":1}}]}"#).status == 202)
+        let entry = try #require(gateway.store.state.event(id: "k1"))
+        let segment = gateway.directory + "/journal/" + SegmentFile.name(base: entry.location.segment)
+        let handle = try #require(FileHandle(forUpdatingAtPath: segment))
+        try handle.seek(toOffset: entry.location.offset + UInt64(RecordFraming.headerSize) + 4)
+        try handle.write(contentsOf: Data([0xFF, 0xFF]))
+        try handle.close()
+        let response = try gateway.request("POST", "/v1/events/batch",
+                                           body: #"{"events":[{"id":"k1","type":"a.b","data":{"n":1}},{"type":"a.b","data":2}]}"#)
+        #expect(response.status == 500, "\(response.text)")
+        #expect(gateway.store.state.eventCount == 1)
+    }
 }

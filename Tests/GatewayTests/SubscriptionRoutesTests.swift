@@ -36,6 +36,18 @@ struct SubscriptionRoutesTests {
         #expect(routes.isEmpty)
     }
 
+    @Test func churnOfWildcardPatternsRebuildsTheTrieAndRoutesCompareByContent() {
+        var routes = SubscriptionRoutes()
+        for n in 0..<500 {
+            routes.set("s\(n % 3)", patterns: [EventTypePattern("t\(n).*.x")!])
+        }
+        // Three live patterns; hundreds were replaced. Matching is still exact.
+        #expect(Set(routes.matches("t499.a.x")) == ["s1"])
+        #expect(routes.matches("t10.a.x").isEmpty)
+        let fresh = Self.routes(["s0": ["t498.*.x"], "s1": ["t499.*.x"], "s2": ["t497.*.x"]])
+        #expect(routes == fresh)
+    }
+
     /// Against `EventTypePattern.matches`, for random patterns and types from a small alphabet
     /// (so they collide), after random replacements and removals.
     @Test func agreesWithMatchingEveryPattern() async {

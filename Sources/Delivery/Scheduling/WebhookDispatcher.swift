@@ -211,18 +211,23 @@ public final class WebhookDispatcher: @unchecked Sendable {
     }
 
     /// Takes what the store says is owed into the lanes. Retry times come as wall-clock
-    /// times (that is what was journaled) and are turned into monotonic ones here, once.
+    /// times (that is what was journaled) and are turned into monotonic ones here, once. No
+    /// retry was ever scheduled further ahead than the policy's longest delay, so a wait
+    /// longer than that (a wall clock set wrong at start, and corrected later) is cut to it.
     func load() {
         let snapshot = store.pendingSnapshot()
         loadedThrough = snapshot.through
         let wall = clock.wallMicroseconds()
         let monotonic = clock.monotonicMicroseconds()
+        let policy = configuration.retryPolicy
+        let longestWait = max(policy.maximumDelay, policy.retryAfterCap).microseconds
         for owed in snapshot.owed {
             let lane = lane(owed.subscriptionID)
             for delivery in owed.pending {
+                let notBefore = delivery.nextAttemptAt.map { max(1, monotonic + min($0 - wall, longestWait)) } ?? 0
                 lane.add(DeliveryLane.Item(
                     event: delivery.event, partitionKey: nil, attempts: delivery.attempts, firstAttemptAt: delivery.firstAttemptAt,
-                    notBefore: delivery.nextAttemptAt.map { max(1, monotonic + ($0 - wall)) } ?? 0), ordered: owed.ordered)
+                    notBefore: notBefore), ordered: owed.ordered)
             }
         }
     }
@@ -315,7 +320,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
         let status = DeliveryStatusBoard.LaneStatus(
             inFlight: lane.inFlight,
             circuitOpenedAt: lane.isCircuitOpen ? (previous?.circuitOpenedAt ?? wallNow) : nil,
-            nextProbeAt: lane.probeDueAt.map { wallNow + ($0 - now) })
+            // Whole milliseconds: two clock reads per pass would otherwise make it wobble by a
+            // microsecond and re-post an unchanged status every pass.
+            nextProbeAt: lane.probeDueAt.map { (wallNow + ($0 - now)) / 1000 * 1000 })
         guard status != previous else { return }
         posted[lane.subscriptionID] = status
         self.status.post(status, for: lane.subscriptionID)

@@ -17,9 +17,8 @@ struct EventTypesAPI {
     private func put(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         let name = request.pathParameters["name"] ?? ""
-        guard EventTypeName.isValid(name) else {
-            throw HTTPError(422, "'\(name)' is not a valid event type name: use dot-separated lowercase segments such as 'payment.processed'.")
-        }
+        // A bad name is 422 before the body is looked at.
+        try GatewayCore.checkEventTypeName(name)
         let body = try jsonBody(request)
         guard case .object = body else { throw HTTPError(422, "The body must be an object with 'description' and 'schema'.") }
         var description = ""

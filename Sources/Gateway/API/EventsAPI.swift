@@ -109,7 +109,7 @@ struct EventsAPI {
         query.type = request.queryValue("type")
         // One more than asked tells whether another page exists.
         query.limit = limit + 1
-        var events = try read { () throws(StoreError) in try core.store.events(query) }
+        var events = try readingStore { () throws(StoreError) in try core.store.events(query) }
         let hasMore = events.count > limit
         if hasMore { events.removeLast() }
         var json = JSONObjectWriter()
@@ -125,7 +125,7 @@ struct EventsAPI {
     private func show(_ request: HTTPRequest) throws -> HTTPResponse {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         let id = request.pathParameters["id"] ?? ""
-        guard let event = try read({ () throws(StoreError) in try core.store.event(id: id) }) else {
+        guard let event = try readingStore({ () throws(StoreError) in try core.store.event(id: id) }) else {
             throw HTTPError(404, "No event with id '\(id)'.")
         }
         return .json(200, Self.eventJSON(event))
@@ -135,7 +135,7 @@ struct EventsAPI {
     private func attempts(_ request: HTTPRequest) throws -> HTTPResponse {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         let id = request.pathParameters["id"] ?? ""
-        guard let attempts = try read({ () throws(StoreError) in try core.store.attempts(ofEvent: id) }) else {
+        guard let attempts = try readingStore({ () throws(StoreError) in try core.store.attempts(ofEvent: id) }) else {
             throw HTTPError(404, "No event with id '\(id)'.")
         }
         let items = attempts.map { entry in
@@ -195,18 +195,5 @@ struct EventsAPI {
             contentType.isEmpty
                 ? "The body must be JSON, sent with 'Content-Type: application/json'."
                 : "The body must be JSON ('Content-Type: application/json'), not '\(contentType)'.")
-    }
-}
-
-/// A store read on a request's behalf: a store that cannot read answers 503 (or 500 for
-/// data it cannot read back as written).
-func read<T>(_ body: () throws(StoreError) -> T) throws(HTTPError) -> T {
-    do {
-        return try body()
-    } catch {
-        switch error.kind {
-        case .unavailable: throw HTTPError(503, "The store cannot be read: \(error).", headers: ["Retry-After": "30"])
-        case .corrupt: throw HTTPError(500, "Stored data cannot be read back: \(error).")
-        }
     }
 }

@@ -154,7 +154,7 @@ struct SubscriptionsAPI {
         let subscription = try core.subscription(id(request))
         var items: [[UInt8]] = []
         for letter in core.store.deadLetters(for: subscription.id) {
-            guard let event = try read({ () throws(StoreError) in try core.store.event(at: letter.event) }) else { continue }
+            guard let event = try readingStore({ () throws(StoreError) in try core.store.event(at: letter.event) }) else { continue }
             var json = JSONObjectWriter()
             json.add("eventId", string: event.id)
             json.add("type", string: event.type)

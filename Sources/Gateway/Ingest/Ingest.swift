@@ -61,7 +61,7 @@ extension GatewayCore {
         case .conflict(let index, let conflict):
             let error: GatewayError
             switch conflict {
-            case .keyReused(let key), .repeatedInBatch(let key):
+            case .keyReused(let key):
                 error = GatewayError(status: 409, detail: "The key '\(key)' was already used for a different request.")
             case .idTaken(let id):
                 error = GatewayError(status: 409, detail: "An event with id '\(id)' already exists.")

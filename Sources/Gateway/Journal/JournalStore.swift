@@ -65,21 +65,31 @@ public final class JournalStore: GatewayStore {
                 break  // a waiter resolves it; conflicts were returned above
             }
         }
-        if !fresh.isEmpty {
-            let fresh = fresh
-            let written = fresh.map { events[$0] }
-            let entries = written.map { JournalEntry(kind: .event, payload: EventRecord($0).encode()) }
-            let state = self.state
-            journal.append(entries) { result in
-                switch result {
-                case .success(let records):
-                    for (index, record) in zip(fresh, records) {
-                        join.resolve(index, EventReceipt(id: events[index].id, sequence: record.sequence, receivedAt: record.timestamp))
-                    }
-                case .failure(let error):
-                    state.release(written)
-                    join.fail(StoreError(error))
+        guard !fresh.isEmpty else { return join.arm() }
+        let written = fresh.map { events[$0] }
+        let freshIndexes = fresh
+        // All or nothing: a repeat whose original could not be read back fails the request,
+        // so nothing new may be written for it either.
+        if join.hasFailed {
+            state.release(written)
+            return join.arm()
+        }
+        // (A repeat waiting on another request resolves later; if that request fails, the
+        // journal's failure is sticky and this append fails with it.)
+        let entries = written.map { JournalEntry(kind: .event, payload: EventRecord($0).encode()) }
+        let state = self.state
+        journal.append(entries) { result in
+            switch result {
+            case .success(let records):
+                let receipts = zip(freshIndexes, records).map { index, record in
+                    EventReceipt(id: events[index].id, sequence: record.sequence, receivedAt: record.timestamp)
                 }
+                // The fold settled these keys already; this settles any it could not.
+                state.settle(written, receipts: receipts)
+                for (index, receipt) in zip(freshIndexes, receipts) { join.resolve(index, receipt) }
+            case .failure(let error):
+                state.release(written)
+                join.fail(StoreError(error))
             }
         }
         return join.arm()
@@ -115,8 +125,9 @@ public final class JournalStore: GatewayStore {
         guard let locations = state.attemptLocations(ofEvent: id) else { return nil }
         var attempts: [AttemptEntry] = []
         for location in locations {
-            let record = try self.record(at: location)
-            guard let outcome = try? DeliveryAttemptRecord.decode(record.payload) else { continue }
+            // One unreadable attempt record does not hide the others.
+            guard let record = try? self.record(at: location),
+                  let outcome = try? DeliveryAttemptRecord.decode(record.payload) else { continue }
             attempts.append(AttemptEntry(outcome: outcome, recordedAt: record.timestamp))
         }
         return attempts
@@ -241,6 +252,8 @@ private final class IngestJoin: Sendable {
         }
         if let outcome { completion(outcome) }
     }
+
+    var hasFailed: Bool { state.withLock { $0.failure != nil } }
 
     /// Called once all work is started: the outcome if it is already known (the completion
     /// is then never called), else nil.

@@ -16,9 +16,7 @@ extension GatewayCore {
         _ name: String, description: String, schema: JSONValue?,
         completion: @escaping OperationCompletion<(type: EventTypeState, created: Bool)>
     ) throws(GatewayError) {
-        guard EventTypeName.isValid(name) else {
-            throw .invalid("'\(name)' is not a valid event type name: use dot-separated lowercase segments such as 'payment.processed'.")
-        }
+        try Self.checkEventTypeName(name)
         var schemaText: [UInt8] = []
         if let schema, schema != .null {
             do {
@@ -35,6 +33,12 @@ extension GatewayCore {
                 guard let stored = store.eventType(name) else { return .failure(Self.unreadable("event type")) }
                 return .success((stored, !existed))
             })
+        }
+    }
+
+    public static func checkEventTypeName(_ name: String) throws(GatewayError) {
+        guard EventTypeName.isValid(name) else {
+            throw .invalid("'\(name)' is not a valid event type name: use dot-separated lowercase segments such as 'payment.processed'.")
         }
     }
 
@@ -207,7 +211,7 @@ extension GatewayCore {
             var seen = Set<UInt64>()
             sequences = []
             for id in eventIDs {
-                guard let event = try? store.event(id: id), parkedSet.contains(event.sequence) else {
+                guard let event = try readingStore { () throws(StoreError) in try store.event(id: id) }, parkedSet.contains(event.sequence) else {
                     throw .invalid("The event '\(id)' is not a dead letter of this subscription.")
                 }
                 if seen.insert(event.sequence).inserted { sequences.append(event.sequence) }
@@ -223,7 +227,7 @@ extension GatewayCore {
     /// Drops one dead letter for good.
     public func discardDeadLetter(_ subscriptionID: String, eventID: String, completion: @escaping OperationCompletion<Void>) throws(GatewayError) {
         _ = try subscription(subscriptionID)
-        guard let event = try? store.event(id: eventID),
+        guard let event = try readingStore { () throws(StoreError) in try store.event(id: eventID) },
               store.deadLetters(for: subscriptionID).contains(where: { $0.sequence == event.sequence }) else {
             throw .notFound("The event '\(eventID)' is not a dead letter of this subscription.")
         }

@@ -88,7 +88,7 @@ final class GatewayState: Sendable {
         _ events: [NewEvent], waitingWith wait: (Int) -> @Sendable (EventReceipt?) -> Void
     ) -> (reservations: [Reservation], conflict: (index: Int, IngestConflict)?) {
         // Without keys the ids are the gateway's own, unique by construction: nothing to
-        // check or hold, and the event loop need not wait for the lock the writer folds under.
+        // check or hold.
         if events.allSatisfy({ $0.idempotencyKey == nil }) {
             return (Array(repeating: .fresh, count: events.count), nil)
         }
@@ -100,9 +100,16 @@ final class GatewayState: Sendable {
             for (index, event) in events.enumerated() {
                 let reservation = Self.check(event, in: state)
                 if case .conflict(let conflict) = reservation {
-                    // Undo what this request held so far.
+                    // Undo what this request held so far, and the waits it registered (each
+                    // the last on its key: the lock has been held since).
                     for (earlier, held) in zip(events, reservations) {
-                        if case .fresh = held { Self.release(earlier, in: &state.reserved) }
+                        switch held {
+                        case .fresh: Self.release(earlier, in: &state.reserved)
+                        case .inFlight:
+                            let scoped = GatewayFold.scopedKey(earlier.idempotencyKey ?? "", source: earlier.source)
+                            _ = state.reserved.keys[scoped]?.waiters.popLast()
+                        case .repeated, .conflict: break
+                        }
                     }
                     return ([], (index, conflict))
                 }
@@ -139,6 +146,23 @@ final class GatewayState: Sendable {
             return .conflict(.idTaken(event.id))
         }
         return .fresh
+    }
+
+    /// After a successful write: settles whatever the fold did not (it settles a key when it
+    /// folds the event in; a record it could not decode would otherwise hold the key, and
+    /// keep its waiters waiting, for good).
+    func settle(_ events: [NewEvent], receipts: [EventReceipt]) {
+        let waiting = storage.withLock { state in
+            zip(events, receipts).compactMap { event, receipt -> ([@Sendable (EventReceipt?) -> Void], EventReceipt)? in
+                state.reserved.ids.remove(event.id)
+                guard let key = event.idempotencyKey,
+                      let held = state.reserved.keys.removeValue(forKey: GatewayFold.scopedKey(key, source: event.source)) else { return nil }
+                var repeated = receipt
+                repeated.duplicate = true
+                return (held.waiters, repeated)
+            }
+        }
+        for (waiters, receipt) in waiting { waiters.forEach { $0(receipt) } }
     }
 
     /// Releases what a request held for events whose write failed; whoever waited on their

@@ -89,8 +89,6 @@ public enum IngestConflict: Sendable, Equatable {
     case keyReused(String)
     /// Another event already has this id (ids are global; keys are per source).
     case idTaken(String)
-    /// The same key twice in one batch.
-    case repeatedInBatch(String)
 }
 
 /// An event as read back.

@@ -17,13 +17,21 @@ struct SubscriptionRoutes: Sendable, Equatable {
     }
 
     private var exact: [String: Set<String>] = [:]
-    /// `nodes[0]` is the root. Nodes are never removed (their number is bounded by the
-    /// distinct wildcard patterns ever registered); emptied ones simply match nothing.
+    /// `nodes[0]` is the root. Removing a pattern leaves its nodes in place (emptied, they
+    /// match nothing); once most nodes are such leftovers the trie is rebuilt.
     private var nodes: [Node] = [Node()]
     /// The patterns each subscription is indexed under, to take it out again.
     private var indexed: [String: [EventTypePattern]] = [:]
+    /// Segments of the wildcard patterns indexed now: what the trie needs at most.
+    private var wildcardSegments = 0
 
     var isEmpty: Bool { indexed.isEmpty }
+
+    /// Equal when they route alike: the same patterns per subscription, however the trie
+    /// got its shape.
+    static func == (lhs: SubscriptionRoutes, rhs: SubscriptionRoutes) -> Bool {
+        lhs.indexed == rhs.indexed
+    }
 
     /// Indexes `id` under `patterns`, replacing what it was indexed under before.
     mutating func set(_ id: String, patterns: [EventTypePattern]) {
@@ -35,6 +43,15 @@ struct SubscriptionRoutes: Sendable, Equatable {
     mutating func remove(_ id: String) {
         guard let patterns = indexed.removeValue(forKey: id) else { return }
         for pattern in patterns { update(id, pattern, insert: false) }
+        if nodes.count > 64 && nodes.count > 4 * (wildcardSegments + 1) { rebuildTrie() }
+    }
+
+    private mutating func rebuildTrie() {
+        nodes = [Node()]
+        wildcardSegments = 0
+        for (id, patterns) in indexed {
+            for pattern in patterns where pattern.segments.contains(.wildcard) { update(id, pattern, insert: true) }
+        }
     }
 
     private mutating func update(_ id: String, _ pattern: EventTypePattern, insert: Bool) {
@@ -46,6 +63,7 @@ struct SubscriptionRoutes: Sendable, Equatable {
             }
             return
         }
+        wildcardSegments += insert ? pattern.segments.count : -pattern.segments.count
         var node = 0
         for (position, segment) in pattern.segments.enumerated() {
             let last = position == pattern.segments.count - 1
