@@ -118,4 +118,14 @@ struct RecordCodecTests {
             #expect(throws: BinaryReader.Malformed.self) { _ = try EventRecord.decode(Array(bytes.prefix(cut))) }
         }
     }
+
+    @Test(arguments: [
+        ("application/json", true), ("Application/JSON; charset=utf-8", true), (" application/json ;q=1", true),
+        ("application/cloudevents+json", true), ("APPLICATION/PROBLEM+JSON", true), ("application/json;", true),
+        ("application/+json", false), ("application/jsonx", false), ("text/json", false), ("", false),
+        ("application/x-www-form-urlencoded", false), ("application/json-seq", false),
+    ])
+    func jsonMediaTypes(_ value: String, _ accepted: Bool) {
+        #expect(EventsAPI.isJSONMediaType(value.utf8) == accepted)
+    }
 }

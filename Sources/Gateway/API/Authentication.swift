@@ -27,7 +27,8 @@ public struct Authenticator: Sendable {
         // whitespace is already gone (RFC 9110 §5.5).
         let scheme = header.utf8.prefix { $0 != UInt8(ascii: " ") }
         let token = header.utf8.dropFirst(scheme.count).drop { $0 == UInt8(ascii: " ") }
-        guard scheme.count == 6, String(Substring(scheme)).lowercased() == "bearer", !token.isEmpty,
+        // ASCII letters compare case-insensitively with their 0x20 bit set.
+        guard scheme.count == 6, zip(scheme, "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }), !token.isEmpty,
               !token.contains(UInt8(ascii: " ")) else {
             return .failure(Self.unauthorized("The Authorization header must be 'Bearer <token>'."))
         }

@@ -183,17 +183,33 @@ struct EventsAPI {
         return json.finish()
     }
 
-    /// `415` unless the body is declared as JSON (`application/json` or `application/*+json`).
+    /// `415` unless the body is declared as JSON (`application/json` or `application/*+json`,
+    /// parameters ignored). Checked on the header's bytes: it runs for every event.
     static func requireJSON(_ request: HTTPRequest) -> HTTPError? {
         let contentType = request.headers["content-type"] ?? ""
-        let mediaType = contentType.split(separator: ";").first.map { String($0.trimmingOWS()).lowercased() } ?? ""
-        if mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) {
-            return nil
-        }
+        if isJSONMediaType(contentType.utf8) { return nil }
         return HTTPError(
             415,
             contentType.isEmpty
                 ? "The body must be JSON, sent with 'Content-Type: application/json'."
                 : "The body must be JSON ('Content-Type: application/json'), not '\(contentType)'.")
+    }
+
+    /// The media type before any `;`, without surrounding whitespace, compared without case
+    /// (RFC 9110 §8.3.1).
+    static func isJSONMediaType(_ value: String.UTF8View) -> Bool {
+        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var type = value.prefix { $0 != UInt8(ascii: ";") }.drop(while: isSpace)
+        while let last = type.last, isSpace(last) { type = type.dropLast() }
+        func matches(_ part: Substring.UTF8View.SubSequence, _ text: StaticString) -> Bool {
+            text.withUTF8Buffer { expected in
+                part.count == expected.count && zip(part, expected).allSatisfy { lower($0) == $1 }
+            }
+        }
+        func lower(_ byte: UInt8) -> UInt8 { byte >= 65 && byte <= 90 ? byte | 0x20 : byte }
+        if matches(type[...], "application/json") { return true }
+        let prefix = "application/".utf8.count, suffix = "+json".utf8.count
+        guard type.count > prefix + suffix else { return false }
+        return matches(type.prefix(prefix), "application/") && matches(type.suffix(suffix), "+json")
     }
 }

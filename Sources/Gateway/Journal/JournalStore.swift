@@ -47,6 +47,21 @@ public final class JournalStore: GatewayStore {
     // MARK: - EventStore
 
     public func ingest(_ events: [NewEvent], completion: @escaping @Sendable (IngestOutcome) -> Void) -> IngestOutcome? {
+        // Without keys there is nothing to check, hold, wait for or settle (the ids are the
+        // gateway's own): the common case goes straight to the journal.
+        if events.allSatisfy({ $0.idempotencyKey == nil }) {
+            journal.append(events.map { JournalEntry(kind: .event, payload: EventRecord($0).encode()) }) { result in
+                switch result {
+                case .success(let records):
+                    completion(.stored(zip(events, records).map { event, record in
+                        EventReceipt(id: event.id, sequence: record.sequence, receivedAt: record.timestamp)
+                    }))
+                case .failure(let error):
+                    completion(.unavailable(StoreError(error)))
+                }
+            }
+            return nil
+        }
         let join = IngestJoin(count: events.count, completion: completion)
         let (reservations, conflict) = state.reserve(events) { index in { receipt in join.resolve(index, receipt) } }
         if let conflict { return .conflict(index: conflict.index, conflict.1) }

@@ -87,11 +87,6 @@ final class GatewayState: Sendable {
     func reserve(
         _ events: [NewEvent], waitingWith wait: (Int) -> @Sendable (EventReceipt?) -> Void
     ) -> (reservations: [Reservation], conflict: (index: Int, IngestConflict)?) {
-        // Without keys the ids are the gateway's own, unique by construction: nothing to
-        // check or hold.
-        if events.allSatisfy({ $0.idempotencyKey == nil }) {
-            return (Array(repeating: .fresh, count: events.count), nil)
-        }
         let now = clock()
         return storage.withLock { state in
             state.fold.expireKeys(now: now)
@@ -154,9 +149,9 @@ final class GatewayState: Sendable {
     func settle(_ events: [NewEvent], receipts: [EventReceipt]) {
         let waiting = storage.withLock { state in
             zip(events, receipts).compactMap { event, receipt -> ([@Sendable (EventReceipt?) -> Void], EventReceipt)? in
+                guard let key = event.idempotencyKey else { return nil }
                 state.reserved.ids.remove(event.id)
-                guard let key = event.idempotencyKey,
-                      let held = state.reserved.keys.removeValue(forKey: GatewayFold.scopedKey(key, source: event.source)) else { return nil }
+                guard let held = state.reserved.keys.removeValue(forKey: GatewayFold.scopedKey(key, source: event.source)) else { return nil }
                 var repeated = receipt
                 repeated.duplicate = true
                 return (held.waiters, repeated)
