@@ -1,6 +1,7 @@
 import Runtime
 @testable import Delivery
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Standard Webhooks signer")
@@ -215,16 +216,7 @@ struct WebhookSignerTests {
 /// HMAC-SHA256 by Python's standard library, run as a child process. The inputs travel as
 /// base64 lines through a file, so no shell quoting or argument-length limit is involved.
 enum PythonHMAC {
-    static let isAvailable: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import hmac, hashlib, base64"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
+    static let isAvailable = Python.canImport("hmac, hashlib, base64")
 
     private static let script = """
     import base64, hashlib, hmac, sys
@@ -233,32 +225,11 @@ enum PythonHMAC {
     print("v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode())
     """
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
-
     static func signature(secret: WebhookSecret, id: String, timestamp: Int, body: [UInt8]) throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hmac-oracle-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let input = directory.appendingPathComponent("in")
-        let output = directory.appendingPathComponent("out")
         let key = String(secret.serialized.dropFirst(WebhookSecret.prefix.count))
         // One field a line; an empty body is an empty last line, which decodes to b"".
         let fields = [key, Data(id.utf8).base64EncodedString(), Data(String(timestamp).utf8).base64EncodedString(),
                       Data(body).base64EncodedString()]
-        try Data(fields.joined(separator: "\n").utf8).write(to: input)
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        process.standardInput = try FileHandle(forReadingFrom: input)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw Failure(description: "python3 exited with \(process.terminationStatus)") }
-        return String(decoding: try Data(contentsOf: output), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return try Python.run(script, input: Array(fields.joined(separator: "\n").utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

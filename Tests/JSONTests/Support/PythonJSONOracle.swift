@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import TestSupport
 
 /// Python's `json` module as a reference parser, run once as a child process over a batch of
 /// documents. Python is lenient where we are strict, so the script narrows it to mean what
@@ -26,29 +27,14 @@ enum PythonJSONOracle {
     }
 
     /// True when `python3` is on PATH and can import `json`.
-    static let isAvailable: Bool = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import json, base64, struct"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            return false
-        }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }()
+    static let isAvailable = Python.canImport("json, base64, struct")
 
     enum OracleError: Error, CustomStringConvertible {
-        case failed(status: Int32, stderr: String)
         case wrongLineCount(expected: Int, got: Int)
         case malformed(String)
 
         var description: String {
             switch self {
-            case let .failed(status, stderr): "python3 exited with \(status): \(stderr)"
             case let .wrongLineCount(expected, got): "python3 answered \(got) lines for \(expected) documents"
             case let .malformed(line): "unreadable verdict: \(line)"
             }
@@ -58,29 +44,9 @@ enum PythonJSONOracle {
     /// One verdict per document, in order. Input and output go through temporary files, so
     /// neither side can block on a full pipe.
     static func verdicts(for documents: [[UInt8]]) throws -> [Verdict] {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("json-oracle-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let input = directory.appendingPathComponent("in")
-        let output = directory.appendingPathComponent("out")
-        let errors = directory.appendingPathComponent("err")
         let lines = documents.map { Data($0).base64EncodedString() }.joined(separator: "\n") + "\n"
-        try Data(lines.utf8).write(to: input)
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        process.standardInput = try FileHandle(forReadingFrom: input)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = try FileHandle(forWritingTo: errors)
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw OracleError.failed(status: process.terminationStatus, stderr: (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
-        }
-        let answer = try String(contentsOf: output, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        let printed = try Python.run(script, input: Array(lines.utf8))
+        let answer = printed.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
         guard answer.count == documents.count else { throw OracleError.wrongLineCount(expected: documents.count, got: answer.count) }
         return try answer.map { line in
             let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: false)
