@@ -26,14 +26,13 @@ public final class RawClient: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let result = address.withSockAddr { connect(fd, $0, $1) }
-        guard result == 0 else {
-            let code = errno
-            close(fd)
-            throw Failure(description: "connect: errno \(code)")
-        }
+        // No close here: every stored property is set, so a throw runs `deinit`, which
+        // closes. Closing twice would close whatever descriptor another thread opened in
+        // between (a journal segment, seen failing with ESPIPE once a socket took its number).
+        guard result == 0 else { throw Failure(description: "connect: errno \(errno)") }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     // Every wait happens on a dedicated thread, never on the shared concurrency pool, so
     // tests blocked on sockets cannot starve the async handlers they are testing.
