@@ -17,7 +17,11 @@ enum IngestDigest {
         func field(_ bytes: some Collection<UInt8>) {
             var length = UInt32(bytes.count).littleEndian
             withUnsafeBytes(of: &length) { hash.update(bufferPointer: $0) }
-            hash.update(data: Array(bytes))
+            // In place (the data is hashed for every keyed event); a copy only for text that
+            // is not stored contiguously.
+            if bytes.withContiguousStorageIfAvailable({ hash.update(bufferPointer: UnsafeRawBufferPointer($0)) }) == nil {
+                hash.update(data: Array(bytes))
+            }
         }
         func optional(_ text: String?) {
             if let text {

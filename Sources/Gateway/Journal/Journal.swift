@@ -74,6 +74,7 @@ public final class Journal: Sendable {
     /// what steps (see `prepareAhead`).
     static let preparedAhead = 256 << 10
     static let preparationStep = 128 << 10
+    private static let zeros = [UInt8](repeating: 0, count: preparationStep)
 
     /// How long lazy appends may stay unsynced while only lazy appends arrive (microseconds).
     static let lazySyncInterval: Int64 = 1_000_000
@@ -352,8 +353,8 @@ public final class Journal: Sendable {
 
     /// Keeps the file written with zeros a little ahead of its data. `fdatasync` after an
     /// append must also commit the file's new size and block allocation (a filesystem
-    /// journal commit: measured 170-220 µs here); after an overwrite of blocks already
-    /// written it commits data only (84-90 µs). Zeros go ahead in small steps, after a batch
+    /// journal commit); after an overwrite of blocks already written it commits data only: a
+    /// third to a half less time on the reference machine (`make bench-fsync`). Zeros go ahead in small steps, after a batch
     /// is answered and with their writeback started at once, so by the next sync they are
     /// written or on their way and no request waits for a large write; that sync commits them
     /// with its own data. Recovery reads a zero header as the end of the data
@@ -364,11 +365,10 @@ public final class Journal: Sendable {
     private func prepareAhead(_ state: inout WriterState) {
         guard state.size + Self.preparedAhead > state.zeroedEnd, state.zeroedEnd < configuration.segmentSize else { return }
         let start = max(state.zeroedEnd, state.size)
-        let zeros = [UInt8](repeating: 0, count: Self.preparationStep)
         do {
-            try SegmentFile.writeAll(state.fd, zeros, at: start, file: state.segmentPath)
-            _ = csystem_start_writeback(state.fd, Int64(start), Int64(zeros.count))
-            state.zeroedEnd = start + zeros.count
+            try SegmentFile.writeAll(state.fd, Self.zeros, at: start, file: state.segmentPath)
+            _ = csystem_start_writeback(state.fd, Int64(start), Int64(Self.zeros.count))
+            state.zeroedEnd = start + Self.zeros.count
         } catch {
             state.zeroedEnd = .max
         }

@@ -50,14 +50,10 @@ public final class JournalStore: GatewayStore {
         // Without keys there is nothing to check, hold, wait for or settle (the ids are the
         // gateway's own): the common case goes straight to the journal.
         if events.allSatisfy({ $0.idempotencyKey == nil }) {
-            journal.append(events.map { JournalEntry(kind: .event, payload: EventRecord($0).encode()) }) { result in
+            write(events) { result in
                 switch result {
-                case .success(let records):
-                    completion(.stored(zip(events, records).map { event, record in
-                        EventReceipt(id: event.id, sequence: record.sequence, receivedAt: record.timestamp)
-                    }))
-                case .failure(let error):
-                    completion(.unavailable(StoreError(error)))
+                case .success(let receipts): completion(.stored(receipts))
+                case .failure(let error): completion(.unavailable(error))
                 }
             }
             return nil
@@ -91,23 +87,28 @@ public final class JournalStore: GatewayStore {
         }
         // (A repeat waiting on another request resolves later; if that request fails, the
         // journal's failure is sticky and this append fails with it.)
-        let entries = written.map { JournalEntry(kind: .event, payload: EventRecord($0).encode()) }
         let state = self.state
-        journal.append(entries) { result in
+        write(written) { result in
             switch result {
-            case .success(let records):
-                let receipts = zip(freshIndexes, records).map { index, record in
-                    EventReceipt(id: events[index].id, sequence: record.sequence, receivedAt: record.timestamp)
-                }
+            case .success(let receipts):
                 // The fold settled these keys already; this settles any it could not.
                 state.settle(written, receipts: receipts)
                 for (index, receipt) in zip(freshIndexes, receipts) { join.resolve(index, receipt) }
             case .failure(let error):
                 state.release(written)
-                join.fail(StoreError(error))
+                join.fail(error)
             }
         }
         return join.arm()
+    }
+
+    /// Appends new events in one durable group and reports their receipts, in order.
+    private func write(_ events: [NewEvent], then done: @escaping @Sendable (Result<[EventReceipt], StoreError>) -> Void) {
+        journal.append(events.map { JournalEntry(kind: .event, payload: EventRecord($0).encode()) }) { result in
+            done(result.map { records in
+                zip(events, records).map { EventReceipt(id: $0.id, sequence: $1.sequence, receivedAt: $1.timestamp) }
+            }.mapError(StoreError.init))
+        }
     }
 
     /// The receipt of an event stored earlier (a repeat): its id is read back from the journal.
@@ -170,9 +171,7 @@ public final class JournalStore: GatewayStore {
     // MARK: - ConfigurationStore
 
     public func commit(_ change: StateChange, completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void) {
-        journal.append([JournalEntry(change)]) { result in
-            completion(result.map { CommitStamp(sequence: $0[0].sequence, timestamp: $0[0].timestamp) }.mapError(StoreError.init))
-        }
+        journal.append([JournalEntry(change)]) { completion(Self.stamp($0)) }
     }
 
     public func createSource(
@@ -184,9 +183,14 @@ public final class JournalStore: GatewayStore {
         journal.append([JournalEntry(kind: .sourceCreated, payload: payload)]) { result in
             // Folded in (or failed): the name is the source's now, or free again.
             state.releaseSourceName(name)
-            completion(result.map { CommitStamp(sequence: $0[0].sequence, timestamp: $0[0].timestamp) }.mapError(StoreError.init))
+            completion(Self.stamp(result))
         }
         return nil
+    }
+
+    /// The stamp of a one-record append.
+    private static func stamp(_ result: Result<[JournalRecord], JournalError>) -> Result<CommitStamp, StoreError> {
+        result.map { CommitStamp(sequence: $0[0].sequence, timestamp: $0[0].timestamp) }.mapError(StoreError.init)
     }
 
     public func eventType(_ name: String) -> EventTypeState? { state.eventType(name) }
