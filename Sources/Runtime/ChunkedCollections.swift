@@ -80,6 +80,11 @@ public struct ChunkedQueue<Element> {
         chunks[chunks.count - 1].append(element)
     }
 
+    /// The elements from front to back.
+    @inlinable public var elements: some Sequence<Element> {
+        chunks.joined().dropFirst(head)
+    }
+
     @inlinable public mutating func popFirst() {
         guard !chunks.isEmpty else { return }
         head += 1

@@ -289,7 +289,7 @@ struct EventsAPITests {
     @Test func aRepeatWhoseOriginalCannotBeReadStoresNothingNew() throws {
         let gateway = try GatewayHarness()
         #expect(try gateway.request("POST", "/v1/events/batch", body: #"{"events":[{"id":"k1","type":"a.b","data":{"n":1}}]}"#).status == 202)
-        let entry = try #require(gateway.store.state.event(id: "k1"))
+        let entry = try #require(try gateway.store.event(id: "k1")).reference
         let segment = gateway.directory + "/journal/" + SegmentFile.name(base: entry.location.segment)
         let handle = try #require(FileHandle(forUpdatingAtPath: segment))
         try handle.seek(toOffset: entry.location.offset + UInt64(RecordFraming.headerSize) + 4)

@@ -126,9 +126,23 @@ struct EventsAPI {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         let id = request.pathParameters["id"] ?? ""
         guard let event = try readingStore({ () throws(StoreError) in try core.store.event(id: id) }) else {
-            throw HTTPError(404, "No event with id '\(id)'.")
+            throw notFound(id)
         }
         return .json(200, Self.eventJSON(event))
+    }
+
+    /// 404 for an id not found, saying so when it names an event older than what retention
+    /// keeps (the gateway's ids carry their creation time; a producer's own id cannot be
+    /// dated, so its answer says it may have expired).
+    private func notFound(_ id: String) -> HTTPError {
+        guard let horizon = core.store.retainedSince else { return HTTPError(404, "No event with id '\(id)'.") }
+        if let minted = EventID.creationTime(of: id) {
+            if minted < horizon {
+                return HTTPError(404, "The event '\(id)' has expired: it is older than the retention period, and events before \(Timestamp.format(microseconds: horizon)) have been deleted.")
+            }
+            return HTTPError(404, "No event with id '\(id)'.")
+        }
+        return HTTPError(404, "No event with id '\(id)' (it may have expired: events before \(Timestamp.format(microseconds: horizon)) have been deleted).")
     }
 
     /// Every delivery attempt of an event, to every subscription, oldest first.
@@ -136,7 +150,7 @@ struct EventsAPI {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         let id = request.pathParameters["id"] ?? ""
         guard let attempts = try readingStore({ () throws(StoreError) in try core.store.attempts(ofEvent: id) }) else {
-            throw HTTPError(404, "No event with id '\(id)'.")
+            throw notFound(id)
         }
         let items = attempts.map { entry in
             let attempt = entry.outcome

@@ -69,6 +69,20 @@ public enum EventID {
         return String(decoding: characters, as: UTF8.self)
     }
 
+    /// When a gateway-minted event id was made (microseconds since the epoch): its first ten
+    /// characters after `evt_` are the 48-bit millisecond time. Nil for any other shape.
+    public static func creationTime(of id: String) -> Int64? {
+        let utf8 = Array(id.utf8)
+        guard utf8.count == 30, id.hasPrefix("evt_") else { return nil }
+        var milliseconds: Int64 = 0
+        for character in utf8[4..<14] {
+            guard let digit = alphabet.firstIndex(of: character) else { return nil }
+            milliseconds = milliseconds << 5 | Int64(digit)
+        }
+        guard utf8[14...].allSatisfy({ alphabet.contains($0) }) else { return nil }
+        return milliseconds * 1000
+    }
+
     /// Ids a producer may choose: 1-128 of letters, digits and `._:-`; not `batch`, which
     /// `/v1/events/batch` would shadow.
     public static func isValidProducerID(_ id: String) -> Bool {

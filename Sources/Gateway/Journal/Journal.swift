@@ -31,6 +31,12 @@ public final class Journal: Sendable {
         public var segmentSize: Int = 64 * 1024 * 1024
         /// The largest record accepted (a whole batch of events is many records, not one).
         public var maxRecordSize: Int = 16 * 1024 * 1024
+        /// A segment holding records is also sealed once its first record is this old
+        /// (microseconds), so retention can delete by time even when traffic is light.
+        public var segmentMaxAge: Int64 = 3_600_000_000
+        /// Segments that end before this sequence are not read at start-up: a snapshot
+        /// covers them (see `JournalStore`). Zero reads them all.
+        public var recoverFrom: UInt64 = 0
 
         public init(directory: String) {
             self.directory = directory
@@ -68,6 +74,8 @@ public final class Journal: Sendable {
         var lastSync: Int64 = 0
         /// The file holds zeros up to here (see `prepareAhead`).
         var zeroedEnd = 0
+        /// Commit time of the segment's first record, once it has one.
+        var firstTimestamp: Int64?
     }
 
     /// How far ahead of the data the active segment is kept written with zeros, and in
@@ -85,7 +93,7 @@ public final class Journal: Sendable {
     private let onCommit: CommitObserver
     private let queue = WorkQueue<Batch>()
     private let writer: Mutex<WriterState>
-    private let readers = Mutex<[UInt64: Int32]>([:])
+    private let readers = Mutex<[UInt64: SegmentReader]>([:])
     private let stickyFailure = Mutex<JournalError?>(nil)
     private let thread = Mutex<pthread_t?>(nil)
     private let syncs = Atomic<Int>(0)
@@ -106,12 +114,9 @@ public final class Journal: Sendable {
         }
         let recovered = try JournalRecovery.recover(configuration: configuration, logger: logger, replay: onCommit)
         recovery = recovered.report
-        var readerFDs: [UInt64: Int32] = [:]
+        var readerFDs: [UInt64: SegmentReader] = [:]
         for base in recovered.segmentBases {
-            let path = directory + "/" + SegmentFile.name(base: base)
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw JournalError.failed("open", errno, file: path) }
-            readerFDs[base] = fd
+            readerFDs[base] = try SegmentReader(path: directory + "/" + SegmentFile.name(base: base))
         }
         var state: WriterState
         if let last = recovered.segmentBases.last {
@@ -130,14 +135,13 @@ public final class Journal: Sendable {
             let fd = open(path, O_WRONLY | O_CLOEXEC)
             guard fd >= 0 else { throw JournalError.failed("open", errno, file: path) }
             state = WriterState(fd: fd, segmentBase: last, segmentPath: path, size: recovered.lastSegmentSize,
-                                nextSequence: recovered.report.lastSequence + 1, lastTimestamp: recovered.lastTimestamp)
+                                nextSequence: recovered.report.lastSequence + 1, lastTimestamp: recovered.lastTimestamp,
+                                firstTimestamp: recovered.lastSegmentFirstTimestamp)
         } else {
             let base = recovered.report.lastSequence + 1
             let fd = try SegmentFile.create(directory: directory, base: base)
             let path = directory + "/" + SegmentFile.name(base: base)
-            let reader = open(path, O_RDONLY | O_CLOEXEC)
-            guard reader >= 0 else { throw JournalError.failed("open", errno, file: path) }
-            readerFDs[base] = reader
+            readerFDs[base] = try SegmentReader(path: path)
             state = WriterState(fd: fd, segmentBase: base, segmentPath: path, size: SegmentFile.headerSize,
                                 nextSequence: base, lastTimestamp: recovered.lastTimestamp)
         }
@@ -147,8 +151,16 @@ public final class Journal: Sendable {
     }
 
     deinit {
-        readers.withLock { fds in fds.values.forEach { Glibc.close($0) } }
         writer.withLock { _ = Glibc.close($0.fd) }
+    }
+
+    /// The segment being appended to.
+    public var activeSegment: UInt64 { writer.withLock { $0.segmentBase } }
+
+    /// Stops reading a segment retention deleted. A read in progress keeps its descriptor
+    /// (`SegmentReader` closes it when the last holder lets go).
+    func forget(segment base: UInt64) {
+        _ = readers.withLock { $0.removeValue(forKey: base) }
     }
 
     /// Records written (lazy ones included) and `fdatasync` calls made since open. With only
@@ -184,7 +196,7 @@ public final class Journal: Sendable {
     public func read(_ location: RecordLocation) throws(JournalError) -> JournalRecord {
         let fd = try reader(for: location)
         // Named only for an error: formatting the name on every read cost nearly as much as the read.
-        let bytes = try SegmentFile.readExactly(fd, count: Int(location.length), at: Int(location.offset),
+        let bytes = try SegmentFile.readExactly(fd.fd, count: Int(location.length), at: Int(location.offset),
                                                 file: SegmentFile.name(base: location.segment))
         guard let record = bytes.withUnsafeBytes({ decodeRecord($0, at: 0, location) }) else {
             throw .corrupt(file: SegmentFile.name(base: location.segment), offset: Int(location.offset), reason: "the record no longer decodes")
@@ -199,7 +211,7 @@ public final class Journal: Sendable {
     public func read(_ location: RecordLocation, readAhead: inout JournalReadAhead) throws(JournalError) -> JournalRecord {
         if let held = readAhead.record(at: location, decode: decodeRecord) { return held }
         let fd = try reader(for: location)
-        try readAhead.fill(from: fd, segment: location.segment, at: Int(location.offset), atLeast: Int(location.length))
+        try readAhead.fill(from: fd.fd, segment: location.segment, at: Int(location.offset), atLeast: Int(location.length))
         // The bytes were read just now: a record that does not decode from them is corrupt.
         guard let record = readAhead.record(at: location, decode: decodeRecord) else {
             throw .corrupt(file: SegmentFile.name(base: location.segment), offset: Int(location.offset), reason: "the record no longer decodes")
@@ -207,7 +219,7 @@ public final class Journal: Sendable {
         return record
     }
 
-    private func reader(for location: RecordLocation) throws(JournalError) -> Int32 {
+    private func reader(for location: RecordLocation) throws(JournalError) -> SegmentReader {
         guard let fd = readers.withLock({ $0[location.segment] }) else {
             throw .corrupt(file: SegmentFile.name(base: location.segment), offset: Int(location.offset), reason: "no such segment")
         }
@@ -312,13 +324,14 @@ public final class Journal: Sendable {
     /// Frames every entry, writes them in one `pwrite` and syncs once (unless every batch is
     /// lazy and the last sync is recent).
     private func write(_ batches: [Batch], state: inout WriterState) throws(JournalError) -> [[JournalRecord]] {
-        if state.size >= configuration.segmentSize {
-            try roll(&state)
-        }
         var clock = timespec()
         clock_gettime(CLOCK_REALTIME, &clock)
         // Timestamps never go backwards in journal order, even if the wall clock does.
         let timestamp = max(Int64(clock.tv_sec) * 1_000_000 + Int64(clock.tv_nsec / 1000), state.lastTimestamp)
+        if state.size >= configuration.segmentSize
+            || (state.firstTimestamp.map { timestamp - $0 >= configuration.segmentMaxAge } ?? false) {
+            try roll(&state)
+        }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(batches.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.payload.count + RecordFraming.headerSize } })
         var committed: [[JournalRecord]] = []
@@ -348,6 +361,7 @@ public final class Journal: Sendable {
         state.size += buffer.count
         state.nextSequence = sequence
         state.lastTimestamp = timestamp
+        if state.firstTimestamp == nil && !buffer.isEmpty { state.firstTimestamp = timestamp }
         return committed
     }
 
@@ -394,10 +408,12 @@ public final class Journal: Sendable {
         let base = state.nextSequence
         let fd = try SegmentFile.create(directory: configuration.directory, base: base)
         let path = configuration.directory + "/" + SegmentFile.name(base: base)
-        let reader = open(path, O_RDONLY | O_CLOEXEC)
-        guard reader >= 0 else {
+        let reader: SegmentReader
+        do throws(JournalError) {
+            reader = try SegmentReader(path: path)
+        } catch {
             Glibc.close(fd)
-            throw JournalError.failed("open", errno, file: path)
+            throw error
         }
         readers.withLock { $0[base] = reader }
         Glibc.close(state.fd)
@@ -405,4 +421,18 @@ public final class Journal: Sendable {
                             nextSequence: base, lastTimestamp: state.lastTimestamp, lastSync: state.lastSync)
         logger.info("journal segment started", metadata: ["segment": "\(SegmentFile.name(base: base))"])
     }
+}
+
+/// A read-only descriptor of one segment, closed when the last holder lets go: retention may
+/// drop a segment while a reader is in the middle of a `pread` on it, and closing the number
+/// under that reader could make it read whatever file gets the number next.
+final class SegmentReader: Sendable {
+    let fd: Int32
+
+    init(path: String) throws(JournalError) {
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw JournalError.failed("open", errno, file: path) }
+    }
+
+    deinit { Glibc.close(fd) }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import JSON
 import Logging
 import Runtime
@@ -12,25 +15,96 @@ public final class JournalStore: GatewayStore {
         public var segmentSize = 64 * 1024 * 1024
         /// How long a repeated `Idempotency-Key` or producer `id` answers with the original.
         public var idempotencyWindow: Duration = .seconds(24 * 3600)
+        public var retention = RetentionPolicy()
+        /// How often indexes, snapshots and retention are looked after.
+        public var maintenanceInterval: Duration = .seconds(1)
 
         public init(directory: String) {
             self.directory = directory
+        }
+
+        /// A segment is also sealed once it is this old, so retention can act on light
+        /// traffic: a quarter of the retention, between a second and an hour.
+        var segmentMaxAge: Duration {
+            min(.seconds(3600), max(.seconds(1), retention.retention / 4))
         }
     }
 
     let journal: Journal
     let state: GatewayState
+    let history: EventHistory
+    let maintainer: HistoryMaintainer
+    /// The sequence the snapshot recovery started from covers (0 without one).
+    public let recoveredFromSnapshot: UInt64
+    private let logger: Logger
 
-    /// Opens (creating if needed) and recovers the journal in `directory`, folding every
-    /// record into memory before it returns.
+    /// Opens (creating if needed) and recovers the store in `directory`: the newest valid
+    /// snapshot, then the journal after it; sealed segments are not read, only their index
+    /// files opened (a missing or damaged one is rebuilt from its segment).
     public init(configuration: Configuration, logger: Logger) throws(JournalError) {
-        let state = GatewayState(idempotencyWindow: configuration.idempotencyWindow)
-        self.state = state
-        var journalConfiguration = Journal.Configuration(directory: configuration.directory)
-        journalConfiguration.segmentSize = configuration.segmentSize
-        journal = try Journal(configuration: journalConfiguration, logger: logger) { records in
-            state.apply(records)
+        let directory = configuration.directory
+        self.logger = logger
+        if mkdir(directory, 0o750) != 0 && errno != EEXIST {
+            throw JournalError.failed("mkdir", errno, file: directory)
         }
+        AtomicFile.removeLeftovers(in: directory)
+        let window = configuration.idempotencyWindow.microseconds
+        let state = GatewayState(idempotencyWindow: configuration.idempotencyWindow)
+        var covered: UInt64 = 0
+        let bases = try SegmentFile.list(in: directory)
+        if let snapshot = FoldSnapshot.loadNewest(in: directory, idempotencyWindow: window, logger: logger) {
+            state.restore(snapshot.fold)
+            covered = snapshot.covered
+        } else if let first = bases.first, first > 1 {
+            // Segments were deleted and no snapshot holds the state they had: what is left
+            // is folded, and state records from the deleted segments are gone.
+            logger.critical("no readable snapshot, and the journal's first segments were deleted by retention: state recorded in them is lost",
+                            metadata: ["first-segment": "\(SegmentFile.name(base: first))"])
+        }
+        // Sealed segments: their index files, and the first one that needs rebuilding.
+        var files: [SegmentIndexFile] = []
+        var recoverFrom = bases.last ?? 0
+        for (index, base) in bases.enumerated().dropLast() {
+            let next = bases[index + 1]
+            if next - 1 > covered { recoverFrom = min(recoverFrom, base) }
+            do throws(SegmentIndexFile.OpenError) {
+                files.append(try SegmentIndexFile(directory: directory, base: base,
+                                                  segmentLength: SegmentFile.size(directory: directory, base: base)))
+            } catch {
+                if case .damaged = error {
+                    logger.warning("segment index damaged; rebuilding it from the segment",
+                                   metadata: ["segment": "\(SegmentFile.name(base: base))", "reason": "\(error)"])
+                }
+                recoverFrom = min(recoverFrom, base)
+            }
+        }
+        let snapshotCovers = covered
+        let history = EventHistory(directory: directory, sealed: files, activeBase: bases.first(where: { $0 >= recoverFrom }) ?? 1)
+        self.state = state
+        self.history = history
+        recoveredFromSnapshot = covered
+        var journalConfiguration = Journal.Configuration(directory: directory)
+        journalConfiguration.segmentSize = configuration.segmentSize
+        journalConfiguration.segmentMaxAge = configuration.segmentMaxAge.microseconds
+        journalConfiguration.recoverFrom = recoverFrom
+        journal = try Journal(configuration: journalConfiguration, logger: logger) { records in
+            // The index first: once the fold releases an event's reservation, its id must be
+            // found in history (`ingest`'s id check relies on it).
+            history.apply(records)
+            if let first = records.first, first.sequence > snapshotCovers {
+                state.apply(records)
+            } else {
+                let fresh = records.filter { $0.sequence > snapshotCovers }
+                if !fresh.isEmpty { state.apply(fresh) }
+            }
+        }
+        history.dropSealingIndexes(withFiles: Set(files.map(\.summary.base)))
+        maintainer = HistoryMaintainer(journal: journal, state: state, history: history, policy: configuration.retention,
+                                       directory: directory, interval: configuration.maintenanceInterval, logger: logger)
+        // Indexes rebuilt by the recovery are written now, and the state snapshotted if the
+        // recovery had to fold more than the active segment.
+        try maintainer.writeIndexesAndSnapshot(force: recoverFrom < (bases.last ?? 0) || covered == 0 && bases.count > 1)
+        try maintainer.start()
     }
 
     public var recovery: Journal.RecoveryReport { journal.recovery }
@@ -40,8 +114,16 @@ public final class JournalStore: GatewayStore {
 
     public var unavailableReason: String? { journal.failure.map { "\($0)" } }
 
+    /// Stops the background work, closes the journal, and snapshots the final state so the
+    /// next start folds nothing.
     public func close() {
+        maintainer.stop()
         journal.close()
+        do throws(JournalError) {
+            try maintainer.writeIndexesAndSnapshot(force: true)
+        } catch {
+            logger.warning("final snapshot not written; the next start folds more of the journal", metadata: ["error": "\(error)"])
+        }
     }
 
     // MARK: - EventStore
@@ -66,9 +148,13 @@ public final class JournalStore: GatewayStore {
             switch reservation {
             case .fresh:
                 fresh.append(index)
-            case .repeated(let eventIndex):
+            case .repeated(let entry):
                 do throws(StoreError) {
-                    join.resolve(index, try receipt(ofEventAt: eventIndex))
+                    guard let receipt = try receipt(of: entry, repeating: events[index]) else {
+                        state.release(reservations.enumerated().compactMap { if case .fresh = $1 { events[$0] } else { nil } })
+                        return .conflict(index: index, .keyReused(events[index].idempotencyKey ?? ""))
+                    }
+                    join.resolve(index, receipt)
                 } catch {
                     join.fail(error)
                 }
@@ -78,6 +164,20 @@ public final class JournalStore: GatewayStore {
         }
         guard !fresh.isEmpty else { return join.arm() }
         let written = fresh.map { events[$0] }
+        // A producer's id must be new to all history, not only to the window: looked up in
+        // the index now that the reservation keeps a concurrent request from taking it.
+        for event in written where event.idempotencyKey == event.id {
+            do throws(StoreError) {
+                if try eventLocation(id: event.id) != nil {
+                    state.release(written)
+                    return .conflict(index: events.firstIndex(of: event) ?? 0, .idTaken(event.id))
+                }
+            } catch {
+                state.release(written)
+                join.fail(error)
+                return join.arm()
+            }
+        }
         let freshIndexes = fresh
         // All or nothing: a repeat whose original could not be read back fails the request,
         // so nothing new may be written for it either.
@@ -111,18 +211,32 @@ public final class JournalStore: GatewayStore {
         }
     }
 
-    /// The receipt of an event stored earlier (a repeat): its id is read back from the journal.
-    private func receipt(ofEventAt index: Int) throws(StoreError) -> EventReceipt {
-        let entry = state.event(atIndex: index)
-        guard let event = try read(entry.reference) else {
+    /// The receipt of an event stored earlier (a repeat): its id is read back from the
+    /// journal, and its key compared, since the window holds keys by hash. Nil when the key
+    /// only collided with another's hash (astronomically rare: the request is refused as a
+    /// conflict rather than risk a second event under one key).
+    private func receipt(of entry: GatewayFold.KeyEntry, repeating event: NewEvent) throws(StoreError) -> EventReceipt? {
+        guard let stored = try read(EventReference(sequence: entry.sequence, location: entry.location)) else {
             throw StoreError(.corrupt, "the original event at sequence \(entry.sequence) could not be read back")
         }
-        return EventReceipt(id: event.id, sequence: entry.sequence, receivedAt: entry.receivedAt, duplicate: true)
+        guard stored.idempotencyKey == event.idempotencyKey, stored.source == event.source else { return nil }
+        return EventReceipt(id: stored.id, sequence: entry.sequence, receivedAt: entry.timestamp, duplicate: true)
+    }
+
+    /// Where the event with this id is, if it is retained.
+    private func eventLocation(id: String) throws(StoreError) -> StoredEvent? {
+        for location in history.candidates(id: id) {
+            // A candidate that no longer reads (deleted meanwhile, or a damaged index) is
+            // not this event.
+            guard let record = try? journal.read(location), let original = record.unwrappingCarried(),
+                  original.kind == .event, let event = try? EventRecord.decode(original.payload), event.id == id else { continue }
+            return StoredEvent(original, event)
+        }
+        return nil
     }
 
     public func event(id: String) throws(StoreError) -> StoredEvent? {
-        guard let entry = state.event(id: id) else { return nil }
-        return try read(entry.reference)
+        try eventLocation(id: id)
     }
 
     public func event(at reference: EventReference) throws(StoreError) -> StoredEvent? {
@@ -131,18 +245,22 @@ public final class JournalStore: GatewayStore {
 
     public func events(_ query: EventQuery) throws(StoreError) -> [StoredEvent] {
         var events: [StoredEvent] = []
-        for entry in state.events(query) {
-            if let event = try read(entry.reference) { events.append(event) }
+        for (entry, segment) in history.events(query) {
+            let reference = EventReference(sequence: entry.sequence, location: entry.position.location(in: segment))
+            // Deleted by retention since the index was read: skipped, as if it had expired first.
+            guard let event = try? read(reference) else { continue }
+            if let type = query.type, event.type != type { continue }  // a type-hash collision
+            events.append(event)
         }
         return events
     }
 
     public func attempts(ofEvent id: String) throws(StoreError) -> [AttemptEntry]? {
-        guard let locations = state.attemptLocations(ofEvent: id) else { return nil }
+        guard let event = try eventLocation(id: id) else { return nil }
         var attempts: [AttemptEntry] = []
-        for location in locations {
+        for location in history.attempts(ofEvent: event.reference.sequence) {
             // One unreadable attempt record does not hide the others.
-            guard let record = try? self.record(at: location),
+            guard let record = try? journal.read(location),
                   let outcome = try? DeliveryAttemptRecord.decode(record.payload) else { continue }
             attempts.append(AttemptEntry(outcome: outcome, recordedAt: record.timestamp))
         }
@@ -151,21 +269,27 @@ public final class JournalStore: GatewayStore {
 
     public var eventCount: Int { state.eventCount }
 
-    /// Reads an event record back; nil if the location holds another kind of record.
-    private func read(_ reference: EventReference) throws(StoreError) -> StoredEvent? {
-        let record = try self.record(at: reference.location)
-        guard record.kind == .event, let event = try? EventRecord.decode(record.payload) else { return nil }
-        return StoredEvent(
-            reference: reference, id: event.id, type: event.type, source: event.source, partitionKey: event.partitionKey,
-            occurredAt: event.occurredAt, receivedAt: record.timestamp, data: event.data)
+    /// The commit time of the oldest event still retained, once retention has deleted any.
+    public var retainedSince: Int64? {
+        let summaries = history.summaries()
+        guard let first = summaries.first, first.base > 1 || maintainer.segmentsDeleted > 0 else { return nil }
+        return summaries.first(where: { $0.eventCount > 0 })?.minTime ?? wallClockMicroseconds()
     }
 
-    private func record(at location: RecordLocation) throws(StoreError) -> JournalRecord {
+    /// Reads an event record back (a carried copy as its original); nil if the location
+    /// holds another kind of record. An event retention moved is followed to its new place.
+    private func read(_ reference: EventReference) throws(StoreError) -> StoredEvent? {
+        let record: JournalRecord
         do {
-            return try journal.read(location)
+            record = try journal.read(reference.location)
         } catch {
-            throw StoreError(error)
+            guard let moved = state.owedLocation(of: reference.sequence), moved != reference.location,
+                  let again = try? journal.read(moved) else { throw StoreError(error) }
+            record = again
         }
+        guard let original = record.unwrappingCarried(), original.kind == .event,
+              let event = try? EventRecord.decode(original.payload) else { return nil }
+        return StoredEvent(original, event)
     }
 
     // MARK: - ConfigurationStore
@@ -211,7 +335,10 @@ public final class JournalStore: GatewayStore {
 
     public func pendingSnapshot() -> PendingSnapshot { state.pendingSnapshot() }
 
-    public func makeEventReader() -> any DeliveryEventReader { JournalEventReader(journal: journal) }
+    public func makeEventReader() -> any DeliveryEventReader {
+        let state = self.state
+        return JournalEventReader(journal: journal) { state.owedLocation(of: $0) }
+    }
 
     /// One journal append (one hand-off to the writer) for all of them, without an
     /// `fdatasync` of their own (`durable: false`).
@@ -300,9 +427,12 @@ private final class IngestJoin: Sendable {
 final class JournalEventReader: DeliveryEventReader {
     private let journal: Journal
     private var readAhead = JournalReadAhead()
+    /// Where an event is now, when retention carried it out of the segment it was in.
+    private let relocated: (UInt64) -> RecordLocation?
 
-    init(journal: Journal) {
+    init(journal: Journal, relocated: @escaping (UInt64) -> RecordLocation?) {
         self.journal = journal
+        self.relocated = relocated
     }
 
     /// Written straight from the journal record's bytes: it runs for every delivery.
@@ -335,12 +465,20 @@ final class JournalEventReader: DeliveryEventReader {
         return (try? EventRecord.decode(record.payload, includeData: false))?.partitionKey
     }
 
+    /// The event's record (a carried copy unwrapped), followed to its new place if moved.
     private func record(_ event: EventReference) throws(StoreError) -> JournalRecord {
+        let record: JournalRecord
         do {
-            return try journal.read(event.location, readAhead: &readAhead)
+            record = try journal.read(event.location, readAhead: &readAhead)
         } catch {
-            throw StoreError(error)
+            guard let moved = relocated(event.sequence), moved != event.location,
+                  let again = try? journal.read(moved, readAhead: &readAhead) else { throw StoreError(error) }
+            record = again
         }
+        guard let original = record.unwrappingCarried() else {
+            throw StoreError(.corrupt, "a carried event record at sequence \(record.sequence) does not decode")
+        }
+        return original
     }
 }
 
@@ -350,6 +488,15 @@ extension StoreError {
         case .corrupt: self.init(.corrupt, "\(error)")
         default: self.init(.unavailable, "\(error)")
         }
+    }
+}
+
+extension StoredEvent {
+    init(_ record: JournalRecord, _ event: EventRecord) {
+        self.init(
+            reference: EventReference(sequence: record.sequence, location: record.location), id: event.id, type: event.type,
+            source: event.source, partitionKey: event.partitionKey, occurredAt: event.occurredAt, receivedAt: record.timestamp,
+            data: event.data, idempotencyKey: event.idempotencyKey)
     }
 }
 

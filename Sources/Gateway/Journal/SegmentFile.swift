@@ -57,6 +57,12 @@ enum SegmentFile {
         return fd
     }
 
+    /// The size of the segment at `base` in bytes (0 if it cannot be read).
+    static func size(directory: String, base: UInt64) -> Int {
+        var info = stat()
+        return stat(directory + "/" + name(base: base), &info) == 0 ? Int(info.st_size) : 0
+    }
+
     static func syncDirectory(_ directory: String) throws(JournalError) {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw JournalError.failed("open", errno, file: directory) }

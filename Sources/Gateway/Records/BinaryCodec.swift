@@ -37,6 +37,8 @@ struct BinaryReader {
         self.bytes = bytes
     }
 
+    var remaining: Int { bytes.count - position }
+
     mutating func byte() throws(Malformed) -> UInt8 {
         guard position < bytes.count else { throw Malformed() }
         defer { position += 1 }

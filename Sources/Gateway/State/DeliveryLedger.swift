@@ -1,11 +1,23 @@
 import Runtime
-/// What the gateway owes one subscription: the events fanned out to it, in journal order, and
-/// how far each has got. Part of the fold of the journal (DESIGN.md invariant 3): fan-out is
-/// decided when the event record is applied, against the subscriptions as they stood at that
-/// point of the journal, so a restart or a replay reaches exactly the same set; attempt
-/// outcomes are journal records too, so after a restart every pending delivery resumes with
-/// its attempt count and schedule.
+/// What the gateway owes one subscription: the events fanned out to it and not yet delivered
+/// or dead-lettered, in journal order, with how far each has got, and its dead letters. Part
+/// of the fold of the journal (DESIGN.md invariant 3): fan-out is decided when the event
+/// record is applied, against the subscriptions as they stood at that point of the journal,
+/// so a restart or a replay reaches exactly the same set; attempt outcomes are journal
+/// records too, so after a restart every pending delivery resumes with its attempt count and
+/// schedule.
+///
+/// Its size follows live work, not history (issue 9): a delivered event leaves no trace here
+/// but the counters. Events are named by their journal sequence and found by their location,
+/// which retention may move (`relocate`) when it carries an owed event out of a segment it
+/// deletes.
 struct DeliveryLedger: Sendable, Equatable {
+    /// A delivery not yet finished: where its event is and, once attempted, how far it got.
+    struct Open: Sendable, Equatable {
+        var location: RecordLocation
+        var progress: Progress?
+    }
+
     /// Progress of a delivery that has been attempted and is not finished.
     struct Progress: Sendable, Equatable {
         var attempts: Int
@@ -15,46 +27,46 @@ struct DeliveryLedger: Sendable, Equatable {
     }
 
     struct DeadLetter: Sendable, Equatable {
-        var eventIndex: Int32
+        var location: RecordLocation
         var attempts: Int
         var deadLetteredAt: Int64
         var reason: String
     }
 
-    /// Event indexes fanned out here, in journal order. Finished ones stay in place and are
-    /// skipped; `head` moves past a finished prefix so the common case stays cheap.
-    private(set) var queue = ChunkedArray<Int32>()
-    private var head = 0
-    private var finished = BitSet()
-    private(set) var progress: [Int32: Progress] = [:]
-    /// Dead letters by event index, and their order of arrival.
-    private(set) var deadLetters: [Int32: DeadLetter] = [:]
-    private(set) var deadLetterOrder: [Int32] = []
-    private(set) var delivered = 0
-    private(set) var attempts = 0
-    private(set) var failedAttempts = 0
-    /// Deliveries not yet delivered or dead-lettered.
-    private(set) var pendingCount = 0
-    /// Durations of the latest attempts (microseconds), a ring for the latency percentiles.
-    private(set) var recentDurations: [Int64] = []
-    private var nextDuration = 0
     struct LastError: Sendable, Equatable {
         var message: String
         var at: Int64
     }
 
+    /// Sequences fanned out here, in the order they became owed. A finished one stays until
+    /// it reaches the front (it is skipped meanwhile), so finishing out of order is O(1).
+    private(set) var order = ChunkedQueue<UInt64>()
+    /// The unfinished deliveries, by event sequence.
+    private(set) var open: [UInt64: Open] = [:]
+    /// Dead letters by event sequence, and their order of arrival.
+    private(set) var deadLetters: [UInt64: DeadLetter] = [:]
+    private(set) var deadLetterOrder: [UInt64] = []
+    private(set) var delivered = 0
+    private(set) var attempts = 0
+    private(set) var failedAttempts = 0
+    /// Durations of the latest attempts (microseconds), a ring for the latency percentiles.
+    private(set) var recentDurations: [Int64] = []
+    private(set) var nextDuration = 0
     private(set) var lastError: LastError?
     static let durationWindow = 1024
 
-    mutating func fanOut(_ eventIndex: Int32) {
-        queue.append(eventIndex)
-        pendingCount += 1
+    /// Deliveries not yet delivered or dead-lettered.
+    var pendingCount: Int { open.count }
+
+    mutating func fanOut(_ sequence: UInt64, at location: RecordLocation) {
+        // Owed already (a resend of a pending event): it keeps its place and progress.
+        guard open[sequence] == nil else { return }
+        open[sequence] = Open(location: location)
+        order.push(sequence)
     }
 
     /// Applies one attempt's outcome.
-    mutating func record(_ outcome: DeliveryAttemptRecord, eventIndex: Int32, at timestamp: Int64) {
-        // An outcome for a delivery already finished (a duplicate attempt after a crash) is
-        // counted but changes nothing.
+    mutating func record(_ outcome: DeliveryAttemptRecord, at timestamp: Int64) {
         attempts += 1
         if recentDurations.count < Self.durationWindow {
             recentDurations.append(outcome.durationMicroseconds)
@@ -62,90 +74,91 @@ struct DeliveryLedger: Sendable, Equatable {
             recentDurations[nextDuration] = outcome.durationMicroseconds
             nextDuration = (nextDuration + 1) % Self.durationWindow
         }
-        if outcome.result != .delivered { lastError = LastError(message: outcome.summary, at: timestamp) }
-        guard !finished.contains(Int(eventIndex)) else {
-            if outcome.result != .delivered { failedAttempts += 1 }
-            return
+        if outcome.result != .delivered {
+            failedAttempts += 1
+            lastError = LastError(message: outcome.summary, at: timestamp)
         }
-        if outcome.result != .delivered { failedAttempts += 1 }
+        // An outcome for a delivery already finished (a duplicate attempt after a crash) is
+        // counted but changes nothing.
+        guard let current = open[outcome.sequence] else { return }
         switch outcome.result {
         case .retryScheduled:
-            let first = progress[eventIndex]?.firstAttemptAt ?? timestamp
-            progress[eventIndex] = Progress(
-                attempts: Int(outcome.attempt), firstAttemptAt: first, nextAttemptAt: outcome.nextAttemptAt,
-                lastError: outcome.summary)
+            open[outcome.sequence]?.progress = Progress(
+                attempts: Int(outcome.attempt), firstAttemptAt: current.progress?.firstAttemptAt ?? timestamp,
+                nextAttemptAt: outcome.nextAttemptAt, lastError: outcome.summary)
         case .delivered:
-            progress[eventIndex] = nil
-            finished.insert(Int(eventIndex))
+            open[outcome.sequence] = nil
             delivered += 1
-            pendingCount -= 1
         case .deadLettered:
-            progress[eventIndex] = nil
-            finished.insert(Int(eventIndex))
-            pendingCount -= 1
-            deadLetterOrder.append(eventIndex)
-            deadLetters[eventIndex] = DeadLetter(
-                eventIndex: eventIndex, attempts: Int(outcome.attempt), deadLetteredAt: timestamp, reason: outcome.summary)
+            open[outcome.sequence] = nil
+            deadLetterOrder.append(outcome.sequence)
+            deadLetters[outcome.sequence] = DeadLetter(
+                location: current.location, attempts: Int(outcome.attempt), deadLetteredAt: timestamp, reason: outcome.summary)
         }
-        advanceHead()
+        dropFinishedFront()
     }
 
     /// Puts dead letters back in line with a fresh attempt count (an operator's redeliver).
-    /// Each joins the queue again at the end; if its first place is still ahead of the head,
-    /// `pending` meets it there first and skips the repeat.
-    mutating func redeliver(_ eventIndexes: [Int32]) {
-        let requested = Set(eventIndexes)
-        for index in deadLetterOrder where requested.contains(index) {
-            deadLetters[index] = nil
-            finished.remove(Int(index))
-            queue.append(index)
-            pendingCount += 1
+    /// Returns the ones that were dead letters, with their locations, in arrival order.
+    mutating func redeliver(_ sequences: [UInt64]) -> [(sequence: UInt64, location: RecordLocation)] {
+        let requested = Set(sequences)
+        var moved: [(UInt64, RecordLocation)] = []
+        for sequence in deadLetterOrder where requested.contains(sequence) {
+            guard let letter = deadLetters.removeValue(forKey: sequence) else { continue }
+            fanOut(sequence, at: letter.location)
+            moved.append((sequence, letter.location))
         }
         deadLetterOrder.removeAll { requested.contains($0) }
+        return moved
     }
 
     /// Drops a dead letter for good.
-    mutating func discardDeadLetter(_ eventIndex: Int32) {
-        guard deadLetters.removeValue(forKey: eventIndex) != nil else { return }
-        deadLetterOrder.removeAll { $0 == eventIndex }
+    mutating func discardDeadLetter(_ sequence: UInt64) {
+        guard deadLetters.removeValue(forKey: sequence) != nil else { return }
+        deadLetterOrder.removeAll { $0 == sequence }
     }
 
-    /// Pending deliveries in journal order, with their progress if attempted.
-    func pending(limit: Int = .max) -> [(eventIndex: Int32, progress: Progress?)] {
-        var result: [(Int32, Progress?)] = []
-        var position = head
-        var seen = Set<Int32>()
-        while position < queue.count && result.count < limit {
-            let index = queue[position]
-            position += 1
-            guard !finished.contains(Int(index)), seen.insert(index).inserted else { continue }
-            result.append((index, progress[index]))
+    /// The event at `sequence` now lives at `location` (retention carried it forward).
+    mutating func relocate(_ sequence: UInt64, to location: RecordLocation) {
+        open[sequence]?.location = location
+        deadLetters[sequence]?.location = location
+    }
+
+    /// Where this ledger still needs the event at `sequence`, if it does.
+    func location(of sequence: UInt64) -> RecordLocation? {
+        open[sequence]?.location ?? deadLetters[sequence]?.location
+    }
+
+    /// Pending deliveries in the order they became owed, with their progress if attempted.
+    func pending(limit: Int = .max) -> [(sequence: UInt64, open: Open)] {
+        var result: [(UInt64, Open)] = []
+        var seen = Set<UInt64>()
+        for sequence in order.elements where result.count < limit {
+            // A redelivered or resent event is in `order` twice: its first place counts.
+            guard let item = open[sequence], seen.insert(sequence).inserted else { continue }
+            result.append((sequence, item))
         }
         return result
     }
 
-    private mutating func advanceHead() {
-        while head < queue.count && finished.contains(Int(queue[head])) { head += 1 }
-    }
-}
-
-/// A set of small non-negative integers, one bit each.
-struct BitSet: Sendable, Equatable {
-    private var words: [UInt64] = []
-
-    func contains(_ value: Int) -> Bool {
-        let word = value >> 6
-        return word < words.count && words[word] & (1 << UInt64(value & 63)) != 0
+    private mutating func dropFinishedFront() {
+        while let first = order.first, open[first] == nil { order.popFirst() }
     }
 
-    mutating func insert(_ value: Int) {
-        let word = value >> 6
-        if word >= words.count { words.append(contentsOf: repeatElement(0, count: word - words.count + 1)) }
-        words[word] |= 1 << UInt64(value & 63)
+    /// Rebuilds a ledger from its parts (a snapshot).
+    init(order: [UInt64], open: [UInt64: Open], deadLetters: [UInt64: DeadLetter], deadLetterOrder: [UInt64],
+         delivered: Int, attempts: Int, failedAttempts: Int, recentDurations: [Int64], nextDuration: Int, lastError: LastError?) {
+        order.forEach { self.order.push($0) }
+        self.open = open
+        self.deadLetters = deadLetters
+        self.deadLetterOrder = deadLetterOrder
+        self.delivered = delivered
+        self.attempts = attempts
+        self.failedAttempts = failedAttempts
+        self.recentDurations = recentDurations
+        self.nextDuration = nextDuration
+        self.lastError = lastError
     }
 
-    mutating func remove(_ value: Int) {
-        let word = value >> 6
-        if word < words.count { words[word] &= ~(1 << UInt64(value & 63)) }
-    }
+    init() {}
 }

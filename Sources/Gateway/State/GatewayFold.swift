@@ -12,28 +12,18 @@ import Runtime
 /// snapshots of the next stage serialize it. `GatewayState` puts a lock, the idempotency
 /// reservations and the queries around it.
 struct GatewayFold: Sendable, Equatable {
-    /// Where an accepted event lives and what is needed to find it without reading it.
-    struct EventEntry: Sendable, Equatable {
+    /// A producer's key, inside the window: which event it made, and the digest a repeat
+    /// must match. Keys are held as a stable 64-bit hash (`StableHash`), not as strings: a
+    /// hash that matches is confirmed against the key stored in the event record itself.
+    struct KeyEntry: Sendable, Equatable {
+        var digest: KeyDigest
         var sequence: UInt64
         var location: RecordLocation
-        /// Microseconds since the epoch at which the journal committed it.
-        var receivedAt: Int64
-        /// Index into `typeNames`.
-        var typeIndex: Int32
-
-        var reference: EventReference { EventReference(sequence: sequence, location: location) }
-    }
-
-    /// A producer's key, inside the window: which event it made, and the digest a repeat
-    /// must match.
-    struct KeyEntry: Sendable, Equatable {
-        var eventIndex: Int
-        var digest: [UInt8]
         var timestamp: Int64
     }
 
     struct KeyAge: Sendable, Equatable {
-        var key: String
+        var hash: UInt64
         var timestamp: Int64
     }
 
@@ -48,13 +38,11 @@ struct GatewayFold: Sendable, Equatable {
     /// How long an idempotency key is remembered, in microseconds.
     let idempotencyWindow: Int64
 
-    private(set) var events = ChunkedArray<EventEntry>()
-    private(set) var eventsByID = ShardedDictionary<String, Int>()
-    private(set) var typeNames: [String] = []
-    private(set) var typeIndexes: [String: Int32] = [:]
-    private(set) var keys = ShardedDictionary<String, KeyEntry>()
+    /// Events folded since the journal began (retained or not).
+    private(set) var eventCount = 0
+    private(set) var keys: [UInt64: KeyEntry] = [:]
     /// Keys in commit order, to expire the oldest first.
-    private var keyAges = ChunkedQueue<KeyAge>()
+    private(set) var keyAges = ChunkedQueue<KeyAge>()
     private(set) var eventTypes: [String: EventTypeState] = [:]
     private(set) var sources: [String: SourceState] = [:]
     private(set) var sourcesByDigest: [[UInt8]: String] = [:]
@@ -63,8 +51,6 @@ struct GatewayFold: Sendable, Equatable {
     private var routes = SubscriptionRoutes()
     /// What each subscription is owed, by subscription id.
     private(set) var ledgers: [String: DeliveryLedger] = [:]
-    /// Where each event's delivery-attempt records are, by event index (for the attempts view).
-    private(set) var attemptLocations = ShardedDictionary<Int32, [RecordLocation]>()
     /// Records that did not decode (never expected; counted so it is visible).
     private(set) var undecodable = 0
     /// The sequence of the last record folded.
@@ -72,6 +58,32 @@ struct GatewayFold: Sendable, Equatable {
 
     init(idempotencyWindow: Int64) {
         self.idempotencyWindow = idempotencyWindow
+    }
+
+    /// The fold a snapshot describes (`FoldSnapshot`); what is derived (routes, sources by
+    /// token) is derived again.
+    init(idempotencyWindow: Int64, restoring parts: FoldSnapshot.Parts) {
+        self.idempotencyWindow = idempotencyWindow
+        eventCount = parts.eventCount
+        keys = parts.keys
+        parts.keyAges.forEach { keyAges.push($0) }
+        eventTypes = parts.eventTypes
+        for source in parts.sources {
+            sources[source.name] = source
+            sourcesByDigest[source.tokenDigest] = source.name
+        }
+        for subscription in parts.subscriptions { store(subscription) }
+        ledgers = parts.ledgers
+        undecodable = parts.undecodable
+        appliedThrough = parts.appliedThrough
+    }
+
+    /// What a snapshot keeps of this fold.
+    var snapshotParts: FoldSnapshot.Parts {
+        FoldSnapshot.Parts(
+            eventCount: eventCount, keys: keys, keyAges: Array(keyAges.elements), eventTypes: eventTypes,
+            sources: Array(sources.values), subscriptions: Array(subscriptions.values), ledgers: ledgers,
+            undecodable: undecodable, appliedThrough: appliedThrough)
     }
 
     // MARK: - Folding
@@ -156,24 +168,33 @@ struct GatewayFold: Sendable, Equatable {
             ledgers[id] = nil
         case .deliveryAttempted:
             let outcome = try DeliveryAttemptRecord.decode(record.payload)
-            if let index = eventIndex(ofSequence: outcome.sequence) {
-                ledgers[outcome.subscriptionID]?.record(outcome, eventIndex: Int32(index), at: record.timestamp)
-                attemptLocations[Int32(index)] = (attemptLocations[Int32(index)] ?? []) + [record.location]
-            }
+            ledgers[outcome.subscriptionID]?.record(outcome, at: record.timestamp)
         case .deadLettersChanged:
             let change = try DeadLettersChangedRecord.decode(record.payload)
-            let positions = change.sequences.compactMap { eventIndex(ofSequence: $0) }
-            let indexes = positions.map(Int32.init)
             switch change.action {
             case .redeliver:
-                ledgers[change.subscriptionID]?.redeliver(indexes)
+                let moved = ledgers[change.subscriptionID]?.redeliver(change.sequences) ?? []
                 // The delivery side hears of them as of new fan-outs.
-                for position in positions {
+                for (sequence, location) in moved {
                     effects.fannedOut.append(FanOut(
-                        subscriptionID: change.subscriptionID, event: events[position].reference, partitionKey: nil,
-                        cause: record.sequence))
+                        subscriptionID: change.subscriptionID, event: EventReference(sequence: sequence, location: location),
+                        partitionKey: nil, cause: record.sequence))
                 }
-            case .discard: indexes.forEach { ledgers[change.subscriptionID]?.discardDeadLetter($0) }
+            case .discard: change.sequences.forEach { ledgers[change.subscriptionID]?.discardDeadLetter($0) }
+            }
+        case .eventCarried:
+            // Retention copied an owed event out of a segment it is about to delete: whoever
+            // owes it now finds it here.
+            let carried = try CarriedEventRecord.decodeHeader(record.payload)
+            for id in ledgers.keys where ledgers[id]?.location(of: carried.sequence) != nil {
+                ledgers[id]?.relocate(carried.sequence, to: record.location)
+            }
+        case .deliveriesOwed:
+            let owed = try DeliveriesOwedRecord.decode(record.payload)
+            guard subscriptions[owed.subscriptionID] != nil else { return }
+            for event in owed.events {
+                ledgers[owed.subscriptionID, default: DeliveryLedger()].fanOut(event.sequence, at: event.location)
+                effects.fannedOut.append(FanOut(subscriptionID: owed.subscriptionID, event: event, partitionKey: nil, cause: record.sequence))
             }
         default:
             // A kind this build does not know (a newer writer): skip it, do not fail start-up.
@@ -190,18 +211,8 @@ struct GatewayFold: Sendable, Equatable {
 
     private mutating func applyEvent(_ record: JournalRecord, now: Int64, into effects: inout Effects) throws(BinaryReader.Malformed) {
         let event = try EventRecord.decode(record.payload, includeData: false)
-        let typeIndex: Int32
-        if let known = typeIndexes[event.type] {
-            typeIndex = known
-        } else {
-            typeIndex = Int32(typeNames.count)
-            typeNames.append(event.type)
-            typeIndexes[event.type] = typeIndex
-        }
-        let index = events.count
-        events.append(EventEntry(sequence: record.sequence, location: record.location, receivedAt: record.timestamp, typeIndex: typeIndex))
-        eventsByID[event.id] = index
-        fanOut(event, record, eventIndex: Int32(index), into: &effects)
+        eventCount += 1
+        fanOut(event, record, into: &effects)
         if let key = event.idempotencyKey {
             let scoped = Self.scopedKey(key, source: event.source)
             effects.committedKeys.append((scoped, EventReceipt(id: event.id, sequence: record.sequence, receivedAt: record.timestamp)))
@@ -214,8 +225,10 @@ struct GatewayFold: Sendable, Equatable {
                     let full = try EventRecord.decode(record.payload)
                     digest = IngestDigest.canonical(of: full)
                 }
-                keys[scoped] = KeyEntry(eventIndex: index, digest: digest, timestamp: record.timestamp)
-                keyAges.push(KeyAge(key: scoped, timestamp: record.timestamp))
+                let hash = StableHash.of(scoped)
+                keys[hash] = KeyEntry(digest: KeyDigest(digest), sequence: record.sequence, location: record.location,
+                                      timestamp: record.timestamp)
+                keyAges.push(KeyAge(hash: hash, timestamp: record.timestamp))
             }
         }
     }
@@ -223,7 +236,7 @@ struct GatewayFold: Sendable, Equatable {
     /// Decides, once and in journal order, which subscriptions an event goes to: those not
     /// disabled (410) whose patterns match its type and whose filter matches its data. Paused
     /// ones are included: their deliveries wait. `data` is decoded only if a filter needs it.
-    private mutating func fanOut(_ event: EventRecord, _ record: JournalRecord, eventIndex: Int32, into effects: inout Effects) {
+    private mutating func fanOut(_ event: EventRecord, _ record: JournalRecord, into effects: inout Effects) {
         let candidates: [String]
         if let target = event.targetSubscription {
             candidates = [target]
@@ -240,7 +253,7 @@ struct GatewayFold: Sendable, Equatable {
                 }
                 guard let value = data ?? nil, filter.matches(value) else { continue }
             }
-            ledgers[id, default: DeliveryLedger()].fanOut(eventIndex)
+            ledgers[id, default: DeliveryLedger()].fanOut(record.sequence, at: record.location)
             effects.fannedOut.append(FanOut(
                 subscriptionID: id, event: EventReference(sequence: record.sequence, location: record.location),
                 partitionKey: event.partitionKey, cause: record.sequence))
@@ -250,8 +263,8 @@ struct GatewayFold: Sendable, Equatable {
     /// Forgets idempotency keys that left the window.
     mutating func expireKeys(now: Int64) {
         while let oldest = keyAges.first, now - oldest.timestamp >= idempotencyWindow {
-            if keys[oldest.key]?.timestamp == oldest.timestamp {
-                keys[oldest.key] = nil
+            if keys[oldest.hash]?.timestamp == oldest.timestamp {
+                keys[oldest.hash] = nil
             }
             keyAges.popFirst()
         }
@@ -264,25 +277,39 @@ struct GatewayFold: Sendable, Equatable {
 
     // MARK: - Lookups
 
-    /// Events are in sequence order, so a binary search finds one by its sequence.
-    func eventIndex(ofSequence sequence: UInt64) -> Int? {
-        let index = firstEvent(after: sequence - min(sequence, 1))
-        return index < events.count && events[index].sequence == sequence ? index : nil
-    }
+    /// The entry of a scoped key inside the window. Its hash matched: the caller confirms
+    /// the key against the stored event.
+    func key(_ scoped: String) -> KeyEntry? { keys[StableHash.of(scoped)] }
 
-    /// The index of the first event with a sequence above `sequence`. Sequences are dense
-    /// from the first record, but state records share the numbering, so it is a binary search.
-    func firstEvent(after sequence: UInt64) -> Int {
-        var low = 0
-        var high = events.count
-        while low < high {
-            let middle = (low + high) / 2
-            if events[middle].sequence <= sequence { low = middle + 1 } else { high = middle }
+    /// Every event some subscription still needs (pending or dead-lettered), with where it is
+    /// now: what retention must carry forward rather than delete.
+    func owedEvents(in segment: UInt64) -> [UInt64: RecordLocation] {
+        var owed: [UInt64: RecordLocation] = [:]
+        for ledger in ledgers.values {
+            for (sequence, item) in ledger.open where item.location.segment == segment { owed[sequence] = item.location }
+            for (sequence, letter) in ledger.deadLetters where letter.location.segment == segment { owed[sequence] = letter.location }
         }
-        return low
+        return owed
+    }
+}
+
+/// A SHA-256 digest held inline (four words, no heap allocation): what a repeat's digest is
+/// compared with for every idempotency key inside the window.
+struct KeyDigest: Sendable, Equatable {
+    var words: (UInt64, UInt64, UInt64, UInt64)
+
+    init(_ bytes: [UInt8]) {
+        var padded = [UInt8](repeating: 0, count: 32)
+        for (index, byte) in bytes.prefix(32).enumerated() { padded[index] = byte }
+        func word(_ at: Int) -> UInt64 {
+            padded[at..<(at + 8)].enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        }
+        words = (word(0), word(8), word(16), word(24))
     }
 
-    func key(_ scoped: String) -> KeyEntry? { keys[scoped] }
+    init(words: (UInt64, UInt64, UInt64, UInt64)) {
+        self.words = words
+    }
 
-    func eventIndex(id: String) -> Int? { eventsByID[id] }
+    static func == (lhs: KeyDigest, rhs: KeyDigest) -> Bool { lhs.words == rhs.words }
 }

@@ -33,6 +33,15 @@ final class GatewayState: Sendable {
         self.clock = clock
     }
 
+    /// Starts from a fold restored from a snapshot (before any record is applied).
+    func restore(_ fold: GatewayFold) {
+        storage.withLock { $0.fold = fold }
+    }
+
+    /// The fold as it stands: a copy that shares storage until either side changes (the
+    /// writer's next change then copies what it touches, once).
+    func currentFold() -> GatewayFold { read { $0 } }
+
     // MARK: - Folding
 
     /// Folds committed (or replayed) records in, in journal order; then releases the keys
@@ -73,8 +82,9 @@ final class GatewayState: Sendable {
     enum Reservation {
         /// New: written by this request; its key and id are held until it commits or fails.
         case fresh
-        /// The same request was stored before, as the event at this index of the fold.
-        case repeated(eventIndex: Int)
+        /// The same request was stored before (by this key's hash: the caller confirms the
+        /// key against the stored event).
+        case repeated(GatewayFold.KeyEntry)
         /// The same request is being written by another request right now; `wait` hears
         /// when it ends.
         case inFlight
@@ -131,13 +141,14 @@ final class GatewayState: Sendable {
         if let key = event.idempotencyKey {
             let scoped = GatewayFold.scopedKey(key, source: event.source)
             if let entry = state.fold.key(scoped) {
-                return entry.digest == event.digest ? .repeated(eventIndex: entry.eventIndex) : .conflict(.keyReused(key))
+                return entry.digest == KeyDigest(event.digest) ? .repeated(entry) : .conflict(.keyReused(key))
             }
             if let held = state.reserved.keys[scoped] {
                 return held.digest == event.digest ? .inFlight : .conflict(.keyReused(key))
             }
         }
-        if state.fold.eventIndex(id: event.id) != nil || state.reserved.ids.contains(event.id) {
+        // Ids in history are checked by the store, against its index, once this is held.
+        if state.reserved.ids.contains(event.id) {
             return .conflict(.idTaken(event.id))
         }
         return .fresh
@@ -190,44 +201,26 @@ final class GatewayState: Sendable {
 
     // MARK: - Queries
 
-    var eventCount: Int { read { $0.events.count } }
+    var eventCount: Int { read { $0.eventCount } }
 
-    func event(id: String) -> GatewayFold.EventEntry? {
-        read { fold in fold.eventIndex(id: id).map { fold.events[$0] } }
+    /// Every event still owed in `segment`, with where it is now.
+    func owedEvents(in segment: UInt64) -> [UInt64: RecordLocation] { read { $0.owedEvents(in: segment) } }
+
+    /// Where some subscription still needs the event at `sequence`, if one does: the current
+    /// place of an event retention moved.
+    func owedLocation(of sequence: UInt64) -> RecordLocation? {
+        read { fold in fold.ledgers.values.lazy.compactMap { $0.location(of: sequence) }.first }
     }
 
-    func event(atIndex index: Int) -> GatewayFold.EventEntry {
-        read { $0.events[index] }
-    }
-
-    /// Events after sequence `after`, oldest first, optionally of one type and within a time
-    /// range, at most `limit`.
-    func events(_ query: EventQuery) -> [GatewayFold.EventEntry] {
+    /// Dead letters older than `cutoff`, by subscription (for `--dead-letter-retention`).
+    func deadLetters(before cutoff: Int64) -> [String: [UInt64]] {
         read { fold in
-            var typeIndex: Int32?
-            if let type = query.type {
-                guard let known = fold.typeIndexes[type] else { return [] }
-                typeIndex = known
+            var expired: [String: [UInt64]] = [:]
+            for (id, ledger) in fold.ledgers {
+                let old = ledger.deadLetterOrder.filter { (ledger.deadLetters[$0]?.deadLetteredAt ?? .max) < cutoff }
+                if !old.isEmpty { expired[id] = old }
             }
-            var result: [GatewayFold.EventEntry] = []
-            var index = fold.firstEvent(after: query.after)
-            while index < fold.events.count && result.count < query.limit {
-                let entry = fold.events[index]
-                index += 1
-                if let typeIndex, entry.typeIndex != typeIndex { continue }
-                if let since = query.since, entry.receivedAt < since { continue }
-                if let until = query.until, entry.receivedAt >= until { break }
-                result.append(entry)
-            }
-            return result
-        }
-    }
-
-    /// Where the delivery-attempt records of an event are, oldest first.
-    func attemptLocations(ofEvent id: String) -> [RecordLocation]? {
-        read { fold in
-            guard let index = fold.eventIndex(id: id) else { return nil }
-            return fold.attemptLocations[Int32(index)] ?? []
+            return expired
         }
     }
 
@@ -264,9 +257,9 @@ final class GatewayState: Sendable {
 
     private static func pending(for subscriptionID: String, in fold: GatewayFold, limit: Int) -> [PendingDelivery] {
         guard let ledger = fold.ledgers[subscriptionID] else { return [] }
-        return ledger.pending(limit: limit).map { item in
+        return ledger.pending(limit: limit).map { sequence, item in
             PendingDelivery(
-                event: fold.events[Int(item.eventIndex)].reference, attempts: item.progress?.attempts ?? 0,
+                event: EventReference(sequence: sequence, location: item.location), attempts: item.progress?.attempts ?? 0,
                 firstAttemptAt: item.progress?.firstAttemptAt, nextAttemptAt: item.progress?.nextAttemptAt,
                 lastError: item.progress?.lastError)
         }
@@ -291,9 +284,9 @@ final class GatewayState: Sendable {
     func deadLetters(for subscriptionID: String) -> [DeadLetterEntry] {
         read { fold in
             guard let ledger = fold.ledgers[subscriptionID] else { return [] }
-            return ledger.deadLetterOrder.compactMap { index in
-                guard let letter = ledger.deadLetters[index] else { return nil }
-                return DeadLetterEntry(event: fold.events[Int(index)].reference, attempts: letter.attempts,
+            return ledger.deadLetterOrder.compactMap { sequence in
+                guard let letter = ledger.deadLetters[sequence] else { return nil }
+                return DeadLetterEntry(event: EventReference(sequence: sequence, location: letter.location), attempts: letter.attempts,
                                        deadLetteredAt: letter.deadLetteredAt, reason: letter.reason)
             }
         }

@@ -21,8 +21,16 @@ public protocol EventStore: Sendable {
     /// Every delivery attempt of the event, oldest first; nil when there is no such event.
     func attempts(ofEvent id: String) throws(StoreError) -> [AttemptEntry]?
 
-    /// How many events are stored.
+    /// How many events were ever stored (retained or not).
     var eventCount: Int { get }
+
+    /// The commit time (microseconds) of the oldest event still retained, once retention has
+    /// deleted any; nil while the whole history is kept.
+    var retainedSince: Int64? { get }
+}
+
+extension EventStore {
+    public var retainedSince: Int64? { nil }
 }
 
 /// An event ready to be stored: validated, its id chosen, its digest computed.
@@ -103,6 +111,8 @@ public struct StoredEvent: Sendable, Equatable {
     public var receivedAt: Int64
     /// The exact bytes the producer sent.
     public var data: [UInt8]
+    /// The producer's `Idempotency-Key` or own id, if it gave one.
+    public var idempotencyKey: String? = nil
 
     public var sequence: UInt64 { reference.sequence }
 }

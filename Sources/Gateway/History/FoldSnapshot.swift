@@ -1,0 +1,301 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import JSON
+import JSONSchema
+import Runtime
+
+/// The fold of the journal (`GatewayFold`) written to a file, with the sequence it covers:
+/// recovery loads the newest valid snapshot and folds only the records after it, so restart
+/// time follows the journal written since the last snapshot, not the whole history, and
+/// state records (subscriptions, types, sources) outlive the segments retention deletes.
+///
+/// File: `snapshot-<covered sequence, 20 digits>.snap`, written atomically (`AtomicFile`):
+///
+///     "WHGSNAP1" | u64 covered sequence | u64 body length | u32 body CRC | u32 header CRC | body
+///
+/// The body is the fold's parts in `BinaryWriter` form, versioned by its first byte.
+enum FoldSnapshot {
+    static let magic: [UInt8] = Array("WHGSNAP1".utf8)
+    static let prefix = "snapshot-"
+    static let suffix = ".snap"
+    static let headerSize = 32
+    static let version: UInt8 = 1
+
+    /// What a snapshot holds: the fold minus what can be derived from it.
+    struct Parts: Equatable {
+        var eventCount: Int
+        var keys: [UInt64: GatewayFold.KeyEntry]
+        var keyAges: [GatewayFold.KeyAge]
+        var eventTypes: [String: EventTypeState]
+        var sources: [SourceState]
+        var subscriptions: [Subscription]
+        var ledgers: [String: DeliveryLedger]
+        var undecodable: Int
+        var appliedThrough: UInt64
+    }
+
+    struct Damaged: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func name(covering sequence: UInt64) -> String {
+        let digits = String(sequence)
+        return prefix + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + suffix
+    }
+
+    static func sequence(fromName name: String) -> UInt64? {
+        guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
+        return UInt64(name.dropFirst(prefix.count).dropLast(suffix.count))
+    }
+
+    /// Snapshots in `directory`, newest first, by the sequence their name says they cover.
+    static func list(in directory: String) -> [UInt64] {
+        AtomicFile.names(in: directory, endingWith: suffix).compactMap(sequence(fromName:)).sorted(by: >)
+    }
+
+    static func encode(_ fold: GatewayFold) -> [UInt8] {
+        let parts = fold.snapshotParts
+        var writer = BinaryWriter(capacity: 4096)
+        writer.byte(version)
+        writer.integer(UInt64(parts.eventCount))
+        writer.integer(UInt64(parts.undecodable))
+        writer.integer(parts.appliedThrough)
+        writer.integer(UInt32(parts.keys.count))
+        for (hash, entry) in parts.keys.sorted(by: { $0.key < $1.key }) {
+            writer.integer(hash)
+            writer.integer(entry.digest.words.0)
+            writer.integer(entry.digest.words.1)
+            writer.integer(entry.digest.words.2)
+            writer.integer(entry.digest.words.3)
+            writer.integer(entry.sequence)
+            writer.location(entry.location)
+            writer.integer(entry.timestamp)
+        }
+        writer.integer(UInt32(parts.keyAges.count))
+        for age in parts.keyAges {
+            writer.integer(age.hash)
+            writer.integer(age.timestamp)
+        }
+        writer.integer(UInt32(parts.eventTypes.count))
+        for type in parts.eventTypes.values.sorted(by: { $0.name < $1.name }) {
+            writer.string(type.name)
+            writer.string(type.description)
+            writer.blob(type.schemaText)
+            writer.byte(type.archived ? 1 : 0)
+            writer.integer(type.createdAt)
+            writer.integer(type.updatedAt)
+        }
+        writer.integer(UInt32(parts.sources.count))
+        for source in parts.sources.sorted(by: { $0.name < $1.name }) {
+            writer.string(source.name)
+            writer.blob(source.tokenDigest)
+            writer.integer(source.createdAt)
+        }
+        writer.integer(UInt32(parts.subscriptions.count))
+        for subscription in parts.subscriptions.sorted(by: { $0.id < $1.id }) {
+            writer.blob(JSONParser.serialize(subscription.storedJSON()))
+            writer.integer(subscription.createdAt)
+            writer.integer(subscription.updatedAt)
+        }
+        writer.integer(UInt32(parts.ledgers.count))
+        for (id, ledger) in parts.ledgers.sorted(by: { $0.key < $1.key }) {
+            writer.string(id)
+            writer.ledger(ledger)
+        }
+        let body = writer.bytes
+        var header = magic
+        appendLittleEndian(parts.appliedThrough, to: &header)
+        appendLittleEndian(UInt64(body.count), to: &header)
+        appendLittleEndian(body.withUnsafeBytes { RecordFraming.checksum($0) }, to: &header)
+        appendLittleEndian(header.withUnsafeBytes { RecordFraming.checksum($0) }, to: &header)
+        return header + body
+    }
+
+    /// The fold in `bytes`, checked end to end (header, checksums, every field).
+    static func decode(_ bytes: [UInt8], idempotencyWindow: Int64) throws(Damaged) -> GatewayFold {
+        guard bytes.count >= headerSize, Array(bytes[0..<8]) == magic else { throw Damaged(description: "not a snapshot") }
+        func u64(_ at: Int) -> UInt64 { bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt64.self).littleEndian } }
+        func u32(_ at: Int) -> UInt32 { bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian } }
+        let headerChecksum = bytes.withUnsafeBytes { RecordFraming.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<28])) }
+        guard u32(28) == headerChecksum else { throw Damaged(description: "header checksum mismatch") }
+        guard Int(u64(16)) == bytes.count - headerSize else { throw Damaged(description: "cut short") }
+        let body = Array(bytes[headerSize...])
+        guard body.withUnsafeBytes({ RecordFraming.checksum($0) }) == u32(24) else { throw Damaged(description: "body checksum mismatch") }
+        do throws(BinaryReader.Malformed) {
+            let parts = try decodeParts(body)
+            guard parts.appliedThrough == u64(8) else { throw BinaryReader.Malformed() }
+            return GatewayFold(idempotencyWindow: idempotencyWindow, restoring: parts)
+        } catch {
+            throw Damaged(description: "a field does not decode")
+        }
+    }
+
+    private static func decodeParts(_ body: [UInt8]) throws(BinaryReader.Malformed) -> Parts {
+        var reader = BinaryReader(body)
+        guard try reader.byte() == version else { throw BinaryReader.Malformed() }
+        var parts = Parts(eventCount: Int(try reader.integer(UInt64.self)), keys: [:], keyAges: [], eventTypes: [:], sources: [],
+                          subscriptions: [], ledgers: [:], undecodable: Int(try reader.integer(UInt64.self)),
+                          appliedThrough: try reader.integer(UInt64.self))
+        for _ in 0..<(try reader.count()) {
+            let hash = try reader.integer(UInt64.self)
+            let digest = KeyDigest(words: (try reader.integer(), try reader.integer(), try reader.integer(), try reader.integer()))
+            parts.keys[hash] = GatewayFold.KeyEntry(digest: digest, sequence: try reader.integer(), location: try reader.location(),
+                                                    timestamp: try reader.integer())
+        }
+        for _ in 0..<(try reader.count()) {
+            parts.keyAges.append(GatewayFold.KeyAge(hash: try reader.integer(), timestamp: try reader.integer()))
+        }
+        for _ in 0..<(try reader.count()) {
+            let name = try reader.string()
+            let description = try reader.string()
+            let schemaText = try reader.blob()
+            let archived = try reader.byte() == 1
+            // Compiled again, as the fold does from the journal (a schema a newer build
+            // refuses leaves the type without validation rather than unreadable).
+            let schema = schemaText.isEmpty ? nil : try? JSONSchema(JSONParser.parse(schemaText))
+            parts.eventTypes[name] = EventTypeState(name: name, description: description, schemaText: schemaText, schema: schema,
+                                                    archived: archived, createdAt: try reader.integer(), updatedAt: try reader.integer())
+        }
+        for _ in 0..<(try reader.count()) {
+            parts.sources.append(SourceState(name: try reader.string(), tokenDigest: try reader.blob(), createdAt: try reader.integer()))
+        }
+        for _ in 0..<(try reader.count()) {
+            guard let json = try? JSONParser.parse(try reader.blob()), var subscription = try? Subscription.fromStored(json) else {
+                throw BinaryReader.Malformed()
+            }
+            subscription.createdAt = try reader.integer()
+            subscription.updatedAt = try reader.integer()
+            parts.subscriptions.append(subscription)
+        }
+        for _ in 0..<(try reader.count()) {
+            parts.ledgers[try reader.string()] = try reader.ledger()
+        }
+        return parts
+    }
+}
+
+private extension BinaryWriter {
+    mutating func location(_ location: RecordLocation) {
+        integer(location.segment)
+        integer(location.offset)
+        integer(location.length)
+    }
+
+    mutating func ledger(_ ledger: DeliveryLedger) {
+        let order = Array(ledger.order.elements)
+        integer(UInt32(order.count))
+        order.forEach { integer($0) }
+        integer(UInt32(ledger.open.count))
+        for (sequence, item) in ledger.open.sorted(by: { $0.key < $1.key }) {
+            integer(sequence)
+            location(item.location)
+            if let progress = item.progress {
+                byte(1)
+                integer(Int64(progress.attempts))
+                integer(progress.firstAttemptAt)
+                integer(progress.nextAttemptAt)
+                string(progress.lastError)
+            } else {
+                byte(0)
+            }
+        }
+        integer(UInt32(ledger.deadLetterOrder.count))
+        for sequence in ledger.deadLetterOrder {
+            let letter = ledger.deadLetters[sequence]!
+            integer(sequence)
+            location(letter.location)
+            integer(Int64(letter.attempts))
+            integer(letter.deadLetteredAt)
+            string(letter.reason)
+        }
+        integer(Int64(ledger.delivered))
+        integer(Int64(ledger.attempts))
+        integer(Int64(ledger.failedAttempts))
+        integer(UInt32(ledger.recentDurations.count))
+        ledger.recentDurations.forEach { integer($0) }
+        integer(Int64(ledger.nextDuration))
+        if let lastError = ledger.lastError {
+            byte(1)
+            string(lastError.message)
+            integer(lastError.at)
+        } else {
+            byte(0)
+        }
+    }
+}
+
+private extension BinaryReader {
+    /// An element count, refused when larger than the bytes left could hold.
+    mutating func count() throws(BinaryReader.Malformed) -> Int {
+        let count = Int(try integer(UInt32.self))
+        guard count <= remaining else { throw BinaryReader.Malformed() }
+        return count
+    }
+
+    mutating func location() throws(BinaryReader.Malformed) -> RecordLocation {
+        RecordLocation(segment: try integer(), offset: try integer(), length: try integer())
+    }
+
+    mutating func ledger() throws(BinaryReader.Malformed) -> DeliveryLedger {
+        var order: [UInt64] = []
+        for _ in 0..<(try count()) { order.append(try integer()) }
+        var open: [UInt64: DeliveryLedger.Open] = [:]
+        for _ in 0..<(try count()) {
+            let sequence = try integer(UInt64.self)
+            var item = DeliveryLedger.Open(location: try location())
+            if try byte() == 1 {
+                item.progress = DeliveryLedger.Progress(attempts: Int(try integer(Int64.self)), firstAttemptAt: try integer(),
+                                                        nextAttemptAt: try integer(), lastError: try string())
+            }
+            open[sequence] = item
+        }
+        var deadLetters: [UInt64: DeliveryLedger.DeadLetter] = [:]
+        var deadLetterOrder: [UInt64] = []
+        for _ in 0..<(try count()) {
+            let sequence = try integer(UInt64.self)
+            deadLetters[sequence] = DeliveryLedger.DeadLetter(location: try location(), attempts: Int(try integer(Int64.self)),
+                                                              deadLetteredAt: try integer(), reason: try string())
+            deadLetterOrder.append(sequence)
+        }
+        let delivered = Int(try integer(Int64.self))
+        let attempts = Int(try integer(Int64.self))
+        let failedAttempts = Int(try integer(Int64.self))
+        var durations: [Int64] = []
+        for _ in 0..<(try count()) { durations.append(try integer()) }
+        let nextDuration = Int(try integer(Int64.self))
+        let lastError = try byte() == 1 ? DeliveryLedger.LastError(message: try string(), at: try integer()) : nil
+        return DeliveryLedger(order: order, open: open, deadLetters: deadLetters, deadLetterOrder: deadLetterOrder, delivered: delivered,
+                              attempts: attempts, failedAttempts: failedAttempts, recentDurations: durations,
+                              nextDuration: nextDuration, lastError: lastError)
+    }
+}
+
+extension FoldSnapshot {
+    /// How many snapshots are kept: the newest, and the one before it for when the newest
+    /// turns out damaged. Retention deletes only segments the older one covers, so either
+    /// can be folded forward from the segments that remain.
+    static let kept = 2
+
+    /// The newest snapshot in `directory` that reads back whole, with the sequence it
+    /// covers; damaged ones are logged and skipped.
+    static func loadNewest(in directory: String, idempotencyWindow: Int64, logger: Logger) -> (fold: GatewayFold, covered: UInt64)? {
+        for covered in list(in: directory) {
+            let path = directory + "/" + name(covering: covered)
+            do throws(Damaged) {
+                guard let bytes = AtomicFile.read(path) else { throw Damaged(description: "cannot be read") }
+                return (try decode(bytes, idempotencyWindow: idempotencyWindow), covered)
+            } catch {
+                logger.error("snapshot damaged; trying an older one or the journal", metadata: ["file": "\(path)", "reason": "\(error)"])
+            }
+        }
+        return nil
+    }
+
+    /// Writes `fold` as the newest snapshot and deletes all but the newest `kept`.
+    static func write(_ fold: GatewayFold, in directory: String) throws(JournalError) {
+        try AtomicFile.write(encode(fold), to: directory + "/" + name(covering: fold.appliedThrough), directory: directory)
+        for old in list(in: directory).dropFirst(kept) { unlink(directory + "/" + name(covering: old)) }
+    }
+}
