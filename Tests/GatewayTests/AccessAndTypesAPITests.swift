@@ -164,16 +164,19 @@ struct EventTypesAPITests {
 
 @Suite("Storage failure")
 struct StorageFailureAPITests {
-    /// The data directory on a 512 KiB tmpfs: publish until the disk is full. From the first
-    /// failure on, ingest answers 503 with Retry-After and /readyz fails; every event that got
-    /// a 202 is still readable.
+    /// The data directory on a tmpfs with 512 KiB left once a filler file is in it: publish
+    /// until the disk is full. Ingest then answers 503 with Retry-After and a detail that says
+    /// the disk is full, and /readyz fails; every event that got a 202 is still readable. Once
+    /// the filler is deleted, events are accepted again and /readyz passes, without a restart.
     @Test(.enabled(if: Capabilities.canMountTmpfs, "cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)"))
-    func aFullDiskTurnsIngestInto503AndReadyzRed() throws {
+    func aFullDiskAnswers503UntilSpaceIsFreed() throws {
         let directory = NSTemporaryDirectory() + "gateway-full-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try #require(Capabilities.run("/bin/mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", directory))
+        try #require(Capabilities.run("/bin/mount", "-t", "tmpfs", "-o", "size=768k", "tmpfs", directory))
         defer { Capabilities.run("/bin/umount", "-l", directory) }
+        let filler = directory + "/filler"
+        try Data(count: 256 * 1024).write(to: URL(fileURLWithPath: filler))
         var accepted: [String] = []
         var refusal: TestResponse?
         do {
@@ -190,14 +193,21 @@ struct StorageFailureAPITests {
             }
             let failed = try #require(refusal)
             #expect(failed.status == 503)
-            #expect(failed.header("retry-after") != nil)
-            #expect((failed.json["detail"] as? String)?.contains("full") == true, "\(failed.text)")
+            #expect(failed.header("retry-after") == "30")
+            #expect((failed.json["detail"] as? String)?.hasPrefix("The event was not stored: the disk is full") == true, "\(failed.text)")
             #expect(accepted.count > 5)
-            // Sticky: a tiny event fails too, and the gateway says it is not ready.
-            #expect(try gateway.request("POST", "/v1/events", body: #"{"type":"disk.fill","data":1}"#).status == 503)
             let readyz = try gateway.request("GET", "/readyz", token: nil)
             #expect(readyz.status == 503)
+            #expect((readyz.json["detail"] as? String)?.contains("the disk is full") == true, "\(readyz.text)")
             #expect(try gateway.request("GET", "/healthz", token: nil).status == 200)
+            for id in accepted { #expect(try gateway.request("GET", "/v1/events/\(id)").status == 200) }
+
+            try FileManager.default.removeItem(atPath: filler)
+            let again = try gateway.request("POST", "/v1/events", body: "{\"type\":\"disk.fill\",\"data\":{\"pad\":\"\(padding)\"}}")
+            #expect(again.status == 202, "\(again.text)")
+            #expect(try gateway.request("GET", "/readyz", token: nil).status == 200)
+            if let id = again.json["id"] as? String { accepted.append(id) }
+            try gateway.restart()
             for id in accepted { #expect(try gateway.request("GET", "/v1/events/\(id)").status == 200) }
             gateway.stop()
         }

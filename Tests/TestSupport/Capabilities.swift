@@ -13,6 +13,12 @@ public enum Capabilities {
         return true
     }()
 
+    /// util-linux's `prlimit`, if installed: it sets the limits of a running child process
+    /// (a file-size limit on gatewayd), where `setrlimit` would limit the whole test process.
+    public static let prlimit: String? = ["/usr/bin/prlimit", "/bin/prlimit"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+
     /// Runs a program to completion; true when it exits 0.
     @discardableResult
     public static func run(_ arguments: String...) -> Bool {

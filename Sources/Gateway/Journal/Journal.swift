@@ -23,7 +23,10 @@ import Synchronization
 /// again.
 ///
 /// A failed write or sync is sticky: every later append fails at once with the same error,
-/// because after a failure the file's tail is unknown until recovery looks at it.
+/// because after a failure the file's tail is unknown until recovery looks at it. Running out
+/// of space is the exception (see `refuseForSpace`): the writer cuts the file back to its last
+/// record, fails only the group that did not fit (`JournalError.diskFull`), and tries the
+/// next group as if nothing happened, so writes resume by themselves once space is freed.
 public final class Journal: Sendable {
     public struct Configuration: Sendable {
         public var directory: String
@@ -37,6 +40,10 @@ public final class Journal: Sendable {
         /// Segments that end before this sequence are not read at start-up: a snapshot
         /// covers them (see `JournalStore`). Zero reads them all.
         public var recoverFrom: UInt64 = 0
+        /// How long `shortOfSpace` reports a refusal for lack of space when no durable append
+        /// succeeds after it. Without it, a gateway taken out of rotation for being full
+        /// would get no traffic that could show it has space again.
+        public var shortOfSpaceHold: Duration = .seconds(30)
 
         public init(directory: String) {
             self.directory = directory
@@ -95,6 +102,9 @@ public final class Journal: Sendable {
     private let writer: Mutex<WriterState>
     private let readers = Mutex<[UInt64: SegmentReader]>([:])
     private let stickyFailure = Mutex<JournalError?>(nil)
+    /// The latest refusal for lack of space and when it was (monotonic microseconds), until
+    /// a durable append succeeds.
+    private let spaceShortage = Mutex<(error: JournalError, at: Int64)?>(nil)
     private let thread = Mutex<pthread_t?>(nil)
     private let syncs = Atomic<Int>(0)
     private let written = Atomic<Int>(0)
@@ -109,6 +119,10 @@ public final class Journal: Sendable {
         self.logger = logger
         self.onCommit = onCommit
         let directory = configuration.directory
+        // Under a file-size limit (RLIMIT_FSIZE) a write past it raises SIGXFSZ, which kills
+        // the process; ignored, the write fails with EFBIG, which the writer handles like a
+        // full disk.
+        signal(SIGXFSZ, SIG_IGN)
         if mkdir(directory, 0o750) != 0 && errno != EEXIST {
             throw JournalError.failed("mkdir", errno, file: directory)
         }
@@ -122,15 +136,18 @@ public final class Journal: Sendable {
         if let last = recovered.segmentBases.last {
             // A crash can leave the tail of the last segment written but never synced (lazy
             // appends): recovery read it from the page cache. Sync it before anything new is
-            // acknowledged, and before it may be sealed below, so a power cut later cannot
-            // leave a sealed segment short.
+            // acknowledged, and before it may be sealed, so a power cut later cannot leave a
+            // sealed segment short.
             let path = directory + "/" + SegmentFile.name(base: last)
             let fd = open(path, O_WRONLY | O_CLOEXEC)
             guard fd >= 0 else { throw JournalError.failed("open", errno, file: path) }
             defer { Glibc.close(fd) }
             guard fdatasync(fd) == 0 else { throw JournalError.failed("fdatasync", errno, file: path) }
         }
-        if let last = recovered.segmentBases.last, recovered.lastSegmentSize < configuration.segmentSize {
+        // The last segment stays active even when full: the first write rolls it (`write`),
+        // so a gateway restarted on a full disk starts, serves what it holds, and takes
+        // events again once there is space for the next segment.
+        if let last = recovered.segmentBases.last {
             let path = directory + "/" + SegmentFile.name(base: last)
             let fd = open(path, O_WRONLY | O_CLOEXEC)
             guard fd >= 0 else { throw JournalError.failed("open", errno, file: path) }
@@ -171,6 +188,14 @@ public final class Journal: Sendable {
 
     /// The error that stopped writes, if any. While set, the gateway is not ready.
     public var failure: JournalError? { stickyFailure.withLock { $0 } }
+
+    /// The `.diskFull` refusal of a recent append, while it stands: until a durable append
+    /// succeeds, or for `shortOfSpaceHold` after the latest such refusal. Not sticky like
+    /// `failure`; appends are tried all the same.
+    public var shortOfSpace: JournalError? {
+        guard let shortage = spaceShortage.withLock({ $0 }) else { return nil }
+        return monotonicMicroseconds() - shortage.at < configuration.shortOfSpaceHold.microseconds ? shortage.error : nil
+    }
 
     /// Queues `entries` to be written in order and made durable together. `completion` runs
     /// on the writer thread once they are on disk (or failed); keep it short. With
@@ -313,12 +338,39 @@ public final class Journal: Sendable {
             written.add(records.count, ordering: .relaxed)
             onCommit(records)
             for (batch, records) in zip(batches, committed) { batch.completion(.success(records)) }
+            // Only a durable append ends a shortage: a small lazy one may fit where events do not.
+            if batches.contains(where: \.durable) { endSpaceShortage() }
             // After the answers: the zeros for later batches are no part of this one's latency.
             writer.withLock { prepareAhead(&$0) }
         case .failure(let error):
-            becomeFailed(error)
+            if case .diskFull = error {
+                noteSpaceShortage(error)
+            } else {
+                becomeFailed(error)
+            }
             batches.forEach { $0.completion(.failure(error)) }
         }
+    }
+
+    /// Logged once per shortage, not per refused group: the log may well be on the full disk.
+    private func noteSpaceShortage(_ error: JournalError) {
+        let now = monotonicMicroseconds()
+        let isNew = spaceShortage.withLock { shortage -> Bool in
+            let isNew = shortage.map { now - $0.at >= configuration.shortOfSpaceHold.microseconds } ?? true
+            shortage = (error, now)
+            return isNew
+        }
+        if isNew {
+            logger.error("journal out of space; refusing writes until space is freed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func endSpaceShortage() {
+        let ended = spaceShortage.withLock { shortage -> Bool in
+            defer { shortage = nil }
+            return shortage != nil
+        }
+        if ended { logger.notice("journal writes succeed again after running out of space") }
     }
 
     /// Frames every entry, writes them in one `pwrite` and syncs once (unless every batch is
@@ -351,7 +403,12 @@ public final class Journal: Sendable {
             }
             committed.append(records)
         }
-        try SegmentFile.writeAll(state.fd, buffer, at: state.size, file: state.segmentPath)
+        do throws(JournalError) {
+            try SegmentFile.writeAll(state.fd, buffer, at: state.size, file: state.segmentPath)
+        } catch {
+            if error.isLackOfSpace { try refuseForSpace(&state) }
+            throw error
+        }
         let now = monotonicMicroseconds()
         if batches.contains(where: \.durable) || now - state.lastSync >= Self.lazySyncInterval {
             try sync(&state, now: now)
@@ -388,7 +445,34 @@ public final class Journal: Sendable {
         }
     }
 
+    /// After a group's `pwrite` found no space: undoes it, so the journal is as it was before
+    /// the group and the next one can be tried. Part of the group may be in the file (a short
+    /// write before the error): the file is cut back to the end of the last record written
+    /// before it, so no partial or refused record remains, and synced, so a power cut cannot
+    /// bring back refused records that happened to reach the disk whole (their sequence
+    /// numbers go to the next group). The cut also drops the zeros prepared ahead, which
+    /// frees their space; `prepareAhead` starts again from the new end.
+    ///
+    /// Throws `.diskFull` — not sticky — or, if the cut or its sync fails, that error, which
+    /// is: the file's tail is then unknown.
+    ///
+    /// Only a failed `pwrite` is undone so. A failed `fdatasync` stays sticky even for ENOSPC
+    /// (possible on NFS or thinly provisioned storage; local filesystems reserve blocks at
+    /// `pwrite`): after one, Linux may have marked the pages clean without writing them, so
+    /// records of earlier groups, already acknowledged, may be missing from the disk while the
+    /// page cache shows them, and a later sync would succeed without writing them. Nothing
+    /// cut here can repair that; only recovery, after a restart, reads what is really on disk.
+    private func refuseForSpace(_ state: inout WriterState) throws(JournalError) -> Never {
+        guard ftruncate(state.fd, off_t(state.size)) == 0 else {
+            throw JournalError.failed("ftruncate", errno, file: state.segmentPath)
+        }
+        state.zeroedEnd = state.size
+        try sync(&state, now: monotonicMicroseconds())
+        throw .diskFull(file: state.segmentPath)
+    }
+
     private func sync(_ state: inout WriterState, now: Int64) throws(JournalError) {
+        // Sticky, whatever the error (ENOSPC included): see `refuseForSpace`.
         guard fdatasync(state.fd) == 0 else { throw JournalError.failed("fdatasync", errno, file: state.segmentPath) }
         state.unsynced = false
         state.lastSync = now
@@ -398,16 +482,27 @@ public final class Journal: Sendable {
     /// Seals the active segment and starts the next, named by the next sequence number. A
     /// sealed segment is complete on disk and ends at its last record: the zeros prepared
     /// ahead are cut off, and what lazy appends left unsynced is synced with that.
+    ///
+    /// With no space for the next segment, the group that needed it is refused (`.diskFull`,
+    /// not sticky): the active segment stays active, already sealed on disk, and the next
+    /// group tries the roll again.
     private func roll(_ state: inout WriterState) throws(JournalError) {
         if state.zeroedEnd > state.size {
             // (`.max` after a failed preparation: a truncate to the data is right then too.)
             guard ftruncate(state.fd, off_t(state.size)) == 0 else { throw JournalError.failed("ftruncate", errno, file: state.segmentPath) }
+            state.zeroedEnd = state.size
             state.unsynced = true
         }
         if state.unsynced { try sync(&state, now: monotonicMicroseconds()) }
         let base = state.nextSequence
-        let fd = try SegmentFile.create(directory: configuration.directory, base: base)
         let path = configuration.directory + "/" + SegmentFile.name(base: base)
+        let fd: Int32
+        do throws(JournalError) {
+            fd = try SegmentFile.create(directory: configuration.directory, base: base)
+        } catch {
+            // `create` removed what it had made of the file, so the next roll starts clean.
+            throw error.isLackOfSpace ? .diskFull(file: path) : error
+        }
         let reader: SegmentReader
         do throws(JournalError) {
             reader = try SegmentReader(path: path)

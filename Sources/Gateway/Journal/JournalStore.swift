@@ -112,7 +112,10 @@ public final class JournalStore: GatewayStore {
     /// Records written and `fdatasync` calls made since open.
     public var statistics: (records: Int, syncs: Int) { journal.statistics }
 
-    public var unavailableReason: String? { journal.failure.map { "\($0)" } }
+    public var unavailableReason: String? {
+        if let failure = journal.failure { return "\(failure)" }
+        return journal.shortOfSpace.map { StoreError($0).message }
+    }
 
     /// Stops the background work, closes the journal, and snapshots the final state so the
     /// next start folds nothing.
@@ -486,6 +489,11 @@ extension StoreError {
     init(_ error: JournalError) {
         switch error {
         case .corrupt: self.init(.corrupt, "\(error)")
+        // For the producer: no path, and the promise that a retry can work (`.diskFull` is
+        // not sticky). The journal's own description, with the file, goes to the log.
+        case .diskFull:
+            self.init(.unavailable, "the disk is full (or a quota or file-size limit is reached); "
+                + "writes succeed again by themselves once space is freed")
         default: self.init(.unavailable, "\(error)")
         }
     }

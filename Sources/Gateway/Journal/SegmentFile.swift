@@ -41,7 +41,9 @@ enum SegmentFile {
     }
 
     /// Creates a new segment durably: the file with its header is synced, then the directory,
-    /// so the file's existence survives a crash too.
+    /// so the file's existence survives a crash too. On failure the file is removed again (it
+    /// holds no record), so a later attempt, once there is space, can create it afresh; if a
+    /// crash keeps it, recovery drops a last segment without a complete header.
     static func create(directory: String, base: UInt64) throws(JournalError) -> Int32 {
         let path = directory + "/" + name(base: base)
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
@@ -52,6 +54,7 @@ enum SegmentFile {
             try syncDirectory(directory)
         } catch {
             close(fd)
+            unlink(path)
             throw error
         }
         return fd
