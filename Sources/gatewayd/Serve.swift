@@ -65,6 +65,19 @@ struct Serve: ParsableCommand {
     @Option(help: "Journal segment size in MiB; a segment is sealed and a new one started past it.")
     var segmentSizeMb = 64
 
+    @Option(help: ArgumentHelp(
+        "How long events are kept (90s, 36h, 7d, ...). Sealed segments whose events are all older are deleted; events still pending for a subscriber or dead-lettered are carried forward first.",
+        valueName: "duration"))
+    var retention = "7d"
+
+    @Option(help: ArgumentHelp(
+        "Also delete the oldest sealed segments while the journal is larger than this (e.g. 10GiB); owed events are carried forward. Default: no size limit.",
+        valueName: "size"))
+    var retentionBytes: String?
+
+    @Option(help: ArgumentHelp("How long dead letters are kept before they are discarded (e.g. 14d).", valueName: "duration"))
+    var deadLetterRetention = "14d"
+
     @Flag(help: "Allow subscriptions to point at loopback, private, link-local and other non-public addresses (SSRF protection off).")
     var allowPrivateTargets = false
 
@@ -95,6 +108,27 @@ struct Serve: ParsableCommand {
         guard idempotencyWindow > 0, maxBatchEvents > 0, segmentSizeMb > 0 else {
             throw ValidationError("--idempotency-window, --max-batch-events and --segment-size-mb must be positive")
         }
+        _ = try retentionPolicy()
+    }
+
+    /// `--retention`, `--retention-bytes` and `--dead-letter-retention`, read.
+    func retentionPolicy() throws -> RetentionPolicy {
+        var policy = RetentionPolicy()
+        guard let retention = HumanUnits.duration(retention) else {
+            throw ValidationError("--retention: '\(retention)' is not a duration such as 90s, 36h or 7d")
+        }
+        guard let deadLetters = HumanUnits.duration(deadLetterRetention) else {
+            throw ValidationError("--dead-letter-retention: '\(deadLetterRetention)' is not a duration such as 90s, 36h or 14d")
+        }
+        policy.retention = retention
+        policy.deadLetterRetention = deadLetters
+        if let retentionBytes {
+            guard let bytes = HumanUnits.size(retentionBytes) else {
+                throw ValidationError("--retention-bytes: '\(retentionBytes)' is not a size such as 512MiB or 10GiB")
+            }
+            policy.retentionBytes = bytes
+        }
+        return policy
     }
 
     func run() throws {
@@ -137,6 +171,7 @@ struct Serve: ParsableCommand {
         var storeConfiguration = JournalStore.Configuration(directory: dataDir + "/journal")
         storeConfiguration.idempotencyWindow = .seconds(idempotencyWindow)
         storeConfiguration.segmentSize = segmentSizeMb * 1024 * 1024
+        storeConfiguration.retention = try retentionPolicy()
         var coreConfiguration = GatewayCore.Configuration()
         coreConfiguration.requireEventTypes = requireEventTypes
         coreConfiguration.maxBatchEvents = maxBatchEvents

@@ -171,6 +171,73 @@ struct GatewayFoldTests {
         }
     }
 
+    /// Issue 9: recovery loads a snapshot and folds only the records after it. For any journal
+    /// and any point in it, the snapshot written there, read back, and folded forward equals
+    /// the fold of the whole journal, and makes the same fan-outs after that point.
+    @Test func snapshotPlusTailEqualsTheWholeFold() async {
+        await propertyCheck(count: 150, input: Self.journals, Gen.int(in: 0...120)) { seeds, cut in
+            var records = JournalScript(seeds).records
+            records += Self.carriedAndOwed(after: records)
+            let point = min(cut, records.count)
+            let (whole, wholeFanOuts) = Self.fold(records)
+            let (head, _) = Self.fold(Array(records.prefix(point)))
+            guard var restored = try? FoldSnapshot.decode(FoldSnapshot.encode(head), idempotencyWindow: Self.window) else {
+                Issue.record("a snapshot did not read back")
+                return
+            }
+            #expect(restored == head)
+            let tailFanOuts = restored.apply(Array(records.dropFirst(point)), now: Self.now).fannedOut
+            #expect(restored == whole)
+            #expect(Self.normalized(tailFanOuts) == Self.normalized(wholeFanOuts.filter { $0.cause > UInt64(point) }))
+        }
+    }
+
+    /// Retention's and resend's records for a journal: every owed event carried (as
+    /// retention would before deleting its segment), then one event owed again to each
+    /// subscription.
+    static func carriedAndOwed(after records: [JournalRecord]) -> [JournalRecord] {
+        let (fold, _) = fold(records)
+        var extra: [JournalRecord] = []
+        func append(_ kind: RecordKind, _ payload: [UInt8]) {
+            let sequence = UInt64(records.count + extra.count + 1)
+            extra.append(JournalRecord(sequence: sequence, timestamp: JournalScript.timestamp(sequence), kind: kind, payload: payload,
+                                       location: RecordLocation(segment: 2, offset: sequence * 64, length: UInt32(payload.count + 25))))
+        }
+        for (sequence, _) in fold.owedEvents(in: 1).sorted(by: { $0.key < $1.key }) {
+            append(.eventCarried, CarriedEventRecord(records[Int(sequence) - 1]).encode())
+        }
+        if let event = records.first(where: { $0.kind == .event }) {
+            for id in fold.subscriptions.keys.sorted() {
+                append(.deliveriesOwed, DeliveriesOwedRecord(
+                    subscriptionID: id, replayID: "", events: [EventReference(sequence: event.sequence, location: event.location)]).encode())
+            }
+        }
+        return extra
+    }
+
+    @Test func carryingAnOwedEventMovesItWhereverItIsOwed() throws {
+        let subscription = Subscription(id: "sub_1", url: "https://a.example/", eventTypes: [EventTypePattern("*")!],
+                                        secrets: [.init(value: "whsec_one", expiresAt: nil)])
+        let event = EventRecord(id: "evt_1", type: "a.b", source: "admin", partitionKey: nil, occurredAt: nil, idempotencyKey: nil,
+                                bodyDigest: [], data: Array("{}".utf8), targetSubscription: nil)
+        let records = [
+            JournalRecord(sequence: 1, timestamp: 1, kind: .subscriptionUpserted, payload: JSONParser.serialize(subscription.storedJSON()),
+                          location: RecordLocation(segment: 1, offset: 16, length: 100)),
+            JournalRecord(sequence: 2, timestamp: 2, kind: .event, payload: event.encode(),
+                          location: RecordLocation(segment: 1, offset: 116, length: 80)),
+        ]
+        var fold = GatewayFold(idempotencyWindow: Self.window)
+        _ = fold.apply(records, now: Self.now)
+        #expect(fold.owedEvents(in: 1) == [2: records[1].location])
+        let carried = JournalRecord(sequence: 3, timestamp: 3, kind: .eventCarried, payload: CarriedEventRecord(records[1]).encode(),
+                                    location: RecordLocation(segment: 3, offset: 16, length: 120))
+        _ = fold.apply([carried], now: Self.now)
+        #expect(fold.owedEvents(in: 1).isEmpty)
+        #expect(fold.owedEvents(in: 3) == [2: carried.location])
+        let unwrapped = try #require(carried.unwrappingCarried())
+        #expect(unwrapped.sequence == 2 && unwrapped.timestamp == 2 && unwrapped.kind == .event && unwrapped.payload == records[1].payload)
+    }
+
     @Test func fanOutMatchesEveryLiveSubscriptionWhosePatternsAndFilterMatch() async {
         await propertyCheck(count: 150, input: Self.journals) { seeds in
             let records = JournalScript(seeds).records

@@ -1,3 +1,4 @@
+import Logging
 import Runtime
 import Synchronization
 
@@ -20,6 +21,8 @@ final class EventHistory: Sendable {
 
     let directory: String
     private let state: Mutex<State>
+    /// Sealed segments whose index file's body has been checked against its checksum.
+    private let verified = Mutex<Set<UInt64>>([])
 
     init(directory: String, sealed: [SegmentIndexFile], activeBase: UInt64) {
         self.directory = directory
@@ -56,7 +59,10 @@ final class EventHistory: Sendable {
             }
             state.withLock { state in
                 state.sealing.removeFirst()
-                state.sealed.append(file)
+                // In base order: a recovery may rebuild an older segment's index after newer
+                // ones were opened.
+                let place = state.sealed.firstIndex { $0.summary.base > file.summary.base } ?? state.sealed.count
+                state.sealed.insert(file, at: place)
             }
             written += 1
         }
@@ -77,11 +83,45 @@ final class EventHistory: Sendable {
         }
     }
 
-    /// Replaces a sealed segment's index (rebuilt after it was found damaged).
-    func replace(_ file: SegmentIndexFile) {
-        state.withLock { state in
-            if let index = state.sealed.firstIndex(where: { $0.summary.base == file.summary.base }) { state.sealed[index] = file }
+    /// Checks the body of every sealed index file not checked yet (at start-up, their
+    /// headers only are), and rebuilds from its segment any that fails. Returns how many were
+    /// rebuilt. Until then a damaged table can make a lookup miss (never return a wrong
+    /// event: every hit is confirmed on the record), so the maintainer runs this first.
+    func verifyIndexFiles(maxRecordSize: Int, logger: Logger) throws(JournalError) -> Int {
+        var rebuilt = 0
+        for file in sealedFiles() where !verified.withLock({ $0.contains(file.summary.base) }) {
+            if !file.verify() {
+                logger.warning("segment index damaged; rebuilding it from the segment",
+                               metadata: ["file": "\(file.path)"])
+                let builder = try Self.rebuild(segment: file.summary.base, directory: directory, maxRecordSize: maxRecordSize)
+                try SegmentIndexFile.write(builder, directory: directory)
+                do throws(SegmentIndexFile.OpenError) {
+                    let fresh = try SegmentIndexFile(directory: directory, base: builder.base, segmentLength: builder.summary.length)
+                    state.withLock { state in
+                        if let index = state.sealed.firstIndex(where: { $0.summary.base == fresh.summary.base }) { state.sealed[index] = fresh }
+                    }
+                } catch {
+                    throw JournalError.corrupt(file: file.path, offset: 0, reason: "the rebuilt index does not read back: \(error)")
+                }
+                rebuilt += 1
+            }
+            _ = verified.withLock { $0.insert(file.summary.base) }
         }
+        return rebuilt
+    }
+
+    /// The index of a sealed segment, built by reading the segment.
+    static func rebuild(segment base: UInt64, directory: String, maxRecordSize: Int) throws(JournalError) -> SegmentIndexBuilder {
+        let builder = Mutex(SegmentIndexBuilder(base: base))
+        let scan = try JournalRecovery.scanSegment(
+            path: directory + "/" + SegmentFile.name(base: base), base: base, maxRecord: maxRecordSize
+        ) { records in
+            builder.withLock { index in records.forEach { index.add($0) } }
+        }
+        if let damage = scan.damage {
+            throw JournalError.corrupt(file: SegmentFile.name(base: base), offset: scan.validEnd, reason: damage)
+        }
+        return builder.withLock { $0 }
     }
 
     // MARK: - Queries

@@ -30,6 +30,7 @@ enum FoldSnapshot {
         var keyAges: [GatewayFold.KeyAge]
         var eventTypes: [String: EventTypeState]
         var sources: [SourceState]
+        var sourcesByDigest: [[UInt8]: String]
         var subscriptions: [Subscription]
         var ledgers: [String: DeliveryLedger]
         var undecodable: Int
@@ -93,6 +94,12 @@ enum FoldSnapshot {
             writer.blob(source.tokenDigest)
             writer.integer(source.createdAt)
         }
+        // Kept as it is rather than derived: which name a token finds is the journal's order.
+        writer.integer(UInt32(parts.sourcesByDigest.count))
+        for (digest, name) in parts.sourcesByDigest.sorted(by: { $0.value < $1.value }) {
+            writer.blob(digest)
+            writer.string(name)
+        }
         writer.integer(UInt32(parts.subscriptions.count))
         for subscription in parts.subscriptions.sorted(by: { $0.id < $1.id }) {
             writer.blob(JSONParser.serialize(subscription.storedJSON()))
@@ -135,7 +142,7 @@ enum FoldSnapshot {
     private static func decodeParts(_ body: [UInt8]) throws(BinaryReader.Malformed) -> Parts {
         var reader = BinaryReader(body)
         guard try reader.byte() == version else { throw BinaryReader.Malformed() }
-        var parts = Parts(eventCount: Int(try reader.integer(UInt64.self)), keys: [:], keyAges: [], eventTypes: [:], sources: [],
+        var parts = Parts(eventCount: Int(try reader.integer(UInt64.self)), keys: [:], keyAges: [], eventTypes: [:], sources: [], sourcesByDigest: [:],
                           subscriptions: [], ledgers: [:], undecodable: Int(try reader.integer(UInt64.self)),
                           appliedThrough: try reader.integer(UInt64.self))
         for _ in 0..<(try reader.count()) {
@@ -160,6 +167,9 @@ enum FoldSnapshot {
         }
         for _ in 0..<(try reader.count()) {
             parts.sources.append(SourceState(name: try reader.string(), tokenDigest: try reader.blob(), createdAt: try reader.integer()))
+        }
+        for _ in 0..<(try reader.count()) {
+            parts.sourcesByDigest[try reader.blob()] = try reader.string()
         }
         for _ in 0..<(try reader.count()) {
             guard let json = try? JSONParser.parse(try reader.blob()), var subscription = try? Subscription.fromStored(json) else {

@@ -87,6 +87,7 @@ final class HistoryMaintainer: Sendable {
     /// One round of everything; a failure is logged and tried again next round.
     func pass() {
         do throws(JournalError) {
+            try history.verifyIndexFiles(maxRecordSize: journal.configuration.maxRecordSize, logger: logger)
             try writeIndexesAndSnapshot()
             try applyRetention()
         } catch {

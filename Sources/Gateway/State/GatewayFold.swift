@@ -68,10 +68,8 @@ struct GatewayFold: Sendable, Equatable {
         keys = parts.keys
         parts.keyAges.forEach { keyAges.push($0) }
         eventTypes = parts.eventTypes
-        for source in parts.sources {
-            sources[source.name] = source
-            sourcesByDigest[source.tokenDigest] = source.name
-        }
+        for source in parts.sources { sources[source.name] = source }
+        sourcesByDigest = parts.sourcesByDigest
         for subscription in parts.subscriptions { store(subscription) }
         ledgers = parts.ledgers
         undecodable = parts.undecodable
@@ -82,7 +80,7 @@ struct GatewayFold: Sendable, Equatable {
     var snapshotParts: FoldSnapshot.Parts {
         FoldSnapshot.Parts(
             eventCount: eventCount, keys: keys, keyAges: Array(keyAges.elements), eventTypes: eventTypes,
-            sources: Array(sources.values), subscriptions: Array(subscriptions.values), ledgers: ledgers,
+            sources: Array(sources.values), sourcesByDigest: sourcesByDigest, subscriptions: Array(subscriptions.values), ledgers: ledgers,
             undecodable: undecodable, appliedThrough: appliedThrough)
     }
 

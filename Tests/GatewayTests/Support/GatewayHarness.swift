@@ -16,6 +16,9 @@ final class GatewayHarness {
         var maxBatchEvents = GatewayCore.Configuration().maxBatchEvents
         var idempotencyWindow = JournalStore.Configuration(directory: "").idempotencyWindow
         var segmentSize = JournalStore.Configuration(directory: "").segmentSize
+        var retention = RetentionPolicy()
+        /// Long by default, so tests that run a maintenance pass themselves are not raced.
+        var maintenanceInterval: Duration = .seconds(3600)
         // Tests point subscriptions at loopback receivers and at names that cannot resolve
         // offline; the target policy has its own tests.
         var targetPolicy = TargetAddressPolicy(allowPrivate: true)
@@ -44,6 +47,8 @@ final class GatewayHarness {
         var storeConfiguration = JournalStore.Configuration(directory: directory + "/journal")
         storeConfiguration.idempotencyWindow = settings.idempotencyWindow
         storeConfiguration.segmentSize = settings.segmentSize
+        storeConfiguration.retention = settings.retention
+        storeConfiguration.maintenanceInterval = settings.maintenanceInterval
         store = try JournalStore(configuration: storeConfiguration, logger: logger)
         var coreConfiguration = GatewayCore.Configuration()
         coreConfiguration.requireEventTypes = settings.requireEventTypes
