@@ -1,3 +1,4 @@
+import Logging
 import Runtime
 import TargetPolicy
 
@@ -30,19 +31,26 @@ public final class GatewayCore: Sendable {
     public let deliveryStatus = DeliveryStatusBoard()
     let eventIDs = EventIDGenerator()
     let subscriptionIDs = EventIDGenerator(prefix: "sub_")
+    let replayIDs = EventIDGenerator(prefix: "rpl_")
+    /// Works through replays in the background.
+    let replayer: Replayer
     /// Runs the target policy's DNS lookups (see `Configuration.targetCheckThreads`).
     let targetChecks: WorkerPool
 
-    public init(configuration: Configuration, store: any GatewayStore) throws(SystemError) {
+    public init(configuration: Configuration, store: any GatewayStore,
+                logger: Logger = Logger(label: "gateway") { _ in SwiftLogNoOpLogHandler() }) throws(SystemError) {
         self.configuration = configuration
         self.store = store
         targetChecks = try WorkerPool(
             name: "url-check", threads: configuration.targetCheckThreads, capacity: configuration.targetCheckQueue)
+        replayer = Replayer(store: store, logger: logger)
+        try replayer.start()
     }
 
-    /// Stops the URL checks, then the store (which finishes what is queued).
+    /// Stops the URL checks and replays, then the store (which finishes what is queued).
     public func close() {
         targetChecks.shutdown()
+        replayer.stop()
         store.close()
     }
 }

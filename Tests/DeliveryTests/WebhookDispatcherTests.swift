@@ -79,8 +79,10 @@ struct WebhookDispatcherTests {
         let engine: CurlMultiEngine.Configuration
         let laneWindow: Int
         let attemptBatchInterval: Duration
+        let segmentSize: Int
 
-        init(policy: RetryPolicy = RetryPolicy(schedule: [.milliseconds(50), .milliseconds(50), .milliseconds(50)], jitter: 0,
+        init(segmentSize: Int = JournalStore.Configuration(directory: "").segmentSize,
+             policy: RetryPolicy = RetryPolicy(schedule: [.milliseconds(50), .milliseconds(50), .milliseconds(50)], jitter: 0,
                                                minimumDelay: .milliseconds(10)),
              engine: CurlMultiEngine.Configuration = { var engine = CurlMultiEngine.Configuration(); engine.timeout = .seconds(2); return engine }(),
              laneWindow: Int = DeliveryLane.defaultWindowSize,
@@ -89,13 +91,16 @@ struct WebhookDispatcherTests {
             self.engine = engine
             self.laneWindow = laneWindow
             self.attemptBatchInterval = attemptBatchInterval
+            self.segmentSize = segmentSize
             try start()
         }
 
         func start() throws {
             let logger = Logger(label: "dispatcher-test") { _ in SwiftLogNoOpLogHandler() }
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            store = try JournalStore(configuration: JournalStore.Configuration(directory: directory), logger: logger)
+            var storeConfiguration = JournalStore.Configuration(directory: directory)
+            storeConfiguration.segmentSize = segmentSize
+            store = try JournalStore(configuration: storeConfiguration, logger: logger)
             var configuration = WebhookDispatcher.Configuration()
             configuration.retryPolicy = policy
             configuration.engine = engine

@@ -9,5 +9,6 @@ public enum GatewayAPI {
         EventTypesAPI(core: core, auth: auth).register(on: &router)
         SourcesAPI(core: core, auth: auth).register(on: &router)
         SubscriptionsAPI(core: core, auth: auth).register(on: &router)
+        ReplaysAPI(core: core, auth: auth).register(on: &router)
     }
 }

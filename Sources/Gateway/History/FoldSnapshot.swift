@@ -33,6 +33,7 @@ enum FoldSnapshot {
         var sourcesByDigest: [[UInt8]: String]
         var subscriptions: [Subscription]
         var ledgers: [String: DeliveryLedger]
+        var replays: [String: ReplayState]
         var undecodable: Int
         var appliedThrough: UInt64
     }
@@ -111,6 +112,22 @@ enum FoldSnapshot {
             writer.string(id)
             writer.ledger(ledger)
         }
+        writer.integer(UInt32(parts.replays.count))
+        for replay in parts.replays.values.sorted(by: { $0.id < $1.id }) {
+            writer.string(replay.id)
+            writer.string(replay.subscriptionID)
+            writer.integer(replay.since)
+            writer.integer(replay.until)
+            writer.integer(UInt32(replay.types.count))
+            replay.types.forEach { writer.string($0) }
+            writer.integer(replay.cursor)
+            writer.integer(Int64(replay.enqueued))
+            writer.integer(Int64(replay.delivered))
+            writer.integer(Int64(replay.deadLettered))
+            writer.byte((replay.finishedEnqueuing ? 1 : 0) | (replay.cancelled ? 2 : 0))
+            writer.integer(replay.createdAt)
+            writer.integer(replay.updatedAt)
+        }
         let body = writer.bytes
         var header = magic
         appendLittleEndian(parts.appliedThrough, to: &header)
@@ -143,7 +160,7 @@ enum FoldSnapshot {
         var reader = BinaryReader(body)
         guard try reader.byte() == version else { throw BinaryReader.Malformed() }
         var parts = Parts(eventCount: Int(try reader.integer(UInt64.self)), keys: [:], keyAges: [], eventTypes: [:], sources: [], sourcesByDigest: [:],
-                          subscriptions: [], ledgers: [:], undecodable: Int(try reader.integer(UInt64.self)),
+                          subscriptions: [], ledgers: [:], replays: [:], undecodable: Int(try reader.integer(UInt64.self)),
                           appliedThrough: try reader.integer(UInt64.self))
         for _ in 0..<(try reader.count()) {
             let hash = try reader.integer(UInt64.self)
@@ -181,6 +198,23 @@ enum FoldSnapshot {
         }
         for _ in 0..<(try reader.count()) {
             parts.ledgers[try reader.string()] = try reader.ledger()
+        }
+        for _ in 0..<(try reader.count()) {
+            let id = try reader.string()
+            let subscriptionID = try reader.string()
+            let since = try reader.integer(Int64.self)
+            let until = try reader.integer(Int64.self)
+            var types: [String] = []
+            for _ in 0..<(try reader.count()) { types.append(try reader.string()) }
+            let cursor = try reader.integer(UInt64.self)
+            let enqueued = Int(try reader.integer(Int64.self))
+            let delivered = Int(try reader.integer(Int64.self))
+            let deadLettered = Int(try reader.integer(Int64.self))
+            let flags = try reader.byte()
+            parts.replays[id] = ReplayState(
+                id: id, subscriptionID: subscriptionID, since: since, until: until, types: types, cursor: cursor, enqueued: enqueued,
+                delivered: delivered, deadLettered: deadLettered, finishedEnqueuing: flags & 1 != 0, cancelled: flags & 2 != 0,
+                createdAt: try reader.integer(), updatedAt: try reader.integer())
         }
         return parts
     }
@@ -233,6 +267,11 @@ private extension BinaryWriter {
         } else {
             byte(0)
         }
+        integer(UInt32(ledger.replayOf.count))
+        for (sequence, replay) in ledger.replayOf.sorted(by: { $0.key < $1.key }) {
+            integer(sequence)
+            string(replay)
+        }
     }
 }
 
@@ -276,9 +315,11 @@ private extension BinaryReader {
         for _ in 0..<(try count()) { durations.append(try integer()) }
         let nextDuration = Int(try integer(Int64.self))
         let lastError = try byte() == 1 ? DeliveryLedger.LastError(message: try string(), at: try integer()) : nil
+        var replayOf: [UInt64: String] = [:]
+        for _ in 0..<(try count()) { replayOf[try integer()] = try string() }
         return DeliveryLedger(order: order, open: open, deadLetters: deadLetters, deadLetterOrder: deadLetterOrder, delivered: delivered,
                               attempts: attempts, failedAttempts: failedAttempts, recentDurations: durations,
-                              nextDuration: nextDuration, lastError: lastError)
+                              nextDuration: nextDuration, lastError: lastError, replayOf: replayOf)
     }
 }
 

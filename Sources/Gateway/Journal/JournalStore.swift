@@ -329,6 +329,13 @@ public final class JournalStore: GatewayStore {
     public func subscriptions() -> [Subscription] { state.subscriptions() }
     public func deliveryCounts(for subscriptionID: String) -> DeliveryCounts { state.deliveryCounts(for: subscriptionID) }
     public func deadLetters(for subscriptionID: String) -> [DeadLetterEntry] { state.deadLetters(for: subscriptionID) }
+    public func replay(_ id: String) -> ReplayState? { state.read { $0.replays[id] } }
+    public func replays(for subscriptionID: String?) -> [ReplayState] {
+        state.read { fold in
+            fold.replays.values.filter { subscriptionID == nil || $0.subscriptionID == subscriptionID }
+                .sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        }
+    }
 
     // MARK: - DeliveryStore
 
@@ -539,6 +546,16 @@ extension JournalEntry {
         case .deadLetterDiscarded(let subscriptionID, let sequence):
             self.init(kind: .deadLettersChanged, payload: DeadLettersChangedRecord(
                 subscriptionID: subscriptionID, action: .discard, sequences: [sequence]).encode())
+        case .eventsResent(let subscriptionID, let events):
+            self.init(kind: .deliveriesOwed, payload: DeliveriesOwedRecord(subscriptionID: subscriptionID, replayID: "", events: events).encode())
+        case .replayStarted(let id, let subscriptionID, let since, let until, let types):
+            self.init(kind: .replayChanged, payload: ReplayRecord(
+                action: .started, replayID: id, subscriptionID: subscriptionID, since: since, until: until, types: types).encode())
+        case .replayProgressed(let id, let subscriptionID, let events, let cursor, let finished):
+            self.init(kind: .deliveriesOwed, payload: DeliveriesOwedRecord(
+                subscriptionID: subscriptionID, replayID: id, events: events, cursor: cursor, finished: finished).encode())
+        case .replayCancelled(let id, let subscriptionID):
+            self.init(kind: .replayChanged, payload: ReplayRecord(action: .cancelled, replayID: id, subscriptionID: subscriptionID).encode())
         }
     }
 }

@@ -3,6 +3,8 @@ extension RecordKind {
     static let eventCarried = RecordKind(rawValue: 12)
     /// Events owed to a subscription again: a resend or a chunk of a replay.
     static let deliveriesOwed = RecordKind(rawValue: 13)
+    /// A replay started or cancelled (`ReplayRecord`).
+    static let replayChanged = RecordKind(rawValue: 14)
 }
 
 /// An event record copied forward, whole, by retention: the original's sequence, commit time,
@@ -66,12 +68,18 @@ struct DeliveriesOwedRecord: Equatable {
     /// The replay this chunk belongs to; empty for a resend.
     var replayID: String
     var events: [EventReference]
+    /// How far the replay has looked (the last sequence it considered), and whether it has
+    /// looked at its whole window.
+    var cursor: UInt64 = 0
+    var finished = false
 
     func encode() -> [UInt8] {
-        var writer = BinaryWriter(capacity: 32 + events.count * 28)
+        var writer = BinaryWriter(capacity: 48 + events.count * 28)
         writer.byte(Self.version)
         writer.string(subscriptionID)
         writer.string(replayID)
+        writer.integer(cursor)
+        writer.byte(finished ? 1 : 0)
         writer.integer(UInt32(events.count))
         for event in events {
             writer.integer(event.sequence)
@@ -87,6 +95,8 @@ struct DeliveriesOwedRecord: Equatable {
         guard try reader.byte() == version else { throw BinaryReader.Malformed() }
         let subscriptionID = try reader.string()
         let replayID = try reader.string()
+        let cursor = try reader.integer(UInt64.self)
+        let finished = try reader.byte() == 1
         let count = Int(try reader.integer(UInt32.self))
         var events: [EventReference] = []
         events.reserveCapacity(min(count, bytes.count / 28))
@@ -95,6 +105,49 @@ struct DeliveriesOwedRecord: Equatable {
             let location = RecordLocation(segment: try reader.integer(), offset: try reader.integer(), length: try reader.integer())
             events.append(EventReference(sequence: sequence, location: location))
         }
-        return DeliveriesOwedRecord(subscriptionID: subscriptionID, replayID: replayID, events: events)
+        return DeliveriesOwedRecord(subscriptionID: subscriptionID, replayID: replayID, events: events, cursor: cursor, finished: finished)
+    }
+}
+
+/// `POST /v1/subscriptions/{id}/replays` (started) and its `DELETE` (cancelled).
+struct ReplayRecord: Equatable {
+    enum Action: UInt8 {
+        case started = 1
+        case cancelled = 2
+    }
+
+    static let version: UInt8 = 1
+
+    var action: Action
+    var replayID: String
+    var subscriptionID: String
+    /// The window, microseconds since the epoch: `since` inclusive, `until` exclusive.
+    var since: Int64 = 0
+    var until: Int64 = 0
+    /// Type patterns that narrow the subscription's own; empty for all it matches.
+    var types: [String] = []
+
+    func encode() -> [UInt8] {
+        var writer = BinaryWriter()
+        writer.byte(Self.version)
+        writer.byte(action.rawValue)
+        writer.string(replayID)
+        writer.string(subscriptionID)
+        writer.integer(since)
+        writer.integer(until)
+        writer.integer(UInt32(types.count))
+        types.forEach { writer.string($0) }
+        return writer.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(BinaryReader.Malformed) -> ReplayRecord {
+        var reader = BinaryReader(bytes)
+        guard try reader.byte() == version, let action = Action(rawValue: try reader.byte()) else { throw BinaryReader.Malformed() }
+        var record = ReplayRecord(action: action, replayID: try reader.string(), subscriptionID: try reader.string(),
+                                  since: try reader.integer(), until: try reader.integer())
+        let count = Int(try reader.integer(UInt32.self))
+        guard count <= reader.remaining else { throw BinaryReader.Malformed() }
+        for _ in 0..<count { record.types.append(try reader.string()) }
+        return record
     }
 }

@@ -53,20 +53,38 @@ struct DeliveryLedger: Sendable, Equatable {
     private(set) var recentDurations: [Int64] = []
     private(set) var nextDuration = 0
     private(set) var lastError: LastError?
+    /// Deliveries owed only because a replay asked for them, by sequence: the replay's id.
+    private(set) var replayOf: [UInt64: String] = [:]
     static let durationWindow = 1024
 
     /// Deliveries not yet delivered or dead-lettered.
     var pendingCount: Int { open.count }
 
-    mutating func fanOut(_ sequence: UInt64, at location: RecordLocation) {
-        // Owed already (a resend of a pending event): it keeps its place and progress.
-        guard open[sequence] == nil else { return }
+    /// Owes the event at `sequence`; false if it was owed already (a resend or replay of a
+    /// pending event), when it keeps its place and progress.
+    @discardableResult
+    mutating func fanOut(_ sequence: UInt64, at location: RecordLocation, replay: String? = nil) -> Bool {
+        guard open[sequence] == nil else { return false }
         open[sequence] = Open(location: location)
         order.push(sequence)
+        if let replay { replayOf[sequence] = replay }
+        return true
     }
 
-    /// Applies one attempt's outcome.
-    mutating func record(_ outcome: DeliveryAttemptRecord, at timestamp: Int64) {
+    /// Drops what a cancelled replay still has owed; returns how many.
+    mutating func dropReplay(_ replayID: String) -> Int {
+        let dropped = replayOf.filter { $0.value == replayID }.map(\.key)
+        for sequence in dropped {
+            replayOf[sequence] = nil
+            open[sequence] = nil
+        }
+        dropFinishedFront()
+        return dropped.count
+    }
+
+    /// Applies one attempt's outcome. Returns the replay whose delivery it finished, if any.
+    @discardableResult
+    mutating func record(_ outcome: DeliveryAttemptRecord, at timestamp: Int64) -> String? {
         attempts += 1
         if recentDurations.count < Self.durationWindow {
             recentDurations.append(outcome.durationMicroseconds)
@@ -80,7 +98,7 @@ struct DeliveryLedger: Sendable, Equatable {
         }
         // An outcome for a delivery already finished (a duplicate attempt after a crash) is
         // counted but changes nothing.
-        guard let current = open[outcome.sequence] else { return }
+        guard let current = open[outcome.sequence] else { return nil }
         switch outcome.result {
         case .retryScheduled:
             open[outcome.sequence]?.progress = Progress(
@@ -96,6 +114,7 @@ struct DeliveryLedger: Sendable, Equatable {
                 location: current.location, attempts: Int(outcome.attempt), deadLetteredAt: timestamp, reason: outcome.summary)
         }
         dropFinishedFront()
+        return outcome.result == .retryScheduled ? nil : replayOf.removeValue(forKey: outcome.sequence)
     }
 
     /// Puts dead letters back in line with a fresh attempt count (an operator's redeliver).
@@ -147,7 +166,8 @@ struct DeliveryLedger: Sendable, Equatable {
 
     /// Rebuilds a ledger from its parts (a snapshot).
     init(order: [UInt64], open: [UInt64: Open], deadLetters: [UInt64: DeadLetter], deadLetterOrder: [UInt64],
-         delivered: Int, attempts: Int, failedAttempts: Int, recentDurations: [Int64], nextDuration: Int, lastError: LastError?) {
+         delivered: Int, attempts: Int, failedAttempts: Int, recentDurations: [Int64], nextDuration: Int, lastError: LastError?,
+         replayOf: [UInt64: String]) {
         order.forEach { self.order.push($0) }
         self.open = open
         self.deadLetters = deadLetters
@@ -158,6 +178,7 @@ struct DeliveryLedger: Sendable, Equatable {
         self.recentDurations = recentDurations
         self.nextDuration = nextDuration
         self.lastError = lastError
+        self.replayOf = replayOf
     }
 
     init() {}

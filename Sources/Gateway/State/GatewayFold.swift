@@ -51,6 +51,9 @@ struct GatewayFold: Sendable, Equatable {
     private var routes = SubscriptionRoutes()
     /// What each subscription is owed, by subscription id.
     private(set) var ledgers: [String: DeliveryLedger] = [:]
+    /// Replays by id: running ones and the latest finished ones (`keptReplays` a subscription).
+    private(set) var replays: [String: ReplayState] = [:]
+    static let keptReplays = 50
     /// Records that did not decode (never expected; counted so it is visible).
     private(set) var undecodable = 0
     /// The sequence of the last record folded.
@@ -72,6 +75,7 @@ struct GatewayFold: Sendable, Equatable {
         sourcesByDigest = parts.sourcesByDigest
         for subscription in parts.subscriptions { store(subscription) }
         ledgers = parts.ledgers
+        replays = parts.replays
         undecodable = parts.undecodable
         appliedThrough = parts.appliedThrough
     }
@@ -80,7 +84,7 @@ struct GatewayFold: Sendable, Equatable {
     var snapshotParts: FoldSnapshot.Parts {
         FoldSnapshot.Parts(
             eventCount: eventCount, keys: keys, keyAges: Array(keyAges.elements), eventTypes: eventTypes,
-            sources: Array(sources.values), sourcesByDigest: sourcesByDigest, subscriptions: Array(subscriptions.values), ledgers: ledgers,
+            sources: Array(sources.values), sourcesByDigest: sourcesByDigest, subscriptions: Array(subscriptions.values), ledgers: ledgers, replays: replays,
             undecodable: undecodable, appliedThrough: appliedThrough)
     }
 
@@ -164,9 +168,13 @@ struct GatewayFold: Sendable, Equatable {
             subscriptions[id] = nil
             routes.remove(id)
             ledgers[id] = nil
+            replays = replays.filter { $0.value.subscriptionID != id }
         case .deliveryAttempted:
             let outcome = try DeliveryAttemptRecord.decode(record.payload)
-            ledgers[outcome.subscriptionID]?.record(outcome, at: record.timestamp)
+            if let replay = ledgers[outcome.subscriptionID]?.record(outcome, at: record.timestamp) {
+                if outcome.result == .delivered { replays[replay]?.delivered += 1 } else { replays[replay]?.deadLettered += 1 }
+                replays[replay]?.updatedAt = record.timestamp
+            }
         case .deadLettersChanged:
             let change = try DeadLettersChangedRecord.decode(record.payload)
             switch change.action {
@@ -190,13 +198,51 @@ struct GatewayFold: Sendable, Equatable {
         case .deliveriesOwed:
             let owed = try DeliveriesOwedRecord.decode(record.payload)
             guard subscriptions[owed.subscriptionID] != nil else { return }
+            let replay = owed.replayID.isEmpty ? nil : owed.replayID
+            // A chunk of a replay cancelled meanwhile owes nothing.
+            if let replay, replays[replay]?.cancelled != false { return }
+            var added = 0
             for event in owed.events {
-                ledgers[owed.subscriptionID, default: DeliveryLedger()].fanOut(event.sequence, at: event.location)
+                guard ledgers[owed.subscriptionID, default: DeliveryLedger()].fanOut(event.sequence, at: event.location, replay: replay) else { continue }
+                added += 1
                 effects.fannedOut.append(FanOut(subscriptionID: owed.subscriptionID, event: event, partitionKey: nil, cause: record.sequence))
+            }
+            if let replay, var state = replays[replay] {
+                // An event already pending when the replay reached it is delivered once,
+                // by its first place in line, and not counted as the replay's.
+                state.enqueued += added
+                state.cursor = max(state.cursor, owed.cursor)
+                state.finishedEnqueuing = owed.finished
+                state.updatedAt = record.timestamp
+                replays[replay] = state
+            }
+        case .replayChanged:
+            let change = try ReplayRecord.decode(record.payload)
+            switch change.action {
+            case .started:
+                guard subscriptions[change.subscriptionID] != nil else { return }
+                replays[change.replayID] = ReplayState(
+                    id: change.replayID, subscriptionID: change.subscriptionID, since: change.since, until: change.until,
+                    types: change.types, createdAt: record.timestamp, updatedAt: record.timestamp)
+                pruneReplays(of: change.subscriptionID)
+            case .cancelled:
+                guard replays[change.replayID]?.status == .running || replays[change.replayID]?.status == .delivering else { return }
+                replays[change.replayID]?.cancelled = true
+                replays[change.replayID]?.updatedAt = record.timestamp
+                _ = ledgers[change.subscriptionID]?.dropReplay(change.replayID)
             }
         default:
             // A kind this build does not know (a newer writer): skip it, do not fail start-up.
             break
+        }
+    }
+
+    /// Keeps the newest `keptReplays` of a subscription's finished replays.
+    private mutating func pruneReplays(of subscriptionID: String) {
+        let finished = replays.values.filter { $0.subscriptionID == subscriptionID && ($0.status == .completed || $0.status == .cancelled) }
+        guard finished.count > Self.keptReplays else { return }
+        for old in finished.sorted(by: { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }).dropLast(Self.keptReplays) {
+            replays[old.id] = nil
         }
     }
 

@@ -33,6 +33,9 @@ public protocol ConfigurationStore: Sendable {
     func deadLetters(for subscriptionID: String) -> [DeadLetterEntry]
     /// The event a reference points at (a dead letter's, a pending delivery's).
     func event(at reference: EventReference) throws(StoreError) -> StoredEvent?
+    func replay(_ id: String) -> ReplayState?
+    /// Replays of one subscription (all of them when nil), oldest first.
+    func replays(for subscriptionID: String?) -> [ReplayState]
 }
 
 public enum SourceCreationRefusal: Sendable, Equatable {
@@ -53,6 +56,13 @@ public enum StateChange: Sendable, Equatable {
     /// Dead letters put back in line, by event sequence.
     case deadLettersRedelivered(subscriptionID: String, sequences: [UInt64])
     case deadLetterDiscarded(subscriptionID: String, sequence: UInt64)
+    /// Events owed to a subscription again (`POST /v1/events/{id}/resend`).
+    case eventsResent(subscriptionID: String, events: [EventReference])
+    case replayStarted(id: String, subscriptionID: String, since: Int64, until: Int64, types: [String])
+    /// A chunk of a replay: the matching events it found up to `cursor`, and whether it has
+    /// now looked at its whole window.
+    case replayProgressed(id: String, subscriptionID: String, events: [EventReference], cursor: UInt64, finished: Bool)
+    case replayCancelled(id: String, subscriptionID: String)
 }
 
 public struct EventTypeState: Sendable, Equatable {

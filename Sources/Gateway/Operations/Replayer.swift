@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import JSON
+import Logging
+import Runtime
+import Synchronization
+
+/// Works through running replays in the background: reads a chunk of each replay's window
+/// from the event history, keeps the events its subscription matches, and commits them as
+/// owed (`StateChange.replayProgressed`), with how far it got, so a restart resumes where
+/// the journal says it stopped.
+///
+/// A replay takes a bounded share of its subscription's capacity: it owes at most
+/// `outstanding` deliveries not yet finished at a time, so live events queue behind at most
+/// that many replayed ones and keep their latency.
+final class Replayer: Sendable {
+    static let chunk = 256
+    static let outstanding = 512
+    /// How often running replays are looked at when nothing nudges.
+    static let interval: Int64 = 100_000
+
+    private let store: any GatewayStore
+    private let logger: Logger
+    private let wakeups = WorkQueue<Bool>()
+    private let thread = Mutex<pthread_t?>(nil)
+
+    init(store: any GatewayStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    func start() throws(SystemError) {
+        let handle = try spawnThread(name: "replayer") { self.run() }
+        thread.withLock { $0 = handle }
+    }
+
+    func nudge() { _ = wakeups.push(true) }
+
+    func stop() {
+        wakeups.close()
+        if let handle = thread.withLock({ current -> pthread_t? in
+            defer { current = nil }
+            return current
+        }) {
+            pthread_join(handle, nil)
+        }
+    }
+
+    private func run() {
+        while true {
+            if case .closed = wakeups.takeAll(waitingAtMost: Self.interval) { return }
+            // Keep going while there is work the share allows; then wait for deliveries.
+            while step() {}
+        }
+    }
+
+    /// Advances every running replay by one chunk if its share allows. True if any moved.
+    @discardableResult
+    func step() -> Bool {
+        var moved = false
+        for replay in store.replays(for: nil) where replay.status == .running {
+            guard let subscription = store.subscription(replay.subscriptionID),
+                  replay.enqueued - replay.delivered - replay.deadLettered < Self.outstanding else { continue }
+            do throws(StoreError) {
+                let events = try store.events(EventQuery(after: replay.cursor, since: replay.since, until: replay.until, limit: Self.chunk))
+                let matching = events.filter { event in
+                    Self.matches(subscription, types: replay.types, type: event.type, data: try? JSONParser.parse(event.data))
+                }
+                let change = StateChange.replayProgressed(
+                    id: replay.id, subscriptionID: replay.subscriptionID, events: matching.map(\.reference),
+                    cursor: events.last?.sequence ?? replay.cursor, finished: events.count < Self.chunk)
+                guard commitAndWait(change) else { return moved }
+                moved = true
+            } catch {
+                logger.warning("replay paused: the history cannot be read", metadata: ["replay": "\(replay.id)", "error": "\(error)"])
+            }
+        }
+        return moved
+    }
+
+    private func commitAndWait(_ change: StateChange) -> Bool {
+        let done = WorkQueue<Bool>()
+        store.commit(change) { result in
+            if case .failure(let error) = result {
+                self.logger.warning("replay chunk not stored; retrying", metadata: ["error": "\(error)"])
+            }
+            _ = done.push(result.failure == nil)
+        }
+        guard case .items(let results) = done.takeAll() else { return false }
+        return results.first ?? false
+    }
+
+    /// Whether an event of `type` with `data` is for `subscription` (enabled, its patterns
+    /// and filter) and one of `types` when given.
+    static func matches(_ subscription: Subscription, types: [String], type: String, data: JSONValue?) -> Bool {
+        guard subscription.disabledReason == nil, subscription.eventTypes.contains(where: { $0.matches(type) }) else { return false }
+        if !types.isEmpty, !types.contains(where: { EventTypePattern($0)?.matches(type) ?? false }) { return false }
+        guard let filter = subscription.filter else { return true }
+        return data.map(filter.matches) ?? false
+    }
+}
