@@ -27,8 +27,11 @@ struct CrashTests {
         let process = Process()
         let port: UInt16
 
-        init(binary: String, dataDirectory: String, extraArguments: [String] = []) throws {
+        init(binary: String, dataDirectory: String, extraArguments: [String] = [], environment: [String: String] = [:]) throws {
             process.executableURL = URL(fileURLWithPath: binary)
+            if !environment.isEmpty {
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            }
             process.arguments = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDirectory,
                                  "--admin-token", Daemon.adminToken, "--log-level", "error", "--event-loops", "1"]
                 + extraArguments

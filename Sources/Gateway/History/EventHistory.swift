@@ -43,6 +43,17 @@ final class EventHistory: Sendable {
         }
     }
 
+    /// After recovery: `base` is the journal's active segment. A segment recovery read last
+    /// but the journal has moved past (a crash right after the next segment was created)
+    /// is sealed, and its index joins those waiting to be written.
+    func activate(_ base: UInt64) {
+        state.withLock { state in
+            guard state.active.base != base else { return }
+            if state.active.summary.lastSequence >= state.active.base { state.sealing.append(state.active) }
+            state.active = SegmentIndexBuilder(base: base)
+        }
+    }
+
     /// Writes the index file of every sealed segment still indexed in memory, oldest first,
     /// and swaps each in for its builder. Returns how many were written.
     @discardableResult

@@ -346,7 +346,7 @@ extension FoldSnapshot {
 
     /// Writes `fold` as the newest snapshot and deletes all but the newest `kept`.
     static func write(_ fold: GatewayFold, in directory: String) throws(JournalError) {
-        try AtomicFile.write(encode(fold), to: directory + "/" + name(covering: fold.appliedThrough), directory: directory)
+        try AtomicFile.write(encode(fold), to: directory + "/" + name(covering: fold.appliedThrough), directory: directory, step: "snapshot")
         for old in list(in: directory).dropFirst(kept) { unlink(directory + "/" + name(covering: old)) }
     }
 }

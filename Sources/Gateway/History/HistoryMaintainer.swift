@@ -48,6 +48,9 @@ final class HistoryMaintainer: Sendable {
         self.logger = logger
         self.clock = clock
         self.interval = max(1000, interval.microseconds)
+        // The next snapshot comes with the next roll (or sooner when forced): one at every
+        // start would add a write to every restart and churn the two kept.
+        snapshotSegment.withLock { $0 = journal.activeSegment }
     }
 
     var segmentsDeleted: Int { deletedSegments.load(ordering: .relaxed) }
@@ -135,6 +138,7 @@ final class HistoryMaintainer: Sendable {
         for file in expiredSegments(now: now) {
             let base = file.summary.base
             let carried = try carryForward(segment: base)
+            CrashPoint.reach("retention.after-carry")
             // Owed again meanwhile (a redelivered dead letter): left for the next round.
             guard state.owedEvents(in: base).isEmpty else { break }
             try delete(file)
@@ -174,8 +178,10 @@ final class HistoryMaintainer: Sendable {
         history.remove(segment: base)
         journal.forget(segment: base)
         unlink(file.path)
+        CrashPoint.reach("retention.after-index-unlink")
         let segment = directory + "/" + SegmentFile.name(base: base)
         guard unlink(segment) == 0 || errno == ENOENT else { throw JournalError.failed("unlink", errno, file: segment) }
+        CrashPoint.reach("retention.after-segment-unlink")
         try SegmentFile.syncDirectory(directory)
     }
 

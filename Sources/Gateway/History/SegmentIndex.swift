@@ -367,7 +367,7 @@ final class SegmentIndexFile: Sendable {
     /// renamed into place and the directory synced, so a crash leaves the whole file or none.
     static func write(_ builder: SegmentIndexBuilder, directory: String) throws(JournalError) {
         let name = SegmentIndexFormat.name(base: builder.base)
-        try AtomicFile.write(builder.encode(), to: directory + "/" + name, directory: directory)
+        try AtomicFile.write(builder.encode(), to: directory + "/" + name, directory: directory, step: "index")
     }
 }
 

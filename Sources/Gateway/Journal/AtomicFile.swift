@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Runtime
 
 /// Files that appear whole or not at all (index files, snapshots): written to a temporary
 /// name, synced, renamed over the final name, and the directory synced so the rename itself
@@ -9,7 +10,8 @@ import Glibc
 enum AtomicFile {
     static let temporarySuffix = ".tmp"
 
-    static func write(_ bytes: [UInt8], to path: String, directory: String) throws(JournalError) {
+    /// `step` names the crash points around the rename (`<step>.before-rename`, `.after-rename`).
+    static func write(_ bytes: [UInt8], to path: String, directory: String, step: String) throws(JournalError) {
         let temporary = path + temporarySuffix
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw JournalError.failed("open", errno, file: temporary) }
@@ -22,11 +24,13 @@ enum AtomicFile {
             throw error
         }
         close(fd)
+        CrashPoint.reach(step + ".before-rename")
         guard rename(temporary, path) == 0 else {
             let failure = errno
             unlink(temporary)
             throw JournalError.failed("rename", failure, file: path)
         }
+        CrashPoint.reach(step + ".after-rename")
         try SegmentFile.syncDirectory(directory)
     }
 

@@ -40,6 +40,8 @@ public final class Journal: Sendable {
         /// Segments that end before this sequence are not read at start-up: a snapshot
         /// covers them (see `JournalStore`). Zero reads them all.
         public var recoverFrom: UInt64 = 0
+        /// Segments before `recoverFrom` that are read all the same (their index is rebuilt).
+        public var alsoRecover: Set<UInt64> = []
         /// How long `shortOfSpace` reports a refusal for lack of space when no durable append
         /// succeeds after it. Without it, a gateway taken out of rotation for being full
         /// would get no traffic that could show it has space again.
@@ -503,6 +505,7 @@ public final class Journal: Sendable {
             // `create` removed what it had made of the file, so the next roll starts clean.
             throw error.isLackOfSpace ? .diskFull(file: path) : error
         }
+        CrashPoint.reach("segment.created")
         let reader: SegmentReader
         do throws(JournalError) {
             reader = try SegmentReader(path: path)

@@ -37,7 +37,7 @@ enum JournalRecovery {
             if let expected, base != expected {
                 throw JournalError.corrupt(file: path, offset: 0, reason: "segment starts at sequence \(base) but \(expected) was expected next")
             }
-            if !isLast && bases[index + 1] <= configuration.recoverFrom {
+            if !isLast && bases[index + 1] <= configuration.recoverFrom && !configuration.alsoRecover.contains(base) {
                 // Sealed, and covered by the snapshot recovery starts from: not read (its
                 // records were checked when written; `gatewayd journal verify` reads it).
                 report.segments += 1

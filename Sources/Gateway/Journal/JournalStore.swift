@@ -64,6 +64,7 @@ public final class JournalStore: GatewayStore {
         // Sealed segments: their index files, and the first one that needs rebuilding.
         var files: [SegmentIndexFile] = []
         var recoverFrom = bases.last ?? 0
+        var rebuild: Set<UInt64> = []
         for (index, base) in bases.enumerated().dropLast() {
             let next = bases[index + 1]
             if next - 1 > covered { recoverFrom = min(recoverFrom, base) }
@@ -75,7 +76,7 @@ public final class JournalStore: GatewayStore {
                     logger.warning("segment index damaged; rebuilding it from the segment",
                                    metadata: ["segment": "\(SegmentFile.name(base: base))", "reason": "\(error)"])
                 }
-                recoverFrom = min(recoverFrom, base)
+                rebuild.insert(base)
             }
         }
         let snapshotCovers = covered
@@ -87,6 +88,7 @@ public final class JournalStore: GatewayStore {
         journalConfiguration.segmentSize = configuration.segmentSize
         journalConfiguration.segmentMaxAge = configuration.segmentMaxAge.microseconds
         journalConfiguration.recoverFrom = recoverFrom
+        journalConfiguration.alsoRecover = rebuild
         journal = try Journal(configuration: journalConfiguration, logger: logger) { records in
             // The index first: once the fold releases an event's reservation, its id must be
             // found in history (`ingest`'s id check relies on it).
@@ -98,6 +100,7 @@ public final class JournalStore: GatewayStore {
                 if !fresh.isEmpty { state.apply(fresh) }
             }
         }
+        history.activate(journal.activeSegment)
         history.dropSealingIndexes(withFiles: Set(files.map(\.summary.base)))
         maintainer = HistoryMaintainer(journal: journal, state: state, history: history, policy: configuration.retention,
                                        directory: directory, interval: configuration.maintenanceInterval, logger: logger)
