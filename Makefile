@@ -2,7 +2,7 @@
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test build deps bench-http bench-ingest bench-ingest-ab bench-fsync bench-subscriptions bench-restart bench-fanout bench-fanout-ab bench-latency bench-pending bench-isolation crash-test clean
+.PHONY: run test build deps bench-http bench-ingest bench-ingest-ab bench-fsync bench-subscriptions bench-restart bench-fanout bench-fanout-ab bench-latency bench-pending bench-isolation bench-history bench-soak crash-test clean
 
 # libcurl's headers (and pkg-config) are the only system packages the build needs.
 deps:
@@ -58,6 +58,14 @@ bench-latency: deps
 ## RSS with 1 M deliveries pending for a subscriber that is down (see BENCHMARKS.md).
 bench-pending: deps
 	Benchmarks/pending_memory.sh
+
+## Memory, restart time and lookups with 200 k and 20 M retained events (see BENCHMARKS.md).
+bench-history: deps
+	Benchmarks/history_scale.sh
+
+## 30 minutes at a steady rate with --retention 2m: RSS and disk slopes (see BENCHMARKS.md).
+bench-soak: deps
+	Benchmarks/soak.sh
 
 ## A healthy subscriber's throughput beside a 5 s-slow and a refusing one (see BENCHMARKS.md).
 bench-isolation: deps

@@ -8,15 +8,21 @@ Usage: gateway_client.py PORT COMMAND ...
                                     create a subscription to every event type; print its id
   subscribe-many COUNT URL          create COUNT subscriptions to URL, each to its own exact type
                                     (customer.N.signed-up), none of which the standard event has
-  ingest TOTAL                      POST TOTAL standard ~300-byte events, 500 per batch
+  ingest TOTAL [--ids FILE]         POST TOTAL standard ~300-byte events, 500 per batch; with
+                                    --ids, append one id of every batch to FILE
+  lookup COUNT --ids FILE           GET COUNT random events from FILE's ids; print
+                                    "p50 p99 max" in milliseconds (all must answer 200)
   drain ID TOTAL [--resume ID ...]  resume ID (and the others listed), wait until ID has
                                     delivered or dead-lettered TOTAL events; print
                                     "deliveries/s delivered failedAttempts"
   stats ID                          print the subscription's stats
+  steady RATE SECONDS               POST RATE standard events per second (a batch every 100 ms)
+                                    for SECONDS; print "sent N errors E"
 """
 import argparse
 import http.client
 import json
+import random
 import sys
 import time
 import urllib.request
@@ -75,19 +81,70 @@ def subscribe_many(port, count, url):
             sys.exit("subscribing failed: %d" % response.status)
 
 
-def ingest(port, total):
+def ingest(port, total, ids_file=None):
     # One keep-alive connection for the whole run.
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN}
+    ids = open(ids_file, "a") if ids_file else None
+    body = {500: json.dumps({"events": [EVENT] * 500})}
     sent = 0
     while sent < total:
         count = min(500, total - sent)
-        connection.request("POST", "/v1/events/batch", json.dumps({"events": [EVENT] * count}), headers)
+        if count not in body:
+            body[count] = json.dumps({"events": [EVENT] * count})
+        connection.request("POST", "/v1/events/batch", body[count], headers)
         response = connection.getresponse()
-        response.read()
+        data = response.read()
         if response.status != 202:
             sys.exit("batch failed: %d" % response.status)
+        if ids:
+            receipts = json.loads(data)["events"]
+            ids.write(receipts[random.randrange(len(receipts))]["id"] + "\n")
         sent += count
+
+
+def lookup(port, count, ids_file):
+    ids = [line.strip() for line in open(ids_file) if line.strip()]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": "Bearer " + TOKEN}
+    timings = []
+    for _ in range(count):
+        event = random.choice(ids)
+        start = time.perf_counter()
+        connection.request("GET", "/v1/events/" + event, None, headers)
+        response = connection.getresponse()
+        response.read()
+        timings.append((time.perf_counter() - start) * 1000)
+        if response.status != 200:
+            sys.exit("GET %s answered %d" % (event, response.status))
+    timings.sort()
+    return "%.3f %.3f %.3f" % (timings[len(timings) // 2], timings[int(len(timings) * 0.99)], timings[-1])
+
+
+def steady(port, rate, seconds):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN}
+    per_batch = max(1, rate // 10)
+    body = json.dumps({"events": [EVENT] * per_batch})
+    start = time.monotonic()
+    sent = errors = ticks = 0
+    while time.monotonic() - start < seconds:
+        try:
+            connection.request("POST", "/v1/events/batch", body, headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status == 202:
+                sent += per_batch
+            else:
+                errors += 1
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        ticks += 1
+        pause = start + ticks * 0.1 - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    return "sent %d errors %d" % (sent, errors)
 
 
 def drain(port, subscription, total, others):
@@ -118,12 +175,19 @@ def main():
     command.add_argument("url")
     command = commands.add_parser("ingest")
     command.add_argument("total", type=int)
+    command.add_argument("--ids")
+    command = commands.add_parser("lookup")
+    command.add_argument("count", type=int)
+    command.add_argument("--ids", required=True)
     command = commands.add_parser("drain")
     command.add_argument("id")
     command.add_argument("total", type=int)
     command.add_argument("--resume", nargs="*", default=[])
     command = commands.add_parser("stats")
     command.add_argument("id")
+    command = commands.add_parser("steady")
+    command.add_argument("rate", type=int)
+    command.add_argument("seconds", type=float)
     arguments = parser.parse_args()
     port = arguments.port
     if arguments.command == "wait-ready":
@@ -133,9 +197,13 @@ def main():
     elif arguments.command == "subscribe-many":
         subscribe_many(port, arguments.count, arguments.url)
     elif arguments.command == "ingest":
-        ingest(port, arguments.total)
+        ingest(port, arguments.total, arguments.ids)
+    elif arguments.command == "lookup":
+        print(lookup(port, arguments.count, arguments.ids))
     elif arguments.command == "drain":
         print(drain(port, arguments.id, arguments.total, arguments.resume))
+    elif arguments.command == "steady":
+        print(steady(port, arguments.rate, arguments.seconds))
     elif arguments.command == "stats":
         print(json.dumps(call(port, "GET", "/v1/subscriptions/%s/stats" % arguments.id)[1]))
 

@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 const uint32_t CSYSTEM_EPOLLIN = EPOLLIN;
 const uint32_t CSYSTEM_EPOLLOUT = EPOLLOUT;
@@ -57,6 +59,11 @@ void csystem_name_current_thread(const char *name) {
     strncpy(cut, name, sizeof cut - 1);
     cut[sizeof cut - 1] = 0;
     pthread_setname_np(pthread_self(), cut);
+}
+
+int csystem_lower_current_thread_priority(int nice) {
+    // On Linux a nice value belongs to a thread, named by its kernel id.
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }
 
 int csystem_start_writeback(int fd, int64_t offset, int64_t length) {

@@ -27,3 +27,9 @@ public func spawnThread(name: String, _ body: @escaping () -> Void) throws(Syste
     }
     return thread
 }
+
+/// Lowers the calling thread's scheduling priority (Linux: a nice value per thread), for
+/// background work that must yield the cores to the request and delivery threads.
+public func lowerCurrentThreadPriority(nice: Int32 = 10) {
+    _ = csystem_lower_current_thread_priority(nice)
+}

@@ -47,4 +47,7 @@ int csystem_start_writeback(int fd, int64_t offset, int64_t length);
 /// Names the calling thread (at most 15 bytes; longer names are cut) for top -H, ps and perf.
 void csystem_name_current_thread(const char *name);
 
+/// Raises the calling thread's nice value (lowers its priority) to `nice`.
+int csystem_lower_current_thread_priority(int nice);
+
 #endif

@@ -79,6 +79,9 @@ final class HistoryMaintainer: Sendable {
     }
 
     private func run() {
+        // Index files, snapshots and retention are never urgent: on a busy machine they wait
+        // for the ingest, fold and delivery threads rather than take a core from them.
+        lowerCurrentThreadPriority()
         while true {
             switch wakeups.takeAll(waitingAtMost: interval) {
             case .closed: return
@@ -176,6 +179,7 @@ final class HistoryMaintainer: Sendable {
     private func delete(_ file: SegmentIndexFile) throws(JournalError) {
         let base = file.summary.base
         history.remove(segment: base)
+        state.segmentsDeleted(before: base + 1)
         journal.forget(segment: base)
         unlink(file.path)
         CrashPoint.reach("retention.after-index-unlink")

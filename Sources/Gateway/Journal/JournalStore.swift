@@ -101,6 +101,7 @@ public final class JournalStore: GatewayStore {
             }
         }
         history.activate(journal.activeSegment)
+        if let first = bases.first { state.segmentsDeleted(before: first) }
         history.dropSealingIndexes(withFiles: Set(files.map(\.summary.base)))
         maintainer = HistoryMaintainer(journal: journal, state: state, history: history, policy: configuration.retention,
                                        directory: directory, interval: configuration.maintenanceInterval, logger: logger)

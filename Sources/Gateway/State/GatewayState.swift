@@ -22,6 +22,8 @@ final class GatewayState: Sendable {
     private struct Storage {
         var fold: GatewayFold
         var reserved = Reservations()
+        /// The first segment retention has not deleted.
+        var retainedFrom: UInt64 = 0
     }
 
     private let storage: Mutex<Storage>
@@ -140,7 +142,8 @@ final class GatewayState: Sendable {
     private static func check(_ event: NewEvent, in state: Storage) -> Reservation {
         if let key = event.idempotencyKey {
             let scoped = GatewayFold.scopedKey(key, source: event.source)
-            if let entry = state.fold.key(scoped) {
+            if var entry = state.fold.key(scoped), let retained = Self.retained(entry, in: state) {
+                entry.location = retained
                 return entry.digest == KeyDigest(event.digest) ? .repeated(entry) : .conflict(.keyReused(key))
             }
             if let held = state.reserved.keys[scoped] {
@@ -152,6 +155,19 @@ final class GatewayState: Sendable {
             return .conflict(.idTaken(event.id))
         }
         return .fresh
+    }
+
+    /// Where a key's event is now, or nil when retention deleted it (shorter retention than
+    /// idempotency window): the key is then forgotten with its event. An event retention
+    /// carried forward because it is still owed keeps its key.
+    private static func retained(_ entry: GatewayFold.KeyEntry, in state: Storage) -> RecordLocation? {
+        guard entry.location.segment < state.retainedFrom else { return entry.location }
+        return state.fold.ledgers.values.lazy.compactMap { $0.location(of: entry.sequence) }.first
+    }
+
+    /// Segments before this one were deleted by retention (set by the maintainer).
+    func segmentsDeleted(before base: UInt64) {
+        storage.withLock { $0.retainedFrom = max($0.retainedFrom, base) }
     }
 
     /// After a successful write: settles whatever the fold did not (it settles a key when it
