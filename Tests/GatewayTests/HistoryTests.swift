@@ -1,4 +1,5 @@
 import Foundation
+import Runtime
 @testable import Gateway
 import Testing
 
@@ -165,6 +166,8 @@ struct HistoryTests {
         let paused = try #require(try gateway.request("POST", "/v1/subscriptions", body: #"{"url":"https://a.example/","eventTypes":["owed.*"]}"#).json["id"] as? String)
         #expect(try gateway.request("POST", "/v1/subscriptions/\(paused)/pause").status == 200)
         let dead = try #require(try gateway.request("POST", "/v1/subscriptions", body: #"{"url":"https://b.example/","eventTypes":["dead.*"]}"#).json["id"] as? String)
+        let backoff = try #require(try gateway.request("POST", "/v1/subscriptions", body: #"{"url":"https://c.example/","eventTypes":["backoff.*"]}"#).json["id"] as? String)
+        let disabled = try #require(try gateway.request("POST", "/v1/subscriptions", body: #"{"url":"https://d.example/","eventTypes":["disabled.*"]}"#).json["id"] as? String)
         var owed: [String] = []
         var free: [String] = []
         for n in 0..<30 {
@@ -177,9 +180,19 @@ struct HistoryTests {
         free.append(expiredKey)
         let deadID = try Self.publish(gateway, "dead.x", n: 0)
         let deadSequence = try #require(try gateway.store.event(id: deadID)).sequence
-        gateway.store.recordAttempts([DeliveryAttemptRecord(
-            subscriptionID: dead, sequence: deadSequence, attempt: 3, status: 500, error: "", durationMicroseconds: 10,
-            response: [], result: .deadLettered)])
+        // In backoff (a retry scheduled), and owed to a subscription disabled (410) since.
+        let backoffID = try Self.publish(gateway, "backoff.x", n: 0)
+        let disabledID = try Self.publish(gateway, "disabled.x", n: 0)
+        gateway.store.recordAttempts([
+            DeliveryAttemptRecord(subscriptionID: dead, sequence: deadSequence, attempt: 3, status: 500, error: "",
+                                  durationMicroseconds: 10, response: [], result: .deadLettered),
+            DeliveryAttemptRecord(subscriptionID: backoff, sequence: try #require(try gateway.store.event(id: backoffID)).sequence,
+                                  attempt: 1, status: 503, error: "", durationMicroseconds: 10, response: [], result: .retryScheduled,
+                                  nextAttemptAt: wallClockMicroseconds() + 3_600_000_000),
+        ])
+        let disabling = DispatchSemaphore(value: 0)
+        #expect(gateway.store.disableSubscription(disabled, reason: "HTTP 410 Gone") { disabling.signal() })
+        disabling.wait()
         let firstSegments = Self.files(gateway, endingWith: ".seg")
         try Self.ageAndMaintain(gateway)
         let remaining = Self.files(gateway, endingWith: ".seg")
@@ -207,6 +220,12 @@ struct HistoryTests {
             let reader = gateway.store.makeEventReader()
             let bodies = try pending.map { try #require(try reader.envelope($0.event)) }
             #expect(bodies.map(\.eventID) == owed)
+            #expect(try reader.envelope(try #require(gateway.store.state.pendingDeliveries(for: backoff).first).event)?.eventID == backoffID)
+            #expect(gateway.store.state.pendingDeliveries(for: backoff).first?.attempts == 1)
+            #expect(try reader.envelope(try #require(gateway.store.state.pendingDeliveries(for: disabled).first).event)?.eventID == disabledID)
+            for id in [backoffID, disabledID] {
+                #expect(try gateway.request("GET", "/v1/events/\(id)").status == 200)
+            }
             let letters = gateway.store.state.deadLetters(for: dead)
             #expect(letters.map(\.sequence) == [deadSequence])
             #expect(try reader.envelope(try #require(letters.first).event)?.eventID == deadID)
@@ -214,6 +233,39 @@ struct HistoryTests {
         try check()
         try gateway.restart()
         try check()
+    }
+
+    @Test func retentionKeepsWhatIsNotPastItAndRetentionBytesCutsTheOldest() throws {
+        let gateway = try GatewayHarness { settings, _ in
+            Self.smallSegments(&settings)
+            settings.retention.retention = .seconds(3600)
+        }
+        var ids: [String] = []
+        for round in 0..<4 {
+            for n in 0..<80 { ids.append(try Self.publish(gateway, "a.b", n: round * 100 + n)) }
+            gateway.store.maintainer.pass()
+        }
+        let segments = Self.files(gateway, endingWith: ".seg")
+        #expect(segments.count > 4 && Self.files(gateway, endingWith: ".snap").count == 2)
+        gateway.store.maintainer.pass()
+        #expect(Self.files(gateway, endingWith: ".seg") == segments, "nothing is past an hour's retention")
+        #expect(gateway.store.maintainer.segmentsDeleted == 0)
+
+        // The same journal under a size limit: the oldest segments go, as far as the older
+        // snapshot covers them, until the rest fits.
+        gateway.stop()
+        gateway.configure = { settings, _ in
+            Self.smallSegments(&settings)
+            settings.retention.retention = .seconds(3600)
+            settings.retention.retentionBytes = 3 * 4096
+        }
+        try gateway.start()
+        gateway.store.maintainer.pass()
+        let remaining = Self.files(gateway, endingWith: ".seg")
+        #expect(remaining.count < segments.count && remaining.first != segments.first)
+        #expect(remaining == Array(segments.suffix(remaining.count)), "only the oldest are deleted")
+        let kept = ids.filter { (try? gateway.request("GET", "/v1/events/\($0)").status) == 200 }
+        #expect(!kept.isEmpty && kept == Array(ids.suffix(kept.count)), "the events kept are the newest")
     }
 
     @Test func deadLettersPastTheirRetentionAreDiscarded() throws {
