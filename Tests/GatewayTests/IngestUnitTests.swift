@@ -1,6 +1,7 @@
 import Runtime
 import JSON
 @testable import Gateway
+import Synchronization
 import Testing
 
 @Suite("Incremental collections")
@@ -127,5 +128,47 @@ struct RecordCodecTests {
     ])
     func jsonMediaTypes(_ value: String, _ accepted: Bool) {
         #expect(EventsAPI.isJSONMediaType(value.utf8) == accepted)
+    }
+}
+
+/// A request that repeats another still being written waits for it before writing its own
+/// events: if the other is refused (a full disk is not sticky), nothing of this one is stored.
+@Suite("Ingest join")
+struct IngestJoinTests {
+    static let receipt = EventReceipt(id: "evt_1", sequence: 1, receivedAt: 1, duplicate: true)
+
+    @Test func ownEventsAreWrittenOnlyOnceTheRepeatedRequestIsStored() {
+        let outcome = Mutex<IngestOutcome?>(nil)
+        let join = IngestJoin(count: 2) { result in outcome.withLock { $0 = result } }
+        let wrote = Mutex<Bool?>(nil)
+        join.afterWaits(for: [0]) { succeeded in wrote.withLock { $0 = succeeded } }
+        #expect(join.arm() == nil)
+        #expect(wrote.withLock { $0 } == nil)
+        join.resolve(0, Self.receipt)
+        #expect(wrote.withLock { $0 } == true)
+        join.resolve(1, EventReceipt(id: "evt_2", sequence: 2, receivedAt: 2))
+        #expect(outcome.withLock { $0 } == .stored([Self.receipt, EventReceipt(id: "evt_2", sequence: 2, receivedAt: 2)]))
+    }
+
+    @Test func aRefusedRepeatedRequestFailsThisOneBeforeItWritesAnything() {
+        let outcome = Mutex<IngestOutcome?>(nil)
+        let join = IngestJoin(count: 2) { result in outcome.withLock { $0 = result } }
+        let wrote = Mutex<Bool?>(nil)
+        join.afterWaits(for: [0]) { succeeded in wrote.withLock { $0 = succeeded } }
+        #expect(join.arm() == nil)
+        join.resolve(0, nil)
+        #expect(wrote.withLock { $0 } == false)
+        guard case .unavailable = outcome.withLock({ $0 }) else {
+            Issue.record("expected the request to fail, got \(String(describing: outcome.withLock { $0 }))")
+            return
+        }
+    }
+
+    @Test func aRepeatResolvedBeforeTheWaitIsRegisteredDoesNotHoldTheWrite() {
+        let join = IngestJoin(count: 2) { _ in }
+        join.resolve(0, Self.receipt)
+        let wrote = Mutex<Bool?>(nil)
+        join.afterWaits(for: [0]) { succeeded in wrote.withLock { $0 = succeeded } }
+        #expect(wrote.withLock { $0 } == true)
     }
 }

@@ -192,18 +192,29 @@ public final class JournalStore: GatewayStore {
             state.release(written)
             return join.arm()
         }
-        // (A repeat waiting on another request resolves later; if that request fails, the
-        // journal's failure is sticky and this append fails with it.)
         let state = self.state
-        write(written) { result in
-            switch result {
-            case .success(let receipts):
-                // The fold settled these keys already; this settles any it could not.
-                state.settle(written, receipts: receipts)
-                for (index, receipt) in zip(freshIndexes, receipts) { join.resolve(index, receipt) }
-            case .failure(let error):
-                state.release(written)
-                join.fail(error)
+        let writeFresh: @Sendable () -> Void = { [self] in
+            write(written) { result in
+                switch result {
+                case .success(let receipts):
+                    // The fold settled these keys already; this settles any it could not.
+                    state.settle(written, receipts: receipts)
+                    for (index, receipt) in zip(freshIndexes, receipts) { join.resolve(index, receipt) }
+                case .failure(let error):
+                    state.release(written)
+                    join.fail(error)
+                }
+            }
+        }
+        // A repeat of a request still being written waits for it before this request writes
+        // anything: if that write is refused (a full disk is not sticky), this request fails
+        // whole, with nothing of its own stored that a retry would store again.
+        let waiting = reservations.indices.filter { if case .inFlight = reservations[$0] { true } else { false } }
+        if waiting.isEmpty {
+            writeFresh()
+        } else {
+            join.afterWaits(for: waiting) { succeeded in
+                if succeeded { writeFresh() } else { state.release(written) }
             }
         }
         return join.arm()
@@ -373,13 +384,16 @@ public final class JournalStore: GatewayStore {
 /// from the journal's completion, from the commits of concurrent requests it waited on — in
 /// any order, and answers once: synchronously from `arm` if everything is known by then,
 /// else through the completion.
-private final class IngestJoin: Sendable {
+final class IngestJoin: Sendable {
     private struct State {
         var receipts: [EventReceipt?]
         var remaining: Int
         var failure: StoreError?
         var armed = false
         var answered = false
+        /// Repeats of requests in flight, and what runs once they are all known.
+        var waited: [Int] = []
+        var afterWaits: (@Sendable (Bool) -> Void)?
     }
 
     private let state: Mutex<State>
@@ -392,25 +406,49 @@ private final class IngestJoin: Sendable {
 
     /// An event's receipt; nil when the request it waited on stored nothing.
     func resolve(_ index: Int, _ receipt: EventReceipt?) {
-        let outcome = state.withLock { state -> IngestOutcome? in
-            guard state.receipts[index] == nil else { return nil }
+        let (outcome, next) = state.withLock { state -> (IngestOutcome?, (() -> Void)?) in
+            guard state.receipts[index] == nil else { return (nil, nil) }
             if let receipt {
                 state.receipts[index] = receipt
                 state.remaining -= 1
             } else if state.failure == nil {
                 state.failure = StoreError(.unavailable, "the request this one repeats was not stored; send it again")
             }
-            return state.armed ? Self.finish(&state) : nil
+            return (state.armed ? Self.finish(&state) : nil, Self.takeAfterWaits(&state))
         }
+        next?()
         if let outcome { completion(outcome) }
     }
 
     func fail(_ error: StoreError) {
-        let outcome = state.withLock { state -> IngestOutcome? in
+        let (outcome, next) = state.withLock { state -> (IngestOutcome?, (() -> Void)?) in
             if state.failure == nil { state.failure = error }
-            return state.armed ? Self.finish(&state) : nil
+            return (state.armed ? Self.finish(&state) : nil, Self.takeAfterWaits(&state))
         }
+        next?()
         if let outcome { completion(outcome) }
+    }
+
+    /// Runs `action` once every event at `indexes` is resolved: with true when all were
+    /// stored, false as soon as the request failed.
+    func afterWaits(for indexes: [Int], _ action: @escaping @Sendable (Bool) -> Void) {
+        let next = state.withLock { state -> (() -> Void)? in
+            state.waited = indexes
+            state.afterWaits = action
+            return Self.takeAfterWaits(&state)
+        }
+        next?()
+    }
+
+    private static func takeAfterWaits(_ state: inout State) -> (() -> Void)? {
+        guard let action = state.afterWaits else { return nil }
+        if state.failure != nil {
+            state.afterWaits = nil
+            return { action(false) }
+        }
+        guard state.waited.allSatisfy({ state.receipts[$0] != nil }) else { return nil }
+        state.afterWaits = nil
+        return { action(true) }
     }
 
     var hasFailed: Bool { state.withLock { $0.failure != nil } }
