@@ -40,3 +40,25 @@ struct AdminTokenTests {
         #expect(throws: (any Error).self) { try DataDirectory.prepare(locked) }
     }
 }
+
+/// `--retention`, `--retention-bytes`, `--dead-letter-retention`: read, or refused with the
+/// flag's name.
+@Suite("gatewayd retention flags")
+struct RetentionFlagTests {
+    @Test func defaultsAndHumanForms() throws {
+        let defaults = try Serve.parse([]).retentionPolicy()
+        #expect(defaults.retention == .seconds(7 * 86400) && defaults.deadLetterRetention == .seconds(14 * 86400))
+        #expect(defaults.retentionBytes == nil)
+        let set = try Serve.parse(["--retention", "36h", "--retention-bytes", "10GiB", "--dead-letter-retention", "90s"]).retentionPolicy()
+        #expect(set.retention == .seconds(36 * 3600) && set.retentionBytes == 10 << 30 && set.deadLetterRetention == .seconds(90))
+    }
+
+    @Test(arguments: [["--retention", "7"], ["--retention-bytes", "lots"], ["--dead-letter-retention", "-1d"]])
+    func malformedValuesNameTheirFlag(_ arguments: [String]) {
+        #expect {
+            _ = try Serve.parse(arguments)
+        } throws: { error in
+            Serve.message(for: error).contains(arguments[0])
+        }
+    }
+}
