@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Soak (issue 9): gatewayd with --retention 2m ingests RATE events/s (~300 bytes, batches of
 # RATE/10 every 100 ms) for SECONDS (default 1800), fanned out to one subscription whose
-# receiver is nginx (static 202). Every 10 s it samples gatewayd's VmRSS and the journal's
-# size on disk; at the end it prints the slope of each (least squares over the samples after
+# receiver is nginx (static 202). Every 10 s it samples gatewayd's VmRSS, its RssAnon (the
+# process's own memory: VmRSS also counts pages of the binary and libraries as code paths
+# first run) and the journal's size on disk; at the end it prints the slope of each
+# (least squares over the samples after
 # the first WARMUP seconds, default 300: retention and segment ages settle) and the errors:
 # non-202 answers, failed deliveries, segments deleted. Flat means RSS and disk slopes near 0.
 # Usage: Benchmarks/soak.sh [SECONDS=1800] [RATE=500]   (make bench-soak)
@@ -33,8 +35,9 @@ start=$(date +%s)
 while kill -0 "$load" 2>/dev/null; do
   now=$(( $(date +%s) - start ))
   rss=$(awk '/VmRSS/ {print $2 / 1024}' "/proc/$pid/status")
+  anon=$(awk '/RssAnon/ {print $2 / 1024}' "/proc/$pid/status")
   disk=$(du -sm "$work/data/journal" | cut -f1)
-  echo "$now $rss $disk" >>"$samples"
+  echo "$now $rss $disk $anon" >>"$samples"
   sleep 10
 done
 wait "$load" || true
@@ -43,11 +46,12 @@ echo "subscription: $($client stats "$subscription")"
 echo "segments deleted by retention: $(grep -c 'journal segment deleted' "$work/gatewayd.log" || true)"
 echo "warnings and errors logged: $(grep -ciE 'warning|error|critical' "$work/gatewayd.log" || true)"
 awk -v warmup="$warmup" '
-  $1 >= warmup { n++; sx += $1; sy += $2; sz += $3; sxx += $1 * $1; sxy += $1 * $2; sxz += $1 * $3
-                 if (n == 1) { firstRSS = $2; firstDisk = $3 } lastRSS = $2; lastDisk = $3 }
+  $1 >= warmup { n++; sx += $1; sy += $2; sz += $3; sa += $4; sxx += $1 * $1; sxy += $1 * $2; sxz += $1 * $3; sxa += $1 * $4
+                 if (n == 1) { firstRSS = $2; firstDisk = $3; firstAnon = $4 } lastRSS = $2; lastDisk = $3; lastAnon = $4 }
   END {
     d = n * sxx - sx * sx
     if (n < 3 || d == 0) { print "too few samples after warm-up"; exit }
-    printf "after %ds warm-up, %d samples: RSS %.1f -> %.1f MB, slope %.3f MB/min; journal %d -> %d MB, slope %.3f MB/min\n",
-      warmup, n, firstRSS, lastRSS, (n * sxy - sx * sy) / d * 60, firstDisk, lastDisk, (n * sxz - sx * sz) / d * 60
+    printf "after %ds warm-up, %d samples: RSS %.1f -> %.1f MB, slope %.3f MB/min; RssAnon %.1f -> %.1f MB, slope %.3f MB/min; journal %d -> %d MB, slope %.3f MB/min\n",
+      warmup, n, firstRSS, lastRSS, (n * sxy - sx * sy) / d * 60, firstAnon, lastAnon, (n * sxa - sx * sa) / d * 60,
+      firstDisk, lastDisk, (n * sxz - sx * sz) / d * 60
   }' "$samples"

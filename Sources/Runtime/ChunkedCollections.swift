@@ -85,6 +85,21 @@ public struct ChunkedQueue<Element> {
         chunks.joined().dropFirst(head)
     }
 
+    @inlinable public var count: Int {
+        chunks.reduce(0) { $0 + $1.count } - head
+    }
+
+    /// Consumed elements never linger in the last chunk: popping the front past them drops or
+    /// empties their chunk.
+    @inlinable public var last: Element? { chunks.last?.last }
+
+    /// The element `index` places behind the front. Every chunk but the last is full and the
+    /// first starts at a chunk boundary, so this is arithmetic, not a walk.
+    @inlinable public subscript(index: Int) -> Element {
+        let position = head + index
+        return chunks[position / Self.chunkSize][position % Self.chunkSize]
+    }
+
     @inlinable public mutating func popFirst() {
         guard !chunks.isEmpty else { return }
         head += 1

@@ -150,8 +150,11 @@ final class EventHistory: Sendable {
     func candidates(id: String) -> [RecordLocation] {
         let hash = StableHash.of(id)
         let (inMemory, files) = state.withLock { state in
-            let recent = ([state.active] + state.sealing.reversed()).flatMap { builder in
-                builder.candidates(idHash: hash).map { $0.location(in: builder.base) }
+            // Read in place: a copy of the active index would make the writer copy all of
+            // it on its next append.
+            var recent = state.active.candidates(idHash: hash).map { $0.location(in: state.active.base) }
+            for builder in state.sealing.reversed() {
+                recent += builder.candidates(idHash: hash).map { $0.location(in: builder.base) }
             }
             return (recent, state.sealed)
         }

@@ -230,22 +230,35 @@ private extension BinaryWriter {
     }
 
     mutating func ledger(_ ledger: DeliveryLedger) {
-        let order = Array(ledger.order.elements)
-        integer(UInt32(order.count))
-        order.forEach { integer($0) }
-        integer(UInt32(ledger.open.count))
-        for (sequence, item) in ledger.open {
+        let live = Array(ledger.live.elements)
+        integer(UInt32(live.count))
+        for entry in live {
+            integer(entry.sequence)
+            location(entry.location)
+        }
+        let extraOrder = Array(ledger.extraOrder.elements)
+        integer(UInt32(extraOrder.count))
+        extraOrder.forEach { integer($0) }
+        integer(UInt32(ledger.extra.count))
+        for (sequence, place) in ledger.extra {
             integer(sequence)
-            location(item.location)
-            if let progress = item.progress {
-                byte(1)
-                integer(Int64(progress.attempts))
-                integer(progress.firstAttemptAt)
-                integer(progress.nextAttemptAt)
-                string(progress.lastError)
-            } else {
-                byte(0)
-            }
+            location(place)
+        }
+        let owed = ledger.owed.members
+        integer(UInt32(owed.count))
+        owed.forEach { integer($0) }
+        integer(UInt32(ledger.progress.count))
+        for (sequence, progress) in ledger.progress {
+            integer(sequence)
+            integer(Int64(progress.attempts))
+            integer(progress.firstAttemptAt)
+            integer(progress.nextAttemptAt)
+            string(progress.lastError)
+        }
+        integer(UInt32(ledger.moved.count))
+        for (sequence, place) in ledger.moved {
+            integer(sequence)
+            location(place)
         }
         integer(UInt32(ledger.deadLetterOrder.count))
         for sequence in ledger.deadLetterOrder {
@@ -290,18 +303,21 @@ private extension BinaryReader {
     }
 
     mutating func ledger() throws(BinaryReader.Malformed) -> DeliveryLedger {
-        var order: [UInt64] = []
-        for _ in 0..<(try count()) { order.append(try integer()) }
-        var open: [UInt64: DeliveryLedger.Open] = [:]
+        var live: [DeliveryLedger.Entry] = []
+        for _ in 0..<(try count()) { live.append(DeliveryLedger.Entry(sequence: try integer(), location: try location())) }
+        var extraOrder: [UInt64] = []
+        for _ in 0..<(try count()) { extraOrder.append(try integer()) }
+        var extra: [UInt64: RecordLocation] = [:]
+        for _ in 0..<(try count()) { extra[try integer()] = try location() }
+        var owed: [UInt64] = []
+        for _ in 0..<(try count()) { owed.append(try integer()) }
+        var progress: [UInt64: DeliveryLedger.Progress] = [:]
         for _ in 0..<(try count()) {
-            let sequence = try integer(UInt64.self)
-            var item = DeliveryLedger.Open(location: try location())
-            if try byte() == 1 {
-                item.progress = DeliveryLedger.Progress(attempts: Int(try integer(Int64.self)), firstAttemptAt: try integer(),
-                                                        nextAttemptAt: try integer(), lastError: try string())
-            }
-            open[sequence] = item
+            progress[try integer()] = DeliveryLedger.Progress(attempts: Int(try integer(Int64.self)), firstAttemptAt: try integer(),
+                                                              nextAttemptAt: try integer(), lastError: try string())
         }
+        var moved: [UInt64: RecordLocation] = [:]
+        for _ in 0..<(try count()) { moved[try integer()] = try location() }
         var deadLetters: [UInt64: DeliveryLedger.DeadLetter] = [:]
         var deadLetterOrder: [UInt64] = []
         for _ in 0..<(try count()) {
@@ -319,7 +335,8 @@ private extension BinaryReader {
         let lastError = try byte() == 1 ? DeliveryLedger.LastError(message: try string(), at: try integer()) : nil
         var replayOf: [UInt64: String] = [:]
         for _ in 0..<(try count()) { replayOf[try integer()] = try string() }
-        return DeliveryLedger(order: order, open: open, deadLetters: deadLetters, deadLetterOrder: deadLetterOrder, delivered: delivered,
+        return DeliveryLedger(live: live, extraOrder: extraOrder, extra: extra, owed: owed, progress: progress, moved: moved,
+                              deadLetters: deadLetters, deadLetterOrder: deadLetterOrder, delivered: delivered,
                               attempts: attempts, failedAttempts: failedAttempts, recentDurations: durations,
                               nextDuration: nextDuration, lastError: lastError, replayOf: replayOf)
     }

@@ -330,8 +330,7 @@ struct GatewayFold: Sendable, Equatable {
     func owedEvents(in segment: UInt64) -> [UInt64: RecordLocation] {
         var owed: [UInt64: RecordLocation] = [:]
         for ledger in ledgers.values {
-            for (sequence, item) in ledger.open where item.location.segment == segment { owed[sequence] = item.location }
-            for (sequence, letter) in ledger.deadLetters where letter.location.segment == segment { owed[sequence] = letter.location }
+            owed.merge(ledger.owedLocations(in: segment)) { first, _ in first }
         }
         return owed
     }
