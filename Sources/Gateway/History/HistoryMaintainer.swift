@@ -64,9 +64,6 @@ final class HistoryMaintainer: Sendable {
         }
     }
 
-    /// Runs a pass now (tests, and after a roll) instead of at the next tick.
-    func nudge() { _ = wakeups.push(true) }
-
     /// Stops the thread after its current pass.
     func stop() {
         wakeups.close()

@@ -73,8 +73,6 @@ struct DeliveryLedger: Sendable, Equatable {
     private(set) var replayOf: [UInt64: String] = [:]
     static let durationWindow = 1024
 
-    func isOwed(_ sequence: UInt64) -> Bool { owed.contains(sequence) }
-
     /// Owes the event at `sequence`; false if it was owed already (a resend or replay of a
     /// pending event), when it keeps its place and progress.
     @discardableResult
