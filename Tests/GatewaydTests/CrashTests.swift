@@ -21,6 +21,27 @@ struct CrashTests {
         return nil
     }
 
+    /// A webhook receiver on 127.0.0.1 (a port of its own) for gatewayd children to deliver
+    /// to: `answer` decides each response.
+    final class Receiver {
+        private let server: HTTPServer
+        let port: UInt16
+
+        init(answer: @escaping @Sendable (HTTPRequest) -> HTTPResponse) throws {
+            var router = Router()
+            router.post("/hook") { request, _ in .response(answer(request)) }
+            var configuration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
+            configuration.eventLoopCount = 1
+            server = HTTPServer(configuration: configuration, responder: router, logger: Logger(label: "receiver") { _ in SwiftLogNoOpLogHandler() })
+            port = try server.start().port
+        }
+
+        func stop() {
+            server.shutdown(gracePeriod: .milliseconds(100))
+            server.wait()
+        }
+    }
+
     /// A gatewayd child process on 127.0.0.1, its port read from its banner.
     final class Daemon {
         static let adminToken = "adm_test_token"
@@ -130,19 +151,12 @@ struct CrashTests {
     /// times; then waits (30 s at most) for every acknowledged event to reach the receiver.
     private static func deliverThroughKills(binary: String, rounds: Int) throws -> FanOutReport {
         let received = Mutex<[String: Int]>([:])
-        var router = Router()
-        router.post("/hook") { request, _ in
+        let receiver = try Receiver { request in
             if let id = request.headers["webhook-id"] { received.withLock { $0[id, default: 0] += 1 } }
-            return .response(HTTPResponse(status: 200))
+            return HTTPResponse(status: 200)
         }
-        var configuration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
-        configuration.eventLoopCount = 1
-        let receiver = HTTPServer(configuration: configuration, responder: router, logger: Logger(label: "receiver") { _ in SwiftLogNoOpLogHandler() })
-        let receiverPort = try receiver.start().port
-        defer {
-            receiver.shutdown(gracePeriod: .milliseconds(100))
-            receiver.wait()
-        }
+        defer { receiver.stop() }
+        let receiverPort = receiver.port
         let directory = NSTemporaryDirectory() + "fanout-crash-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let acknowledged = Mutex<Set<String>>([])

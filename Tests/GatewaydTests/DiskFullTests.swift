@@ -62,22 +62,13 @@ struct DiskFullTests {
         // stored is still owed then.
         let open = Atomic(false)
         let received = Mutex<Set<String>>([])
-        var router = Router()
-        router.post("/hook") { request, _ in
-            guard open.load(ordering: .relaxed) else {
-                return .response(HTTPResponse(status: 503, headers: ["Retry-After": "1"]))
-            }
+        let receiver = try CrashTests.Receiver { request in
+            guard open.load(ordering: .relaxed) else { return HTTPResponse(status: 503, headers: ["Retry-After": "1"]) }
             if let id = request.headers["webhook-id"] { received.withLock { _ = $0.insert(id) } }
-            return .response(HTTPResponse(status: 200))
+            return HTTPResponse(status: 200)
         }
-        var configuration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
-        configuration.eventLoopCount = 1
-        let receiver = HTTPServer(configuration: configuration, responder: router, logger: Logger(label: "receiver") { _ in SwiftLogNoOpLogHandler() })
-        let receiverPort = try receiver.start().port
-        defer {
-            receiver.shutdown(gracePeriod: .milliseconds(100))
-            receiver.wait()
-        }
+        defer { receiver.stop() }
+        let receiverPort = receiver.port
         let directory = NSTemporaryDirectory() + "disk-full-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let token = CrashTests.Daemon.adminToken

@@ -30,9 +30,9 @@ final class HistoryMaintainer: Sendable {
     private let directory: String
     private let logger: Logger
     private let clock: @Sendable () -> Int64
-    private let interval: Int64
-    private let wakeups = WorkQueue<Bool>()
-    private let thread = Mutex<pthread_t?>(nil)
+    /// Index files, snapshots and retention are never urgent: at a low priority they wait
+    /// for the ingest, fold and delivery threads rather than take a core from them.
+    private let loop: BackgroundLoop
     /// The active segment when the last snapshot was written.
     private let snapshotSegment = Mutex<UInt64?>(nil)
     /// Retention's running totals, for logs and stats.
@@ -47,7 +47,7 @@ final class HistoryMaintainer: Sendable {
         self.directory = directory
         self.logger = logger
         self.clock = clock
-        self.interval = max(1000, interval.microseconds)
+        loop = BackgroundLoop(name: "history", interval: interval.microseconds, lowPriority: true)
         // The next snapshot comes with the next roll (or sooner when forced): one at every
         // start would add a write to every restart and churn the two kept.
         snapshotSegment.withLock { $0 = journal.activeSegment }
@@ -57,35 +57,14 @@ final class HistoryMaintainer: Sendable {
 
     func start() throws(JournalError) {
         do throws(SystemError) {
-            let handle = try spawnThread(name: "history") { self.run() }
-            thread.withLock { $0 = handle }
+            try loop.start { [self] in pass() }
         } catch {
             throw JournalError.io(call: "pthread_create", errno: error.errno, file: directory)
         }
     }
 
     /// Stops the thread after its current pass.
-    func stop() {
-        wakeups.close()
-        if let handle = thread.withLock({ current -> pthread_t? in
-            defer { current = nil }
-            return current
-        }) {
-            pthread_join(handle, nil)
-        }
-    }
-
-    private func run() {
-        // Index files, snapshots and retention are never urgent: on a busy machine they wait
-        // for the ingest, fold and delivery threads rather than take a core from them.
-        lowerCurrentThreadPriority()
-        while true {
-            switch wakeups.takeAll(waitingAtMost: interval) {
-            case .closed: return
-            case .items, .timedOut: pass()
-            }
-        }
-    }
+    func stop() { loop.stop() }
 
     /// One round of everything; a failure is logged and tried again next round.
     func pass() {

@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import JSON
 import Logging
 import Runtime
-import Synchronization
 
 /// Works through running replays in the background: reads a chunk of each replay's window
 /// from the event history, keeps the events its subscription matches, and commits them as
@@ -22,8 +18,7 @@ final class Replayer: Sendable {
 
     private let store: any GatewayStore
     private let logger: Logger
-    private let wakeups = WorkQueue<Bool>()
-    private let thread = Mutex<pthread_t?>(nil)
+    private let loop = BackgroundLoop(name: "replayer", interval: interval)
 
     init(store: any GatewayStore, logger: Logger) {
         self.store = store
@@ -31,29 +26,14 @@ final class Replayer: Sendable {
     }
 
     func start() throws(SystemError) {
-        let handle = try spawnThread(name: "replayer") { self.run() }
-        thread.withLock { $0 = handle }
+        // Each round keeps going while there is work the share allows, then waits for
+        // deliveries to finish.
+        try loop.start { [self] in while step() {} }
     }
 
-    func nudge() { _ = wakeups.push(true) }
+    func nudge() { loop.nudge() }
 
-    func stop() {
-        wakeups.close()
-        if let handle = thread.withLock({ current -> pthread_t? in
-            defer { current = nil }
-            return current
-        }) {
-            pthread_join(handle, nil)
-        }
-    }
-
-    private func run() {
-        while true {
-            if case .closed = wakeups.takeAll(waitingAtMost: Self.interval) { return }
-            // Keep going while there is work the share allows; then wait for deliveries.
-            while step() {}
-        }
-    }
+    func stop() { loop.stop() }
 
     /// Advances every running replay by one chunk if its share allows. True if any moved.
     @discardableResult
