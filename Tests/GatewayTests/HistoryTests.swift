@@ -73,6 +73,35 @@ struct HistoryTests {
         try check()
     }
 
+    /// Two event types whose 32-bit type hashes in the index collide.
+    static func collidingTypes() -> (String, String) {
+        var seen: [UInt32: String] = [:]
+        for n in 0... {
+            let name = "t.n\(n)"
+            let hash = UInt32(truncatingIfNeeded: StableHash.of(name))
+            if let other = seen[hash] { return (other, name) }
+            seen[hash] = name
+        }
+        fatalError("unreachable")
+    }
+
+    /// The index matches a type by hash; a page made short by a collision is filled from
+    /// further on, so only the end of the history gives a short page.
+    @Test func listingByTypeIsExactAndPagesStayFullDespiteHashCollisions() throws {
+        let (wanted, colliding) = Self.collidingTypes()
+        let gateway = try GatewayHarness { settings, _ in Self.smallSegments(&settings) }
+        var expected: [String] = []
+        for n in 0..<60 {
+            let id = try Self.publish(gateway, n % 3 == 0 ? wanted : colliding, n: n)
+            if n % 3 == 0 { expected.append(id) }
+        }
+        gateway.store.maintainer.pass()
+        let page = try gateway.request("GET", "/v1/events?type=\(wanted)&limit=7")
+        let ids = (page.json["events"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        #expect(ids == Array(expected.prefix(7)), "\(page.text)")
+        #expect(try Self.listAll(gateway, "type=\(wanted)") == expected)
+    }
+
     @Test func damagedOrMissingIndexFilesAreRebuiltFromTheirSegments() throws {
         let gateway = try GatewayHarness { settings, _ in Self.smallSegments(&settings) }
         var ids: [String] = []

@@ -263,14 +263,22 @@ public final class JournalStore: GatewayStore {
 
     public func events(_ query: EventQuery) throws(StoreError) -> [StoredEvent] {
         var events: [StoredEvent] = []
-        for (entry, segment) in history.events(query) {
-            let reference = EventReference(sequence: entry.sequence, location: entry.position.location(in: segment))
-            // Deleted by retention since the index was read: skipped, as if it had expired first.
-            guard let event = try? read(reference) else { continue }
-            if let type = query.type, event.type != type { continue }  // a type-hash collision
-            events.append(event)
+        var page = query
+        // The index matches types by hash: what the records then refuse (a collision), or
+        // what retention deleted since the index was read, is made up from further on, so a
+        // page is short only at the end of the history.
+        while true {
+            let found = history.events(page)
+            for (entry, segment) in found {
+                let reference = EventReference(sequence: entry.sequence, location: entry.position.location(in: segment))
+                guard let event = try? read(reference) else { continue }
+                if let type = query.type, event.type != type { continue }
+                events.append(event)
+            }
+            guard let last = found.last, found.count == page.limit, events.count < query.limit else { return events }
+            page.after = last.event.sequence
+            page.limit = query.limit - events.count
         }
-        return events
     }
 
     public func attempts(ofEvent id: String) throws(StoreError) -> [AttemptEntry]? {
