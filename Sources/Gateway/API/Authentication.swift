@@ -38,6 +38,11 @@ public struct Authenticator: Sendable {
         return .failure(Self.unauthorized("The token is not valid."))
     }
 
+    /// Throws unless the request carries the admin token (`requireAdmin`'s refusal).
+    func admin(_ request: HTTPRequest) throws(HTTPError) {
+        if let refusal = requireAdmin(request) { throw refusal }
+    }
+
     /// Authenticates and requires the admin.
     func requireAdmin(_ request: HTTPRequest) -> HTTPError? {
         switch authenticate(request) {

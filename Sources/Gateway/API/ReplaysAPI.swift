@@ -11,7 +11,7 @@ struct ReplaysAPI {
 
     func register(on router: inout Router) {
         router.route(.post, "/v1/subscriptions/{id}/replays") { request, context in
-            try admin(request)
+            try auth.admin(request)
             let id = request.pathParameters["id"] ?? ""
             _ = try core.subscription(id)
             let body = try jsonBody(request)
@@ -20,7 +20,7 @@ struct ReplaysAPI {
             }
         }
         router.route(.get, "/v1/subscriptions/{id}/replays") { request, _ in
-            try admin(request)
+            try auth.admin(request)
             let id = request.pathParameters["id"] ?? ""
             _ = try core.subscription(id)
             var json = JSONObjectWriter()
@@ -28,18 +28,18 @@ struct ReplaysAPI {
             return .response(.json(200, json.finish()))
         }
         router.route(.get, "/v1/subscriptions/{id}/replays/{replayId}") { request, _ in
-            try admin(request)
+            try auth.admin(request)
             let replay = try core.replay(request.pathParameters["id"] ?? "", request.pathParameters["replayId"] ?? "")
             return .response(.json(200, Self.json(replay)))
         }
         router.route(.delete, "/v1/subscriptions/{id}/replays/{replayId}") { request, context in
-            try admin(request)
+            try auth.admin(request)
             return reply(context, render: { .json(200, Self.json($0)) }) { done throws(GatewayError) in
                 try core.cancelReplay(request.pathParameters["id"] ?? "", request.pathParameters["replayId"] ?? "", completion: done)
             }
         }
         router.route(.post, "/v1/events/{id}/resend") { request, context in
-            try admin(request)
+            try auth.admin(request)
             var subscriptionID: String?
             if !request.body.isEmpty {
                 let body = try jsonBody(request)
@@ -61,10 +61,6 @@ struct ReplaysAPI {
                 try core.resend(eventID, to: subscriptionID, completion: done)
             }
         }
-    }
-
-    private func admin(_ request: HTTPRequest) throws(HTTPError) {
-        if let refusal = auth.requireAdmin(request) { throw refusal }
     }
 
     static func json(_ replay: ReplayState) -> [UInt8] {

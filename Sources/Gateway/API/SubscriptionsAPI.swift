@@ -12,25 +12,25 @@ struct SubscriptionsAPI {
 
     func register(on router: inout Router) {
         router.route(.post, "/v1/subscriptions") { request, context in
-            try admin(request)
+            try auth.admin(request)
             let body = try jsonBody(request)
             return reply(context, render: Self.show(status: 201)) { done throws(GatewayError) in
                 try core.createSubscription(body, completion: done)
             }
         }
         router.route(.get, "/v1/subscriptions") { request, _ in
-            try admin(request)
+            try auth.admin(request)
             let now = wallClockMicroseconds()
             var json = JSONObjectWriter()
             json.add("subscriptions", array: core.store.subscriptions().map { $0.apiJSON(now: now) })
             return .response(.json(200, json.finish()))
         }
         router.route(.get, "/v1/subscriptions/{id}") { request, _ in
-            try admin(request)
+            try auth.admin(request)
             return .response(.json(200, try core.subscription(id(request)).apiJSON(now: wallClockMicroseconds())))
         }
         router.route(.patch, "/v1/subscriptions/{id}") { request, context in
-            try admin(request)
+            try auth.admin(request)
             let id = id(request)
             // An unknown subscription is 404 before its body is looked at.
             _ = try core.subscription(id)
@@ -40,19 +40,19 @@ struct SubscriptionsAPI {
             }
         }
         router.route(.delete, "/v1/subscriptions/{id}") { request, context in
-            try admin(request)
+            try auth.admin(request)
             return reply(context, render: { HTTPResponse(status: 204) }) { done throws(GatewayError) in
                 try core.deleteSubscription(id(request), completion: done)
             }
         }
         router.route(.post, "/v1/subscriptions/{id}/pause") { request, context in
-            try admin(request)
+            try auth.admin(request)
             return reply(context, render: Self.show(status: 200)) { done throws(GatewayError) in
                 try core.setPaused(id(request), true, completion: done)
             }
         }
         router.route(.post, "/v1/subscriptions/{id}/resume") { request, context in
-            try admin(request)
+            try auth.admin(request)
             return reply(context, render: Self.show(status: 200)) { done throws(GatewayError) in
                 try core.setPaused(id(request), false, completion: done)
             }
@@ -60,7 +60,7 @@ struct SubscriptionsAPI {
         router.route(.post, "/v1/subscriptions/{id}/rotate-secret") { request, context in try rotate(request, context) }
         router.route(.get, "/v1/subscriptions/{id}/stats") { request, _ in .response(try stats(request)) }
         router.route(.post, "/v1/subscriptions/{id}/test") { request, context in
-            try admin(request)
+            try auth.admin(request)
             return reply(context, render: { .json(202, EventsAPI.receiptJSON($0, markingDuplicate: false)) }) { done throws(GatewayError) in
                 try core.ping(id(request), completion: done)
             }
@@ -68,16 +68,12 @@ struct SubscriptionsAPI {
         router.route(.get, "/v1/subscriptions/{id}/dead-letters") { request, _ in .response(try deadLetters(request)) }
         router.route(.post, "/v1/subscriptions/{id}/dead-letters/redeliver") { request, context in try redeliver(request, context) }
         router.route(.delete, "/v1/subscriptions/{id}/dead-letters/{eventId}") { request, context in
-            try admin(request)
+            try auth.admin(request)
             let eventID = request.pathParameters["eventId"] ?? ""
             return reply(context, render: { HTTPResponse(status: 204) }) { done throws(GatewayError) in
                 try core.discardDeadLetter(id(request), eventID: eventID, completion: done)
             }
         }
-    }
-
-    private func admin(_ request: HTTPRequest) throws(HTTPError) {
-        if let refusal = auth.requireAdmin(request) { throw refusal }
     }
 
     private func id(_ request: HTTPRequest) -> String {
@@ -90,7 +86,7 @@ struct SubscriptionsAPI {
 
     /// The body is empty (the configured overlap) or `{"overlapSeconds": N}`.
     private func rotate(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
-        try admin(request)
+        try auth.admin(request)
         let id = id(request)
         _ = try core.subscription(id)
         var overlap: Duration?
@@ -116,7 +112,7 @@ struct SubscriptionsAPI {
 
     /// Delivery counts since the journal began (they survive restarts).
     private func stats(_ request: HTTPRequest) throws -> HTTPResponse {
-        try admin(request)
+        try auth.admin(request)
         let subscription = try core.subscription(id(request))
         let counts = core.store.deliveryCounts(for: subscription.id)
         var json = JSONObjectWriter()
@@ -150,7 +146,7 @@ struct SubscriptionsAPI {
     // MARK: - Dead letters
 
     private func deadLetters(_ request: HTTPRequest) throws -> HTTPResponse {
-        try admin(request)
+        try auth.admin(request)
         let subscription = try core.subscription(id(request))
         var items: [[UInt8]] = []
         for letter in core.store.deadLetters(for: subscription.id) {
@@ -171,7 +167,7 @@ struct SubscriptionsAPI {
 
     /// Puts all dead letters (empty body) or those named in `{"eventIds": [...]}` back in line.
     private func redeliver(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
-        try admin(request)
+        try auth.admin(request)
         let id = id(request)
         _ = try core.subscription(id)
         var eventIDs: [String]?

@@ -123,16 +123,11 @@ final class EventHistory: Sendable {
 
     /// The index of a sealed segment, built by reading the segment.
     static func rebuild(segment base: UInt64, directory: String, maxRecordSize: Int) throws(JournalError) -> SegmentIndexBuilder {
-        let builder = Mutex(SegmentIndexBuilder(base: base))
-        let scan = try JournalRecovery.scanSegment(
-            path: directory + "/" + SegmentFile.name(base: base), base: base, maxRecord: maxRecordSize
-        ) { records in
-            builder.withLock { index in records.forEach { index.add($0) } }
-        }
+        let (builder, scan) = try SegmentIndexBuilder.scan(segment: base, directory: directory, maxRecordSize: maxRecordSize)
         if let damage = scan.damage {
             throw JournalError.corrupt(file: SegmentFile.name(base: base), offset: scan.validEnd, reason: damage)
         }
-        return builder.withLock { $0 }
+        return builder
     }
 
     // MARK: - Queries

@@ -9,6 +9,9 @@ import Synchronization
 /// it is safe on a running gateway's (whose active segment may grow meanwhile) as on a
 /// stopped one's. Nothing here truncates, rebuilds or writes.
 public enum JournalInspector {
+    /// The largest record the journal writes: a bigger length field is damage.
+    static let maxRecordSize = Journal.Configuration(directory: "").maxRecordSize
+
     /// Something wrong with a file, and where.
     public struct Finding: Sendable, CustomStringConvertible {
         public var file: String
@@ -40,12 +43,10 @@ public enum JournalInspector {
             if let expected, base != expected {
                 report.damage.append(Finding(file: name, offset: 0, problem: "starts at sequence \(base) but \(expected) was expected"))
             }
-            let builder = Mutex(SegmentIndexBuilder(base: base))
+            let built: SegmentIndexBuilder
             let scan: JournalRecovery.SegmentScan
             do throws(JournalError) {
-                scan = try JournalRecovery.scanSegment(path: directory + "/" + name, base: base, maxRecord: Journal.Configuration(directory: "").maxRecordSize) { records in
-                    builder.withLock { index in records.forEach { index.add($0) } }
-                }
+                (built, scan) = try SegmentIndexBuilder.scan(segment: base, directory: directory, maxRecordSize: maxRecordSize)
             } catch {
                 report.damage.append(Finding(file: name, offset: 0, problem: "\(error)"))
                 continue
@@ -60,7 +61,6 @@ public enum JournalInspector {
             guard !isLast else { continue }
             // A sealed segment's index must exist (or be rebuilt at the next start) and say
             // what the segment says.
-            let built = builder.withLock { $0 }
             let indexName = SegmentIndexFormat.name(base: base)
             do throws(SegmentIndexFile.OpenError) {
                 let file = try SegmentIndexFile(directory: directory, base: base, segmentLength: scan.validEnd)
@@ -121,7 +121,6 @@ public enum JournalInspector {
     /// each subscription is owed: the newest snapshot folded forward over the journal after it.
     public static func stats(directory: String) throws(JournalError) -> Stats {
         var stats = Stats()
-        let maxRecord = Journal.Configuration(directory: "").maxRecordSize
         var fold = GatewayFold(idempotencyWindow: 0)
         var covered: UInt64 = 0
         if let newest = FoldSnapshot.list(in: directory).first {
@@ -149,13 +148,11 @@ public enum JournalInspector {
                     oldest: summary.eventCount > 0 ? summary.minTime : nil, newest: summary.eventCount > 0 ? summary.maxTime : nil))
                 continue
             }
-            let builder = Mutex(SegmentIndexBuilder(base: base))
-            let scan = try JournalRecovery.scanSegment(path: directory + "/" + name, base: base, maxRecord: maxRecord) { records in
-                builder.withLock { index in records.forEach { index.add($0) } }
+            let (builder, scan) = try SegmentIndexBuilder.scan(segment: base, directory: directory, maxRecordSize: maxRecordSize) { records in
                 let fresh = records.filter { $0.sequence > snapshotCovers }
                 if !fresh.isEmpty { folded.withLock { _ = $0.apply(fresh, now: 0) } }
             }
-            let summary = builder.withLock { $0.summary }
+            let summary = builder.summary
             stats.segments.append(Stats.Segment(
                 name: name, bytes: size, firstSequence: base, lastSequence: scan.lastSequence ?? base &- 1, events: summary.eventCount,
                 oldest: summary.eventCount > 0 ? summary.minTime : nil, newest: summary.eventCount > 0 ? summary.maxTime : nil))
@@ -182,7 +179,7 @@ public enum JournalInspector {
         for base in bases[start...] where found.count < limit {
             let collected = Mutex<[JournalRecord]>([])
             _ = try JournalRecovery.scanSegment(path: directory + "/" + SegmentFile.name(base: base), base: base,
-                                                maxRecord: Journal.Configuration(directory: "").maxRecordSize) { records in
+                                                maxRecord: maxRecordSize) { records in
                 collected.withLock { $0 += records.filter { $0.sequence >= from } }
             }
             found += collected.withLock { $0 }.prefix(limit - found.count)

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CSystem
 import Runtime
+import Synchronization
 
 /// Where a record is inside its segment.
 struct SegmentPosition: Sendable, Equatable {
@@ -125,6 +126,21 @@ struct SegmentIndexBuilder: Sendable {
     private mutating func addID(_ hash: UInt64, _ position: SegmentPosition) {
         let hash = SegmentIndexFormat.slotHash(hash)
         if ids[hash] == nil { ids[hash] = position } else { collisions.append((hash, position)) }
+    }
+
+    /// Reads a segment from its first record to its last good one and indexes it, handing
+    /// each batch of records to `each` too; returns the index and what the scan found.
+    static func scan(
+        segment base: UInt64, directory: String, maxRecordSize: Int, each: @escaping @Sendable ([JournalRecord]) -> Void = { _ in }
+    ) throws(JournalError) -> (SegmentIndexBuilder, JournalRecovery.SegmentScan) {
+        let builder = Mutex(SegmentIndexBuilder(base: base))
+        let scan = try JournalRecovery.scanSegment(
+            path: directory + "/" + SegmentFile.name(base: base), base: base, maxRecord: maxRecordSize
+        ) { records in
+            builder.withLock { index in records.forEach { index.add($0) } }
+            each(records)
+        }
+        return (builder.withLock { $0 }, scan)
     }
 
     /// Records that may hold the id with this hash.

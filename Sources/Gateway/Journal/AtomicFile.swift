@@ -53,13 +53,6 @@ enum AtomicFile {
 
     /// Names in `directory` that end with `suffix`.
     static func names(in directory: String, endingWith suffix: String) -> [String] {
-        guard let dir = opendir(directory) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasSuffix(suffix) { names.append(name) }
-        }
-        return names
+        ((try? fileNames(in: directory)) ?? []).filter { $0.hasSuffix(suffix) }
     }
 }

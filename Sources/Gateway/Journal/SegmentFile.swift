@@ -28,16 +28,7 @@ enum SegmentFile {
 
     /// Segment bases found in `directory`, ascending.
     static func list(in directory: String) throws(JournalError) -> [UInt64] {
-        guard let dir = opendir(directory) else { throw JournalError.failed("opendir", errno, file: directory) }
-        defer { closedir(dir) }
-        var bases: [UInt64] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if let base = base(fromName: name) { bases.append(base) }
-        }
-        return bases.sorted()
+        try fileNames(in: directory).compactMap(base(fromName:)).sorted()
     }
 
     /// Creates a new segment durably: the file with its header is synced, then the directory,

@@ -325,6 +325,12 @@ struct GatewayFold: Sendable, Equatable {
     /// the key against the stored event.
     func key(_ scoped: String) -> KeyEntry? { keys[StableHash.of(scoped)] }
 
+    /// Where some subscription still needs the event at `sequence`, if one does: the current
+    /// place of an event retention moved.
+    func owedLocation(of sequence: UInt64) -> RecordLocation? {
+        ledgers.values.lazy.compactMap { $0.location(of: sequence) }.first
+    }
+
     /// Every event some subscription still needs (pending or dead-lettered), with where it is
     /// now: what retention must carry forward rather than delete.
     func owedEvents(in segment: UInt64) -> [UInt64: RecordLocation] {

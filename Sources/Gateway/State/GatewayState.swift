@@ -162,7 +162,7 @@ final class GatewayState: Sendable {
     /// carried forward because it is still owed keeps its key.
     private static func retained(_ entry: GatewayFold.KeyEntry, in state: Storage) -> RecordLocation? {
         guard entry.location.segment < state.retainedFrom else { return entry.location }
-        return state.fold.ledgers.values.lazy.compactMap { $0.location(of: entry.sequence) }.first
+        return state.fold.owedLocation(of: entry.sequence)
     }
 
     /// Segments before this one were deleted by retention (set by the maintainer).
@@ -225,7 +225,7 @@ final class GatewayState: Sendable {
     /// Where some subscription still needs the event at `sequence`, if one does: the current
     /// place of an event retention moved.
     func owedLocation(of sequence: UInt64) -> RecordLocation? {
-        read { fold in fold.ledgers.values.lazy.compactMap { $0.location(of: sequence) }.first }
+        read { $0.owedLocation(of: sequence) }
     }
 
     /// Dead letters older than `cutoff`, by subscription (for `--dead-letter-retention`).
