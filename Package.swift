@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
+        // Layered settings (flags > GATEWAY_* > config file > defaults) for `gatewayd serve`.
+        .package(url: "https://github.com/apple/swift-configuration", exact: "1.4.0"),
     ],
     targets: [
         // libcurl through pkg-config, plus typed wrappers for its variadic setopt calls.
@@ -26,10 +28,10 @@ let package = Package(
         ),
         .target(name: "CCurl", dependencies: ["CLibcurl"]),
         // epoll, eventfd, accept4, thread names and CRC-32C, which Swift's Glibc module lacks.
-        .target(name: "CSystem"),
+        .target(name: "CPlatform"),
         // The shared low-level runtime: system calls with EINTR retry, threads, work queues,
         // clocks, chunked collections, Base64, constant-time comparison.
-        .target(name: "Runtime", dependencies: ["CSystem"], swiftSettings: strictSettings),
+        .target(name: "Runtime", dependencies: ["CPlatform"], swiftSettings: strictSettings),
         // Strict RFC 8259 JSON: scanner, parser, tree, writer. No gateway types.
         .target(name: "JSON", swiftSettings: strictSettings),
         // JSON Schema draft 2020-12 (the subset openapi.yaml documents) over JSON's tree.
@@ -40,7 +42,7 @@ let package = Package(
         .target(
             name: "HTTPServer",
             dependencies: [
-                "CSystem",
+                "CPlatform",
                 "Runtime",
                 "JSON",
                 .product(name: "Logging", package: "swift-log"),
@@ -55,7 +57,7 @@ let package = Package(
                 "JSONSchema",
                 "TargetPolicy",
                 "HTTPServer",
-                "CSystem",
+                "CPlatform",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -82,7 +84,9 @@ let package = Package(
                 "HTTPServer",
                 "Runtime",
                 "TargetPolicy",
+                "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

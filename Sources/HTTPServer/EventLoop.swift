@@ -2,7 +2,7 @@
 import Runtime
 import Glibc
 #endif
-import CSystem
+import CPlatform
 import Logging
 import Synchronization
 

@@ -38,6 +38,7 @@ public final class HTTPServer: Sendable {
         var loops: [EventLoop] = []
         do {
             var address = configuration.address
+            if address.port != 0 { try Socket.checkAvailable(address) }
             for _ in 0..<max(1, configuration.eventLoopCount) {
                 let fd = try Socket.listen(on: address, backlog: configuration.backlog, reusePort: true)
                 listenFDs.append(fd)

@@ -2,7 +2,7 @@
 import Runtime
 import Glibc
 #endif
-import CSystem
+import CPlatform
 
 /// Thin wrappers over the socket calls the server makes, all through `syscall`.
 enum Socket {
@@ -27,6 +27,22 @@ enum Socket {
             throw error
         }
         return fd
+    }
+
+    /// Binds a plain socket (no `SO_REUSEPORT`) to `address` and closes it. The listening
+    /// sockets share their port with `SO_REUSEPORT`, which would also let them join another
+    /// process's port and split its traffic silently; this bind fails with `EADDRINUSE`
+    /// instead when anything already holds the port.
+    static func checkAvailable(_ address: SocketAddress) throws(SystemError) {
+        let fd = try syscallValue("socket") {
+            Glibc.socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        defer { Glibc.close(fd) }
+        try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+        if address.isIPv6 { try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
+        _ = try syscallValue("bind(\(address))") {
+            address.withSockAddr { Glibc.bind(fd, $0, $1) }
+        }
     }
 
     static func localAddress(of fd: Int32) throws(SystemError) -> SocketAddress {

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CSystem
+import CPlatform
 
 /// A plain POSIX thread for a long-running loop (an event loop, a journal writer): such loops
 /// block in `epoll_wait` or `fdatasync`, which must never happen on Swift's shared

@@ -33,7 +33,7 @@ struct HistoryCrashTests {
     static func run(binary: String, point: String) throws -> Report {
         let directory = NSTemporaryDirectory() + "history-crash-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let arguments = ["--segment-size-mb", "1", "--retention", "2s", "--allow-private-targets"]
+        let arguments = ["--segment-size", "1MiB", "--retention", "2s", "--allow-private-targets"]
         var report = Report()
         let first = try CrashTests.Daemon(binary: binary, dataDirectory: directory, extraArguments: arguments,
                                           environment: ["GATEWAY_TEST_CRASH_AT": point])

@@ -2,7 +2,7 @@ import Runtime
 #if canImport(Glibc)
 import Glibc
 #endif
-import CSystem
+import CPlatform
 import Logging
 import Synchronization
 

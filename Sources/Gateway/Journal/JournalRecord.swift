@@ -1,4 +1,4 @@
-import CSystem
+import CPlatform
 
 /// What a record holds; the journal itself only stores and returns the byte.
 public struct RecordKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {

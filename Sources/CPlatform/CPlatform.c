@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "CSystem.h"
+#include "CPlatform.h"
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
