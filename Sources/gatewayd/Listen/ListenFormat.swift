@@ -49,8 +49,9 @@ enum ListenFormat {
     static func headerValue(name: String, _ value: String) -> String {
         if name == "webhook-signature" || name == "svix-signature" { return shortSignature(value) }
         if credentialHeaders.contains(name) {
-            let scheme = value.split(separator: " ", maxSplits: 1).first.map { "\($0) " } ?? ""
-            return "\(value.contains(" ") ? scheme : "")… (redacted, \(value.utf8.count) characters)"
+            // `Bearer …`: the scheme says what kind of credential came, the rest stays hidden.
+            let scheme = value.contains(" ") ? printable(String(value.prefix { $0 != " " }.prefix(20))) + " " : ""
+            return scheme + "… (redacted, \(value.utf8.count) characters)"
         }
         return printable(cut(value, toBytes: maxShownHeaderBytes))
     }
