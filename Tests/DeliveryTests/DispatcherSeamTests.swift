@@ -74,9 +74,8 @@ struct DispatcherSeamTests {
         #expect(header("webhook-id") == "evt_one")
         let timestamp = try #require(header("webhook-timestamp").flatMap { Int($0) })
         #expect(timestamp == Int(rig.clock.wallMicroseconds() / 1_000_000))
-        try WebhookSigner.verify(
-            signatureHeader: try #require(header("webhook-signature")), secrets: [try WebhookSecret(parsing: Self.secret)],
-            id: "evt_one", timestamp: timestamp, body: request.body, now: timestamp)
+        _ = try WebhookVerifier(secrets: [try WebhookSecret(parsing: Self.secret)])
+            .verify(StandardWebhooksHeaders(field: header), body: request.body, now: timestamp)
         rig.transport.answer(request, status: 200)
         rig.flush()
         #expect(rig.store.recorded.map(\.result) == [.delivered])

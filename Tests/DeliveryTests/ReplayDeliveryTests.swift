@@ -47,9 +47,8 @@ struct ReplayDeliveryTests {
         #expect(Array(ids.suffix(6)) == (1...6).map { "evt_\($0)" })
         let secrets = try subscription.secrets.map { try WebhookSecret(parsing: $0.value) }
         for request in receiver.received.suffix(6) {
-            try WebhookSigner.verify(signatureHeader: request.headers["webhook-signature"] ?? "", secrets: secrets,
-                                     id: request.headers["webhook-id"] ?? "", timestamp: Int(request.headers["webhook-timestamp"] ?? "") ?? 0,
-                                     body: request.body, now: Int(Date().timeIntervalSince1970))
+            _ = try WebhookVerifier(secrets: secrets).verify(
+                StandardWebhooksHeaders { request.headers[$0] }, body: request.body, now: Int(Date().timeIntervalSince1970))
         }
         #expect(await rig.eventually { _ in rig.store.replay(replay.id)?.status == .completed })
         let finished = try #require(rig.store.replay(replay.id))

@@ -184,10 +184,9 @@ struct WebhookDispatcherTests {
         let body = String(decoding: request.body, as: UTF8.self)
         #expect(body.hasPrefix(#"{"id":"evt_1","type":"order.created","timestamp":""#))
         #expect(body.hasSuffix(#""source":"test","data":{"order": "o-1",  "amount": 12.50}}"#))
-        let timestamp = try #require(Int(request.headers["webhook-timestamp"] ?? ""))
         let secrets = try subscription.secrets.map { try WebhookSecret(parsing: $0.value) }
-        try WebhookSigner.verify(signatureHeader: request.headers["webhook-signature"] ?? "", secrets: secrets, id: "evt_1",
-                                 timestamp: timestamp, body: request.body, now: Int(Date().timeIntervalSince1970))
+        _ = try WebhookVerifier(secrets: secrets).verify(
+            StandardWebhooksHeaders { request.headers[$0] }, body: request.body, now: Int(Date().timeIntervalSince1970))
         #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 1 })
         #expect(rig.store.state.pendingDeliveries(for: subscription.id).isEmpty)
         _ = sequence
@@ -330,8 +329,9 @@ struct WebhookDispatcherTests {
         #expect(header.split(separator: " ").count == 2)
         let timestamp = try #require(Int(request.headers["webhook-timestamp"] ?? ""))
         for secret in [newSecret, oldSecret] {
-            try WebhookSigner.verify(signatureHeader: header, secrets: [try WebhookSecret(parsing: secret)], id: "evt_rotating",
-                                     timestamp: timestamp, body: request.body, now: Int(Date().timeIntervalSince1970))
+            _ = try WebhookVerifier(secrets: [try WebhookSecret(parsing: secret)]).verify(
+                StandardWebhooksHeaders(id: "evt_rotating", timestamp: String(timestamp), signature: header),
+                body: request.body, now: Int(Date().timeIntervalSince1970))
         }
     }
 
