@@ -29,6 +29,8 @@ public final class GatewayCore: Sendable {
     public let store: any GatewayStore
     /// Run-time delivery status (in flight, circuit breaker), posted by the dispatcher.
     public let deliveryStatus = DeliveryStatusBoard()
+    /// What `/readyz` checks: the store here; the delivery engine adds itself when it starts.
+    public let readiness = Readiness()
     let eventIDs = EventIDGenerator()
     let subscriptionIDs = EventIDGenerator(prefix: "sub_")
     let replayIDs = EventIDGenerator(prefix: "rpl_")
@@ -45,6 +47,7 @@ public final class GatewayCore: Sendable {
             name: "url-check", threads: configuration.targetCheckThreads, capacity: configuration.targetCheckQueue)
         replayer = Replayer(store: store, logger: logger)
         try replayer.start()
+        readiness.register("journal") { [store] in store.unavailableReason }
     }
 
     /// Stops the URL checks and replays, then the store (which finishes what is queued).

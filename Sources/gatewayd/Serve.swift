@@ -106,6 +106,7 @@ struct Serve: ParsableCommand {
         let dispatcher = WebhookDispatcher(
             store: store, status: core.deliveryStatus, configuration: dispatcherConfiguration, logger: logger)
         try dispatcher.start()
+        core.readiness.register("delivery") { dispatcher.notRunningReason }
 
         var router = Router()
         GatewayAPI.register(on: &router, core: core, adminToken: token.value)

@@ -86,6 +86,8 @@ struct AccessAPITests {
         let gateway = try GatewayHarness()
         let ready = try gateway.request("GET", "/readyz", token: nil)
         #expect(ready.status == 200)
+        #expect(ready.json["status"] as? String == "ready")
+        #expect((ready.json["checks"] as? [String: String]) == ["journal": "ok"], "\(ready.text)")
         #expect(try gateway.request("GET", "/healthz", token: nil).status == 200)
     }
 }
@@ -198,7 +200,9 @@ struct StorageFailureAPITests {
             #expect(accepted.count > 5)
             let readyz = try gateway.request("GET", "/readyz", token: nil)
             #expect(readyz.status == 503)
-            #expect((readyz.json["detail"] as? String)?.contains("the disk is full") == true, "\(readyz.text)")
+            #expect(readyz.json["status"] as? String == "not ready")
+            #expect((readyz.json["reason"] as? String)?.hasPrefix("journal: ") == true, "\(readyz.text)")
+            #expect(((readyz.json["checks"] as? [String: Any])?["journal"] as? String)?.contains("the disk is full") == true, "\(readyz.text)")
             #expect(try gateway.request("GET", "/healthz", token: nil).status == 200)
             for id in accepted { #expect(try gateway.request("GET", "/v1/events/\(id)").status == 200) }
 

@@ -67,6 +67,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
     private var transport: (any DeliveryTransport)?
     private let mailbox = WorkQueue<Mail>()
     private let stopping = Atomic(false)
+    /// True from `start` until the dispatcher thread leaves its loop: what `/readyz` asks.
+    private let threadRunning = Atomic(false)
     private var thread: pthread_t?
 
     // Owned by the dispatcher thread.
@@ -116,7 +118,17 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// pending in the store (after a restart, with its attempt counts and schedule).
     public func start() throws {
         try prepare()
-        thread = try spawnThread(name: "dispatcher") { [self] in run() }
+        threadRunning.store(true, ordering: .releasing)
+        thread = try spawnThread(name: "dispatcher") { [self] in
+            run()
+            threadRunning.store(false, ordering: .releasing)
+        }
+    }
+
+    /// Nil while deliveries are being sent; otherwise why not, for `/readyz`.
+    public var notRunningReason: String? {
+        if stopping.load(ordering: .relaxed) { return "the delivery engine is shutting down" }
+        return threadRunning.load(ordering: .acquiring) ? nil : "the delivery engine is not running"
     }
 
     /// Subscription changes (pause, resume, limits) take effect at the next pass; this makes

@@ -4,7 +4,7 @@ import HTTPServer
 public enum GatewayAPI {
     public static func register(on router: inout Router, core: GatewayCore, adminToken: String) {
         let auth = Authenticator(adminToken: adminToken, store: core.store)
-        HealthAPI.register(on: &router, store: core.store)
+        HealthAPI.register(on: &router, readiness: core.readiness)
         EventsAPI(core: core, auth: auth).register(on: &router)
         EventTypesAPI(core: core, auth: auth).register(on: &router)
         SourcesAPI(core: core, auth: auth).register(on: &router)
