@@ -11,9 +11,11 @@ deps:
 build: deps
 	swift build -c release --product gatewayd
 
-## Build in release mode and start gatewayd on its embedded storage in $(DATA_DIR).
+## Build in release mode and start gatewayd on its embedded storage in $(DATA_DIR); more
+## settings with ARGS, e.g. make run ARGS="--allow-private-targets --retention 3d".
+ARGS ?=
 run: build
-	"$$(swift build -c release --show-bin-path)/gatewayd" serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+	"$$(swift build -c release --show-bin-path)/gatewayd" serve --listen $(LISTEN) --data-dir $(DATA_DIR) $(ARGS)
 
 ## The whole test suite.
 test: deps

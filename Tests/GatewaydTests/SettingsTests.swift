@@ -150,4 +150,13 @@ struct SettingsTests {
             #expect(help.contains("default: \(setting.defaultValue ?? "none")"), "\(setting.name)")
         }
     }
+
+    @Test func theREADMESettingsTableIsTheGeneratedOne() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let begin = try #require(readme.range(of: "<!-- settings:begin -->\n"))
+        let end = try #require(readme.range(of: "<!-- settings:end -->"))
+        #expect(String(readme[begin.upperBound..<end.lowerBound]) == ConfigCommand.Reference.markdown,
+                "README.md's settings table differs from `gatewayd config reference`: paste its output between the markers")
+    }
 }

@@ -8,8 +8,25 @@ struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
         abstract: "Show the effective configuration.",
-        subcommands: [Print.self]
+        subcommands: [Print.self, Reference.self]
     )
+
+    /// The settings table in README.md is this command's output; a test keeps them equal.
+    struct Reference: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print every serve setting as a Markdown table: flag, variable, default, meaning.")
+
+        func run() { print(Self.markdown, terminator: "") }
+
+        static var markdown: String {
+            var table = "| flag / file key | environment | default | what it does |\n|---|---|---|---|\n"
+            for setting in ServeSettings.all {
+                let shownDefault = setting.defaultValue.map { "`\($0)`" } ?? "none"
+                table += "| `--\(setting.name)` | `\(setting.environmentName)` | \(shownDefault) | \(setting.help) |\n"
+            }
+            return table
+        }
+    }
 
     struct Print: ParsableCommand {
         static let configuration = CommandConfiguration(
