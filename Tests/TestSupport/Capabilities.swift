@@ -19,6 +19,11 @@ public enum Capabilities {
         FileManager.default.isExecutableFile(atPath: $0)
     }
 
+    /// curl, which the README's walkthrough uses.
+    public static let curl: String? = ["/usr/bin/curl", "/bin/curl", "/usr/local/bin/curl"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+
     /// Runs a program to completion; true when it exits 0.
     @discardableResult
     public static func run(_ arguments: String...) -> Bool {
