@@ -242,6 +242,7 @@ public final class OpenAPIContract: Sendable {
 /// A response that disagrees with openapi.yaml; thrown by the API tests' request helper.
 public struct ContractViolation: Error, CustomStringConvertible {
     public let violations: [String]
+    public init(violations: [String]) { self.violations = violations }
     public var description: String {
         "the answer disagrees with openapi.yaml:\n- " + violations.joined(separator: "\n- ")
     }
