@@ -71,6 +71,57 @@ struct OpenAPIContractTests {
         #expect(output.hasPrefix("3.1"))
     }
 
+    // MARK: - The checker itself
+
+    /// The checker `GatewayHarness.request` runs catches each kind of disagreement.
+    @Test func theCheckerCatchesAnswersTheSpecDoesNotAllow() {
+        func response(_ status: Int, _ body: String, type: String? = "application/json", headers: [(String, String)] = []) -> TestResponse {
+            TestResponse(status: status, headers: (type.map { [("Content-Type", $0)] } ?? []) + headers, body: Array(body.utf8))
+        }
+        let receipt = #"{"id":"evt_01JD8X3Q5W7E2M9K4T6V8B0N1P","sequence":1,"receivedAt":"2026-11-27T12:00:00.123456Z"}"#
+        #expect(spec.violations("POST", "/v1/events", response(202, receipt)).isEmpty)
+        // The wrong shape, a status not listed, the wrong media type, a body where none is.
+        #expect(!spec.violations("POST", "/v1/events", response(202, #"{"id":"evt_1","sequence":0}"#)).isEmpty)
+        #expect(!spec.violations("POST", "/v1/events", response(201, receipt)).isEmpty)
+        #expect(!spec.violations("POST", "/v1/events", response(202, receipt, type: "text/plain")).isEmpty)
+        #expect(!spec.violations("DELETE", "/v1/sources/x", response(204, "{}")).isEmpty)
+        #expect(spec.violations("DELETE", "/v1/sources/x", response(204, "", type: nil)).isEmpty)
+        // Problems: the shape, and the status member agreeing with the answer.
+        let problem = #"{"type":"about:blank","title":"Not Found","status":404,"detail":"No event with id 'x'."}"#
+        #expect(spec.violations("GET", "/v1/events/x", response(404, problem, type: "application/problem+json")).isEmpty)
+        #expect(!spec.violations("GET", "/v1/events/x", response(404, #"{"detail":"x"}"#, type: "application/problem+json")).isEmpty)
+        #expect(spec.violations("GET", "/nowhere", response(404, problem, type: "application/problem+json")).isEmpty)
+        #expect(!spec.violations("GET", "/nowhere", response(200, "{}")).isEmpty)
+        // A required header missing, a header off its schema, an Allow that is not the path's.
+        let unauthorized = #"{"type":"about:blank","title":"Unauthorized","status":401,"detail":"x"}"#
+        #expect(!spec.violations("GET", "/v1/events", response(401, unauthorized, type: "application/problem+json")).isEmpty)
+        let notAllowed = #"{"type":"about:blank","title":"Method Not Allowed","status":405,"detail":"x"}"#
+        #expect(spec.violations("PUT", "/v1/events", response(405, notAllowed, type: "application/problem+json",
+                                                              headers: [("Allow", "GET, HEAD, POST")])).isEmpty)
+        #expect(!spec.violations("PUT", "/v1/events", response(405, notAllowed, type: "application/problem+json",
+                                                               headers: [("Allow", "GET, HEAD")])).isEmpty)
+        let unavailable = #"{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"x"}"#
+        #expect(!spec.violations("GET", "/readyz", response(503, unavailable, type: "application/problem+json",
+                                                           headers: [("Retry-After", "5")])).isEmpty)
+        // Literal segments win over parameters, as in the router.
+        #expect(spec.template(for: "/v1/events/batch?x=1") == "/v1/events/batch")
+        #expect(spec.template(for: "/v1//events/evt_1/attempts") == "/v1/events/{id}/attempts")
+        #expect(spec.template(for: "/v1/events/batch/attempts") == nil)
+    }
+
+    /// The spec is read as JSON would read it: YAML 1.1's `yes`/`no`/`on`/`off` stay strings,
+    /// and a key written twice is refused rather than silently replaced.
+    @Test func yamlIsReadAsTheJSONItDescribes() throws {
+        let value = try YAMLDocument.parse("""
+            a: [yes, no, on, off, true, FALSE, null, ~, 12, -3, 1.5, "12", 0x1F, 1e3, 2026-11-27]
+            b: {c: "d"}
+            """)
+        #expect(value == ["a": ["yes", "no", "on", "off", true, false, .null, .null, 12, -3, 1.5, "12", 31, 1000, "2026-11-27"],
+                          "b": ["c": "d"]])
+        #expect(throws: (any Error).self) { try YAMLDocument.parse("a: 1\nb: 2\na: 3\n") }
+        #expect(throws: (any Error).self) { try YAMLDocument.parse("a:\n  b: 1\n  b: 2\n") }
+    }
+
     // MARK: - Walking the spec
 
     /// Pointers of every schema the spec holds: each component schema, and each schema of a

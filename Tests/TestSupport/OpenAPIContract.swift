@@ -61,14 +61,17 @@ public final class OpenAPIContract: Sendable {
 
     /// The spec's path template for `path` (query ignored, empty segments skipped), chosen
     /// the way the router chooses: at each segment a literal beats a parameter.
+    /// Like the router's tree, there is no backtracking: once a literal segment matched, a
+    /// parameter in its place is not tried (`/v1/events/batch/attempts` matches nothing).
     public func template(for path: String) -> String? {
         let segments = path.prefix { $0 != "?" }.split(separator: "/")
-        var candidates = templates.filter { $0.segments.count == segments.count }
+        var candidates = templates
         for (position, segment) in segments.enumerated() {
+            candidates = candidates.filter { $0.segments.count > position }
             let literal = candidates.filter { $0.segments[position] == segment }
             candidates = literal.isEmpty ? candidates.filter { $0.segments[position].first == "{" } : literal
         }
-        return candidates.first?.template
+        return candidates.first { $0.segments.count == segments.count }?.template
     }
 
     /// What in `response` (to `method path`) disagrees with the spec; empty when nothing.

@@ -7,7 +7,8 @@ import Yams
 /// Scalars resolve by the YAML 1.2 core schema, not YAML 1.1's: `yes`, `no`, `on` and `off`
 /// stay strings and only `true`/`false` are booleans, which is what the JSON the spec
 /// describes means. Quoted scalars are always strings. A key repeated in one mapping is an
-/// error (YAML forbids it; most loaders keep the last one silently).
+/// error (YAML forbids it; PyYAML, which openapi-spec-validator reads with, keeps the last
+/// one silently).
 public enum YAMLDocument {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
