@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
         // Layered settings (flags > GATEWAY_* > config file > defaults) for `gatewayd serve`.
         .package(url: "https://github.com/apple/swift-configuration", exact: "1.4.0"),
+        // Tests only: reads openapi.yaml so API tests can check answers against the contract.
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         // libcurl through pkg-config, plus typed wrappers for its variadic setopt calls.
@@ -106,8 +108,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // What the test targets share: waiting helpers that keep Swift Testing's few threads
-        // free, an HTTP client on raw sockets, a seeded random generator, JSON literals.
-        .target(name: "TestSupport", dependencies: ["JSON", "Runtime", "HTTPServer"], path: "Tests/TestSupport", swiftSettings: strictSettings),
+        // free, an HTTP client on raw sockets, a seeded random generator, JSON literals, and
+        // openapi.yaml as a checker of real answers.
+        .target(
+            name: "TestSupport",
+            dependencies: ["JSON", "JSONSchema", "Runtime", "HTTPServer", .product(name: "Yams", package: "Yams")],
+            path: "Tests/TestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JSONSchemaTests", dependencies: ["JSONSchema", "JSON", "TestSupport"], swiftSettings: strictSettings),

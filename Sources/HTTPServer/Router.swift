@@ -115,6 +115,36 @@ public struct Router: HTTPResponder {
         return handler(request, context)
     }
 
+    /// A method and the path template it was registered on, as the router serves it:
+    /// empty segments gone, parameters in braces (`/v1/subscriptions/{id}`).
+    public struct Route: Hashable, Sendable, CustomStringConvertible {
+        public let method: HTTPMethod
+        public let template: String
+
+        public init(_ method: HTTPMethod, _ template: String) {
+            self.method = method
+            self.template = template
+        }
+
+        public var description: String { "\(method) \(template)" }
+    }
+
+    /// Every registered route, rebuilt from the tree (so it shows what requests are matched
+    /// against, not how the templates were spelled), sorted by template then method. `HEAD`
+    /// appears only where it was registered itself; `GET` routes serve it anyway. For
+    /// checking the routes against a contract (openapi.yaml), never used per request.
+    public var routes: [Route] {
+        var found: [Route] = []
+        var stack: [(node: Int, path: String)] = [(0, "")]
+        while let (index, path) = stack.popLast() {
+            let node = nodes[index]
+            for entry in node.handlers { found.append(Route(entry.method, path.isEmpty ? "/" : path)) }
+            for literal in node.literals { stack.append((literal.node, path + "/" + literal.segment)) }
+            if let parameter = node.parameter { stack.append((parameter.node, path + "/{" + parameter.name + "}")) }
+        }
+        return found.sorted { ($0.template, $0.method.rawValue) < ($1.template, $1.method.rawValue) }
+    }
+
     private func notFound(_ request: HTTPRequest) -> HTTPResponse {
         .problem(status: 404, detail: "No resource at \(request.path).")
     }

@@ -41,6 +41,15 @@ public struct JSONSchema: Sendable {
         (nodes, root) = try SchemaCompiler.compile(schema)
     }
 
+    /// The schema at JSON Pointer `pointer` inside a larger `document` that is not itself a
+    /// schema, such as an OpenAPI description (`/components/schemas/Event`): fragment
+    /// references (`#/components/schemas/Sequence`) resolve against the whole document, as
+    /// OpenAPI 3.1 reads them. Only the subschemas reached from `pointer` are compiled and
+    /// checked, under the same rules as a standalone schema.
+    public init(_ document: JSONValue, at pointer: String) throws(SchemaError) {
+        (nodes, root) = try SchemaCompiler.compile(document, at: pointer)
+    }
+
     /// Every violation of the schema by `instance`, in schema-then-document order; empty when
     /// `instance` is valid.
     public func validate(_ instance: JSONValue) -> [SchemaViolation] {

@@ -16,12 +16,22 @@ struct SchemaCompiler {
 
     /// The nodes of `document`, with the root's index.
     static func compile(_ document: JSONValue) throws(SchemaError) -> (nodes: [SchemaNode], root: SchemaNodeID) {
-        // The dialect first: under another draft's rules, every later complaint would mislead.
-        if let dialect = document["$schema"] {
-            try checkDialect(dialect, at: "")
+        try compile(document, at: "")
+    }
+
+    /// The nodes of the subschema at `pointer` in `document` (the root when `pointer` is
+    /// empty), with that subschema's index.
+    static func compile(_ document: JSONValue, at pointer: String) throws(SchemaError) -> (nodes: [SchemaNode], root: SchemaNodeID) {
+        guard let tokens = JSONPointer.tokens(of: pointer), let schema = document.value(at: tokens) else {
+            throw SchemaError(.unresolvableReference(pointer, detail: "nothing at \(pointer)"), at: pointer)
         }
-        var compiler = SchemaCompiler(document: document, index: try SchemaResourceIndex(root: document))
-        let root = try compiler.compileSubschema(document, at: "")
+        // The dialect first: under another draft's rules, every later complaint would mislead.
+        if let dialect = schema["$schema"] {
+            try checkDialect(dialect, at: pointer)
+        }
+        let index = try SchemaResourceIndex(document: document, schemaAt: pointer)
+        var compiler = SchemaCompiler(document: document, index: index)
+        let root = try compiler.compileSubschema(schema, at: pointer)
         // Every reserved slot was filled, or compileSubschema threw; compactMap cannot drop one
         // and shift the indices that $refs hold.
         let nodes = compiler.nodes.compactMap { $0 }

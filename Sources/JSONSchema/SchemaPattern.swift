@@ -27,7 +27,7 @@ struct SchemaPattern: Sendable {
         }
         // Compiled outside the lock: a long pattern may take a while, and other schemas'
         // patterns need not wait for it.
-        let regex = try? NSRegularExpression(pattern: source)
+        let regex = try? NSRegularExpression(pattern: icuPattern(source))
         let shared = cache.withLock { state -> NSRegularExpression? in
             // Another thread may have compiled the same pattern meanwhile; keep the first.
             if let known = state.outcomes[key] { return known }
@@ -35,6 +35,37 @@ struct SchemaPattern: Sendable {
             return regex
         }
         return shared.map { SchemaPattern(source: source, regex: $0) }
+    }
+
+    /// `source` with ECMA-262's meaning of `$` in ICU's syntax. Without the multiline flag
+    /// (JSON Schema never sets it) ECMA-262's `$` matches only at the end of the string; ICU's
+    /// also matches before a final line terminator, so `^[0-9]+$` would accept "42\n". Every
+    /// `$` that is an anchor (not escaped, not inside a character class) becomes `\z`, ICU's
+    /// end of input. Classes are tracked as ICU reads them, where `[` inside one opens a
+    /// nested set.
+    static func icuPattern(_ source: String) -> String {
+        guard source.unicodeScalars.contains("$") else { return source }
+        var result = String.UnicodeScalarView()
+        var scalars = source.unicodeScalars.makeIterator()
+        var classDepth = 0
+        while let scalar = scalars.next() {
+            switch scalar {
+            case "\\":
+                result.append(scalar)
+                if let escaped = scalars.next() { result.append(escaped) }
+            case "[":
+                classDepth += 1
+                result.append(scalar)
+            case "]" where classDepth > 0:
+                classDepth -= 1
+                result.append(scalar)
+            case "$" where classDepth == 0:
+                result.append(contentsOf: "\\z".unicodeScalars)
+            default:
+                result.append(scalar)
+            }
+        }
+        return String(result)
     }
 
     /// Patterns beyond this many are compiled without being cached (as before the cache

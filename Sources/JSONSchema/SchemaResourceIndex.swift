@@ -21,6 +21,21 @@ struct SchemaResourceIndex {
         try scan(root, at: "", base: Self.defaultBase, depth: 0)
     }
 
+    /// The index for the subschema at `pointer` inside `document`. Only that subschema is
+    /// scanned (the rest of the document need not be a schema), and the document itself is
+    /// the resource of the default base, so `#/…` fragments point into the whole document.
+    init(document: JSONValue, schemaAt pointer: String) throws(SchemaError) {
+        guard !pointer.isEmpty else {
+            try scan(document, at: "", base: Self.defaultBase, depth: 0)
+            return
+        }
+        guard let tokens = JSONPointer.tokens(of: pointer), let schema = document.value(at: tokens) else {
+            throw SchemaError(.unresolvableReference(pointer, detail: "nothing at \(pointer)"), at: pointer)
+        }
+        resources[CodePointKey(Self.defaultBase.text)] = ""
+        try scan(schema, at: pointer, base: Self.defaultBase, depth: 0)
+    }
+
     /// JSON Pointer of the resource whose absolute URI (no fragment) is `uri`.
     func resource(_ uri: String) -> String? {
         resources[CodePointKey(uri)]

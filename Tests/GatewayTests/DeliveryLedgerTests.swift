@@ -186,7 +186,8 @@ struct DeliveryLedgerTests {
 
         #expect(try gateway.request("DELETE", "/v1/subscriptions/\(id)/dead-letters/\(ids[0])").status == 204)
         #expect(try gateway.request("DELETE", "/v1/subscriptions/\(id)/dead-letters/\(ids[0])").status == 404)
-        let one = try gateway.request("POST", "/v1/subscriptions/\(id)/dead-letters/redeliver", body: "{\"eventIds\":[\"\(ids[1])\"]}")
+        // An id listed twice is redelivered, and counted, once.
+        let one = try gateway.request("POST", "/v1/subscriptions/\(id)/dead-letters/redeliver", body: "{\"eventIds\":[\"\(ids[1])\",\"\(ids[1])\"]}")
         #expect(one.status == 202)
         #expect(one.json["redelivered"] as? Int == 1)
         #expect(gateway.store.state.pendingDeliveries(for: id).map(\.sequence) == [sequences[1]])
@@ -194,6 +195,11 @@ struct DeliveryLedgerTests {
         #expect(try gateway.request("POST", "/v1/subscriptions/\(id)/dead-letters/redeliver", body: "{\"eventIds\":[\"\(ids[1])\"]}").status == 422)
         let rest = try gateway.request("POST", "/v1/subscriptions/\(id)/dead-letters/redeliver")
         #expect(rest.json["redelivered"] as? Int == 1)
+        // Nothing left to redeliver: 200, nothing stored.
+        for body in [nil, #"{"eventIds":[]}"#] {
+            let none = try gateway.request("POST", "/v1/subscriptions/\(id)/dead-letters/redeliver", body: body)
+            #expect(none.status == 200 && none.json["redelivered"] as? Int == 0, "\(none.text)")
+        }
 
         try gateway.restart()
         #expect(gateway.store.state.pendingDeliveries(for: id).map(\.sequence) == [sequences[1], sequences[2]])

@@ -44,7 +44,7 @@ struct HistoryTests {
         }
         let first = try #require(try gateway.store.event(id: ids[0].id))
         gateway.store.recordAttempts([DeliveryAttemptRecord(
-            subscriptionID: "sub_x", sequence: first.sequence, attempt: 1, status: 500, error: "", durationMicroseconds: 10,
+            subscriptionID: "sub_01JD8X3Q5W7E2M9K4T6V8B0N1P", sequence: first.sequence, attempt: 1, status: 500, error: "", durationMicroseconds: 10,
             response: [], result: .retryScheduled, nextAttemptAt: 1)])
         gateway.store.maintainer.pass()
         let segments = Self.files(gateway, endingWith: ".seg")

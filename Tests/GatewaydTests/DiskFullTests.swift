@@ -28,7 +28,11 @@ struct DiskFullTests {
         #expect(refusal.status == 503)
         #expect(refusal.header("retry-after") == "30")
         #expect((refusal.json["detail"] as? String)?.hasPrefix("The event was not stored: the disk is full") == true, "\(refusal.text)")
-        #expect(report.readyWhileFull == 503)
+        let notReady = try #require(report.readyWhileFull)
+        #expect(notReady.status == 503)
+        // Both refusals are the ones openapi.yaml describes (status, problem, Retry-After).
+        try OpenAPIContract.repository.verify("POST", "/v1/events", refusal)
+        try OpenAPIContract.repository.verify("GET", "/readyz", notReady)
         #expect(report.undelivered == 0, "\(report.undelivered) of \(report.accepted) stored events not delivered while the disk was full")
         #expect(report.stillFull == 503)
         #expect(report.resumed == 202)
@@ -41,7 +45,7 @@ struct DiskFullTests {
         var accepted = 0
         /// The first answer that was not a 202.
         var refusal: TestResponse?
-        var readyWhileFull = 0
+        var readyWhileFull: TestResponse?
         /// Accepted events the receiver had not got 30 s after it started taking them.
         var undelivered = 0
         /// Ingest once everything was delivered, the disk still full.
@@ -93,7 +97,7 @@ struct DiskFullTests {
             }
         }
         report.accepted = accepted.count
-        report.readyWhileFull = try HTTPTestClient.request(port: daemon.port, "GET", "/readyz", token: nil).status
+        report.readyWhileFull = try HTTPTestClient.request(port: daemon.port, "GET", "/readyz", token: nil)
 
         open.store(true, ordering: .relaxed)
         let expected = Set(accepted)

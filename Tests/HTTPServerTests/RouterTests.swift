@@ -139,6 +139,21 @@ import Testing
         #expect(response.headers.values(of: "allow").count == 1)
     }
 
+    @Test func routesListsEveryRegistrationAsTheTreeHoldsIt() {
+        var router = Router()
+        router.post("/v1/events", Self.echo("post"))
+        router.get("/v1//events/", Self.echo("list"))
+        router.get("/v1/events/{id}/attempts", Self.echo("attempts"))
+        router.get("/v1/events/{id}", Self.echo("show"))
+        router.add(.head, "/healthz", Self.echo("head"))
+        router.get("/", Self.echo("root"))
+        #expect(router.routes.map(\.description) == [
+            "GET /", "HEAD /healthz", "GET /v1/events", "POST /v1/events",
+            "GET /v1/events/{id}", "GET /v1/events/{id}/attempts",
+        ])
+        #expect(Router().routes.isEmpty)
+    }
+
     @Test func headFallsBackToTheGetHandler() throws {
         var router = Router()
         router.get("/v1/subscriptions/{id}", Self.echo("get"))

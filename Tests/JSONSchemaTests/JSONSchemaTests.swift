@@ -289,6 +289,24 @@ struct JSONSchemaTests {
         #expect(schema.validate(["~\u{301}": 1]).map { Array($0.instancePath.utf8) } == [Array("/~0\u{301}".utf8)])
     }
 
+    /// ECMA-262's `$` (JSON Schema's regex dialect, no multiline flag) is the end of the string;
+    /// ICU's would also match before a final line break.
+    @Test func dollarMatchesOnlyAtTheVeryEnd() throws {
+        let digits = try JSONSchema(["type": "string", "pattern": "^[0-9]+$"])
+        #expect(digits.isValid("42"))
+        for text in ["42\n", "42\r\n", "42\r", "42\u{2028}", "42\n\n"] {
+            #expect(!digits.isValid(.string(text)), "\(text.debugDescription)")
+        }
+        // A `$` that is escaped or inside a class is a dollar sign, in either engine.
+        #expect(try JSONSchema(["pattern": "^a\\$"]).isValid("a$"))
+        #expect(try JSONSchema(["pattern": "^[$]$"]).isValid("$"))
+        #expect(try !JSONSchema(["pattern": "^[$]$"]).isValid("$\n"))
+        #expect(try JSONSchema(["pattern": "\\\\$"]).isValid("a\\"))
+        let keys = try JSONSchema(["patternProperties": ["^x$": ["type": "integer"]]])
+        #expect(!keys.isValid(["x": "s"]))
+        #expect(keys.isValid(["x\n": "s"]))
+    }
+
     @Test func formatIsOnlyAnAnnotation() throws {
         let schema = try JSONSchema([
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -356,6 +374,28 @@ struct JSONSchemaTests {
             ],
         ])
         #expect(schema.validate(["price": -1, "code": "eur"]).map(\.keyword) == ["minimum", "pattern"])
+    }
+
+    /// A schema inside a larger document that is not a schema (an OpenAPI description):
+    /// its fragment references resolve against the whole document.
+    @Test func aSchemaInsideALargerDocumentResolvesAgainstIt() throws {
+        let document: JSONValue = [
+            "openapi": "3.1.0",
+            "paths": ["/x": ["properties": "not a schema, never compiled"]],
+            "components": ["schemas": [
+                "A": ["type": "object", "properties": ["b": ["$ref": "#/components/schemas/B"]], "required": ["b"]],
+                "B": ["type": "integer", "minimum": 1],
+                "Dangling": ["$ref": "#/components/schemas/Nope"],
+            ]],
+        ]
+        let schema = try JSONSchema(document, at: "/components/schemas/A")
+        #expect(schema.isValid(["b": 2]))
+        #expect(schema.validate(["b": 0]).map(\.instancePath) == ["/b"])
+        #expect(schema.validate([:]).map(\.keyword) == ["required"])
+        #expect(try JSONSchema(document, at: "/components/schemas/B").isValid(3))
+        #expect(throws: SchemaError.self) { try JSONSchema(document, at: "/components/schemas/Dangling") }
+        #expect(throws: SchemaError.self) { try JSONSchema(document, at: "/components/schemas/Missing") }
+        #expect(throws: SchemaError.self) { try JSONSchema(document, at: "/paths/~1x") }
     }
 
     // MARK: Refused schemas

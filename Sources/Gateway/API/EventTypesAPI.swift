@@ -33,7 +33,14 @@ struct EventTypesAPI {
 
     private func list(_ request: HTTPRequest) throws -> HTTPResponse {
         if let refusal = auth.requireAdmin(request) { throw refusal }
-        let includeArchived = request.queryValue("archived") == "true"
+        // Only the two values the contract names: a typo such as `archived=yes` or `=1` is
+        // told, not silently read as "no".
+        let includeArchived: Bool
+        switch request.queryValue("archived") {
+        case nil, "false": includeArchived = false
+        case "true": includeArchived = true
+        default: throw HTTPError(400, "'archived' must be true or false.")
+        }
         let types = core.store.eventTypes().filter { includeArchived || !$0.archived }
         var json = JSONObjectWriter()
         json.add("eventTypes", array: types.map(Self.json))

@@ -90,13 +90,17 @@ struct EventsAPI {
     private func list(_ request: HTTPRequest) throws -> HTTPResponse {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         var query = EventQuery()
+        // Sequences are shown as JSON integers within int64 (openapi.yaml's `Sequence`), so a
+        // cursor is one of those: 0 to 2^63-1.
         query.after = try request.queryValue("after").map { text throws(HTTPError) -> UInt64 in
-            guard let value = UInt64(text) else { throw HTTPError(400, "'after' must be a sequence number.") }
-            return value
+            guard let value = Self.decimalInteger(text), value >= 0 else {
+                throw HTTPError(400, "'after' must be a sequence number from 0 to 9223372036854775807.")
+            }
+            return UInt64(value)
         } ?? 0
         let limit = try request.queryValue("limit").map { text throws(HTTPError) -> Int in
-            guard let value = Int(text), (1...1000).contains(value) else { throw HTTPError(400, "'limit' must be 1 to 1000.") }
-            return value
+            guard let value = Self.decimalInteger(text), (1...1000).contains(value) else { throw HTTPError(400, "'limit' must be 1 to 1000.") }
+            return Int(value)
         } ?? 100
         query.since = try request.queryValue("since").map { text throws(HTTPError) -> Int64 in
             guard let value = Timestamp.parse(text) else { throw HTTPError(400, "'since' must be an RFC 3339 date-time.") }
@@ -129,6 +133,14 @@ struct EventsAPI {
             throw notFound(id)
         }
         return .json(200, Self.eventJSON(event))
+    }
+
+    /// A query integer as openapi.yaml writes one: decimal digits with an optional `-`, within
+    /// int64. Swift's `Int64(_:)` would also take a leading `+`, which no spec reader expects.
+    static func decimalInteger(_ text: String) -> Int64? {
+        let digits = text.utf8.first == UInt8(ascii: "-") ? text.utf8.dropFirst() : text.utf8[...]
+        guard !digits.isEmpty, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return Int64(text)
     }
 
     /// 404 for an id not found, saying so when it names an event older than what retention

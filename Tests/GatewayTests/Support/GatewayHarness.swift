@@ -80,10 +80,15 @@ final class GatewayHarness {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    /// One request, its answer checked against openapi.yaml: a status the spec does not list
+    /// for the operation, or a body not of the spec's media type and schema for that status,
+    /// throws `ContractViolation` (so every API test checks the contract as it goes).
     func request(
         _ method: String, _ path: String, token: String? = GatewayHarness.adminToken,
         headers: [(String, String)] = [], body: String? = nil, contentType: String? = "application/json"
     ) throws -> TestResponse {
-        try HTTPTestClient.request(port: port, method, path, token: token, headers: headers, body: body, contentType: contentType)
+        let response = try HTTPTestClient.request(port: port, method, path, token: token, headers: headers, body: body, contentType: contentType)
+        try OpenAPIContract.repository.verify(method, path, response)
+        return response
     }
 }
