@@ -47,8 +47,15 @@ struct READMEWalkthroughTests {
 
     /// A long-running block (the gateway, a listener), its output collected as it comes.
     final class Background {
+        /// Output gathered by the pipe's handler thread.
+        final class Collected: Sendable {
+            private let text = Mutex("")
+            func append(_ more: String) { text.withLock { $0 += more } }
+            var value: String { text.withLock { $0 } }
+        }
+
         let process = Process()
-        private let collected = Mutex("")
+        private let collected = Collected()
 
         init(_ code: String, directory: String, environment: [String: String]) throws {
             process.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -61,12 +68,12 @@ struct READMEWalkthroughTests {
             process.standardError = output
             output.fileHandleForReading.readabilityHandler = { [collected] handle in
                 let text = String(decoding: handle.availableData, as: UTF8.self)
-                collected.withLock { $0 += text }
+                collected.append(text)
             }
             try process.run()
         }
 
-        var output: String { collected.withLock { $0 } }
+        var output: String { collected.value }
 
         func waitFor(_ text: String, count: Int = 1, timeout: Double = 20) -> Bool {
             CrashTests.waitUntil(timeout: timeout) { output.components(separatedBy: text).count > count }
