@@ -59,9 +59,7 @@ public struct Subscription: Sendable, Equatable {
 
     /// `whsec_` + base64 of 32 random bytes: a Standard Webhooks signing secret.
     public static func generateSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let key = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return "whsec_" + Base64.encode(key)
+        WebhookSecret.generate().serialized
     }
 
     /// The secrets that sign a delivery made at `now`.
@@ -326,11 +324,10 @@ struct SubscriptionInput {
         return text
     }
 
+    /// The serialized form only (`whsec_` required, unlike `WebhookSecret(parsing:)`, which
+    /// also takes bare base64 from a receiver's configuration).
     static func isValidSecret(_ text: String) -> Bool {
-        guard text.hasPrefix("whsec_") else { return false }
-        let encoded = text.dropFirst(6)
-        guard let bytes = try? Base64.decode(encoded) else { return false }
-        return (24...64).contains(bytes.count)
+        text.hasPrefix(WebhookSecret.prefix) && (try? WebhookSecret(parsing: text)) != nil
     }
 
     private static func isToken(_ name: String) -> Bool {
