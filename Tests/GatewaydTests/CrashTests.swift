@@ -60,15 +60,8 @@ struct CrashTests {
             process.standardOutput = output
             try process.run()
             // The banner names the port actually bound.
-            var line = ""
-            let handle = output.fileHandleForReading
-            while !line.contains("\n") {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                line += String(decoding: chunk, as: UTF8.self)
-            }
-            guard let range = line.range(of: "http://127.0.0.1:"),
-                  let port = UInt16(line[range.upperBound...].prefix { $0.isNumber }) else {
+            let line = Banner.firstLine(of: output.fileHandleForReading)
+            guard let port = Banner.port(in: line) else {
                 process.terminate()
                 throw RawClient.Failure(description: "gatewayd did not report its port: \(line)")
             }

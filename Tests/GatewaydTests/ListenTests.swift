@@ -39,14 +39,8 @@ struct ListenTests {
             process.standardOutput = output
             process.standardError = errors
             try process.run()
-            var banner = ""
-            while !banner.contains("\n") {
-                let chunk = errors.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                banner += String(decoding: chunk, as: UTF8.self)
-            }
-            guard let range = banner.range(of: "http://127.0.0.1:"),
-                  let port = UInt16(banner[range.upperBound...].prefix { $0.isNumber }) else {
+            let banner = Banner.firstLine(of: errors.fileHandleForReading)
+            guard let port = Banner.port(in: banner) else {
                 process.terminate()
                 throw RawClient.Failure(description: "gatewayd listen did not report its port: \(banner)")
             }

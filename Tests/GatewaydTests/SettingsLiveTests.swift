@@ -78,14 +78,8 @@ struct SettingsLiveTests {
         process.standardError = errors
         process.standardOutput = output
         try process.run()
-        var banner = ""
-        while !banner.contains("\n") {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            banner += String(decoding: chunk, as: UTF8.self)
-        }
-        let port = UInt16(banner.split(separator: ":").dropFirst(2).first?.prefix { $0.isNumber } ?? "") ?? 0
-        #expect(port != 0, "\(banner)")
+        let banner = Banner.firstLine(of: output.fileHandleForReading)
+        let port = try #require(Banner.port(in: banner), "\(banner)")
         // A refused request and an accepted one, with credentials in the headers.
         let client = try RawClient(port: port)
         for token in ["adm_wrong_token_value", "adm_never_in_a_log_line"] {
