@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
         .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
     ],
     targets: [
         // libcurl through pkg-config, plus typed wrappers for its variadic setopt calls.
@@ -74,11 +77,27 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Prometheus metrics: the registry and every metric handle, fed by the observer
+        // seams of HTTPServer, Gateway and Delivery (none of which knows about metrics), and
+        // the `GET /metrics` route.
+        .target(
+            name: "GatewayMetrics",
+            dependencies: [
+                "Gateway",
+                "Delivery",
+                "HTTPServer",
+                "Runtime",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "gatewayd",
             dependencies: [
                 "Gateway",
                 "Delivery",
+                "GatewayMetrics",
                 "HTTPServer",
                 "Runtime",
                 "TargetPolicy",
@@ -118,6 +137,12 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Gateway", "HTTPServer", "JSON", "Runtime", "TargetPolicy", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "GatewayMetricsTests",
+            dependencies: ["GatewayMetrics", "Gateway", "Delivery", "HTTPServer", "TestSupport",
+                           .product(name: "Prometheus", package: "swift-prometheus")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "GatewaydTests", dependencies: ["gatewayd", "TargetPolicy", "TestSupport"], swiftSettings: strictSettings),
     ]
 )

@@ -2,6 +2,7 @@ import ArgumentParser
 import Delivery
 import Foundation
 import Gateway
+import GatewayMetrics
 import HTTPServer
 import Logging
 import Runtime
@@ -149,6 +150,8 @@ struct Serve: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "gatewayd")
+        let metrics = GatewayMetrics()
+        metrics.bootstrapMetricsSystem()
 
         let address: SocketAddress
         do {
@@ -172,9 +175,11 @@ struct Serve: ParsableCommand {
         storeConfiguration.idempotencyWindow = .seconds(idempotencyWindow)
         storeConfiguration.segmentSize = segmentSizeMb * 1024 * 1024
         storeConfiguration.retention = try retentionPolicy()
+        storeConfiguration.journalObserver = metrics.journal
         var coreConfiguration = GatewayCore.Configuration()
         coreConfiguration.requireEventTypes = requireEventTypes
         coreConfiguration.maxBatchEvents = maxBatchEvents
+        coreConfiguration.ingestObserver = metrics.ingest
         let targets: TargetAddressPolicy
         do {
             targets = try TargetAddressPolicy(allowPrivate: allowPrivateTargets, allowing: allowTargets)
@@ -202,12 +207,16 @@ struct Serve: ParsableCommand {
         var dispatcherConfiguration = WebhookDispatcher.Configuration()
         // Checked again when connecting: a name may resolve elsewhere by then (DNS rebinding).
         dispatcherConfiguration.engine.addressCheck = { peer in targets.check(peer.ip) == nil }
+        dispatcherConfiguration.observer = metrics.delivery
         let dispatcher = WebhookDispatcher(
             store: store, status: core.deliveryStatus, configuration: dispatcherConfiguration, logger: logger)
         try dispatcher.start()
 
         var router = Router()
         GatewayAPI.register(on: &router, core: core, adminToken: token.value)
+        MetricsAPI.register(on: &router, metrics: metrics)
+        metrics.watch(core: core, journal: store)
+        configuration.observer = metrics.http(for: router)
 
         let server = HTTPServer(configuration: configuration, responder: router, logger: logger)
         let bound = try server.start()

@@ -108,12 +108,19 @@ struct DeliveryLedgerTests {
         #expect(stats.json["inFlight"] as? Int == 0)
         // The run-time part comes from what the dispatcher posts.
         let openedAt: Int64 = 1_795_000_000_000_000
-        gateway.core.deliveryStatus.post(.init(inFlight: 1, circuitOpenedAt: openedAt, nextProbeAt: nil), for: id)
+        let probeAt = openedAt + 30_000_000
+        gateway.core.deliveryStatus.post(.init(inFlight: 0, circuit: .open, circuitOpenedAt: openedAt, nextProbeAt: probeAt), for: id)
         let held = try gateway.request("GET", "/v1/subscriptions/\(id)/stats")
         #expect(held.json["circuit"] as? String == "open")
         #expect(held.json["circuitOpenedAt"] as? String == Timestamp.format(microseconds: openedAt))
-        #expect(held.json["nextProbeAt"] is NSNull)
-        #expect(held.json["inFlight"] as? Int == 1)
+        #expect(held.json["nextProbeAt"] as? String == Timestamp.format(microseconds: probeAt))
+        #expect(held.json["inFlight"] as? Int == 0)
+        gateway.core.deliveryStatus.post(.init(inFlight: 1, circuit: .halfOpen, circuitOpenedAt: openedAt, nextProbeAt: nil), for: id)
+        let probing = try gateway.request("GET", "/v1/subscriptions/\(id)/stats")
+        #expect(probing.json["circuit"] as? String == "half-open")
+        #expect(probing.json["circuitOpenedAt"] as? String == Timestamp.format(microseconds: openedAt))
+        #expect(probing.json["nextProbeAt"] is NSNull)
+        #expect(probing.json["inFlight"] as? Int == 1)
 
         // Every attempt of an event, with what it led to.
         let events = try gateway.request("GET", "/v1/events?limit=10")

@@ -296,6 +296,19 @@ final class GatewayState: Sendable {
         }
     }
 
+    /// Pending deliveries and dead letters of every subscription, under one read.
+    func deliveryBacklogs() -> [String: DeliveryBacklog] {
+        read { fold in
+            var backlogs: [String: DeliveryBacklog] = [:]
+            backlogs.reserveCapacity(fold.subscriptions.count)
+            for id in fold.subscriptions.keys {
+                let ledger = fold.ledgers[id]
+                backlogs[id] = DeliveryBacklog(pending: ledger?.pendingCount ?? 0, deadLettered: ledger?.deadLetters.count ?? 0)
+            }
+            return backlogs
+        }
+    }
+
     /// Dead letters of `subscriptionID`, oldest first.
     func deadLetters(for subscriptionID: String) -> [DeadLetterEntry] {
         read { fold in
