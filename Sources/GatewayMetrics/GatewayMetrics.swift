@@ -53,9 +53,10 @@ public final class GatewayMetrics: Sendable {
     /// Where scrape-time state comes from: subscriptions and their backlogs, the dispatcher's
     /// lanes (in flight, circuits) and, with the embedded store, the journal's disk usage.
     public func watch(core: GatewayCore, journal: JournalStore?) {
-        var usage: (@Sendable () -> (segments: Int, bytes: Int))?
-        if let journal { usage = { journal.diskUsage } }
-        state.watch(StateCollector.Sources(store: core.store, deliveryStatus: core.deliveryStatus, journalUsage: usage))
+        let store = core.store, board = core.deliveryStatus
+        var sources = StateCollector.Sources(backlogs: { store.deliveryBacklogs() }, lanes: { board.allStatuses() })
+        if let journal { sources.journalUsage = { journal.diskUsage } }
+        state.watch(sources)
     }
 
     /// The Prometheus text exposition (format 0.0.4) of everything, state collected first.

@@ -11,8 +11,10 @@ import Synchronization
 final class StateCollector: Sendable {
     /// Where the figures come from; any may be missing (a test, another store).
     struct Sources: Sendable {
-        var store: (any ConfigurationStore)?
-        var deliveryStatus: DeliveryStatusBoard?
+        /// Every subscription's backlog, by id: which subscriptions exist, too.
+        var backlogs: (@Sendable () -> [String: DeliveryBacklog])?
+        /// The dispatcher's lanes (in flight, circuit), by subscription id.
+        var lanes: (@Sendable () -> [String: DeliveryStatusBoard.LaneStatus])?
         var journalUsage: (@Sendable () -> (segments: Int, bytes: Int))?
     }
 
@@ -73,10 +75,10 @@ final class StateCollector: Sendable {
     /// Brings every state gauge up to date. Scrapes are serialized by the caller.
     func collect() {
         let sources = self.sources.withLock { $0 }
-        let statuses = sources.deliveryStatus?.allStatuses() ?? [:]
+        let statuses = sources.lanes?() ?? [:]
         inFlight.set(to: Double(statuses.values.reduce(0) { $0 + $1.inFlight }))
-        if let store = sources.store {
-            collectSubscriptions(store.deliveryBacklogs(), statuses: statuses)
+        if let backlogs = sources.backlogs?() {
+            collectSubscriptions(backlogs, statuses: statuses)
         }
         if let usage = sources.journalUsage?() {
             journalSegments.set(to: Double(usage.segments))
