@@ -61,6 +61,7 @@ let package = Package(
                 "CSystem",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSettings
         ),
@@ -120,6 +121,16 @@ let package = Package(
             path: "Benchmarks/BenchReceiver",
             swiftSettings: strictSettings
         ),
+        // Benchmarks/: what metrics cost on the hot paths (Benchmarks/metrics_cost.sh).
+        .executableTarget(
+            name: "bench-metrics",
+            dependencies: [
+                "GatewayMetrics", "Gateway", "Delivery", "HTTPServer",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Benchmarks/MetricsCost",
+            swiftSettings: strictSettings
+        ),
         // What the test targets share: waiting helpers that keep Swift Testing's few threads
         // free, an HTTP client on raw sockets, a seeded random generator, JSON literals.
         .target(name: "TestSupport", dependencies: ["JSON", "Runtime", "HTTPServer"], path: "Tests/TestSupport", swiftSettings: strictSettings),
@@ -133,6 +144,7 @@ let package = Package(
             dependencies: [
                 "Gateway", "HTTPServer", "JSON", "Runtime", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSettings
         ),

@@ -88,7 +88,8 @@ struct DeliveryLedgerTests {
             let counts = gateway.store.state.deliveryCounts(for: id)
             let tallies: [Int] = [counts.pending, counts.delivered, counts.deadLettered, counts.attempts, counts.failedAttempts]
             #expect(tallies == [1, 1, 1, 3, 2])
-            #expect(counts.p50DurationMicroseconds == 900)
+            // From a histogram: within 1% above the value, never past the largest recorded.
+            #expect(counts.p50DurationMicroseconds.map { (900...909).contains($0) } == true, "\(String(describing: counts.p50DurationMicroseconds))")
             #expect(counts.p99DurationMicroseconds == 1200)
             #expect(counts.lastError == "Connection refused")
         }
@@ -101,7 +102,8 @@ struct DeliveryLedgerTests {
         #expect(stats.json["deadLettered"] as? Int == 1)
         #expect(stats.json["attempts"] as? Int == 3)
         #expect((stats.json["successRate"] as? Double).map { abs($0 - 1.0 / 3.0) < 0.001 } == true)
-        #expect((stats.json["latencyP50Ms"] as? Double).map { abs($0 - 0.9) < 0.0001 } == true)
+        #expect((stats.json["latencyP50Ms"] as? Double).map { abs($0 - 0.9) < 0.01 } == true)
+        #expect(stats.json["latencyP99Ms"] as? Double == 1.2)
         #expect(stats.json["lastError"] as? String == "Connection refused")
         #expect(stats.json["status"] as? String == "active")
         #expect(stats.json["circuit"] as? String == "closed")

@@ -98,7 +98,7 @@ public struct DeliveryCounts: Sendable, Equatable {
     public var deadLettered: Int
     public var attempts: Int
     public var failedAttempts: Int
-    /// Over the latest 1024 attempts.
+    /// Over the latest 1024 to 2048 attempts, within 1% (`AttemptDurations`).
     public var p50DurationMicroseconds: Int64? = nil
     public var p99DurationMicroseconds: Int64? = nil
     public var lastError: String? = nil
