@@ -9,7 +9,6 @@ import Gateway
 import GatewayMetrics
 import HTTPServer
 import Histogram
-import Synchronization
 
 let rounds = CommandLine.arguments.count > 1 ? max(1, Int(CommandLine.arguments[1]) ?? 5) : 5
 
@@ -80,25 +79,42 @@ let http = metrics.http(for: router)
 measure("HTTP response observed (counter + duration histogram)", calls: 1_000_000) { index in
     http.responded(route: 0, status: 202, nanoseconds: UInt64(durations[index & 4095]) * 10)
 }
+/// What each loop thread runs; handed over as the thread's argument, since a C thread
+/// function captures nothing (and top-level globals belong to the main actor).
+final class LoopJob: @unchecked Sendable {
+    let observer: any HTTPServerObserver
+    let calls: Int
+    init(observer: any HTTPServerObserver, calls: Int) {
+        self.observer = observer
+        self.calls = calls
+    }
+}
+/// Outside the top-level code, whose closures belong to the main actor (and would trap when
+/// run on another thread).
+nonisolated func startLoopThread(_ job: LoopJob) -> pthread_t {
+    var handle = pthread_t()
+    pthread_create(&handle, nil, { argument in
+        let job = Unmanaged<LoopJob>.fromOpaque(argument!).takeUnretainedValue()
+        for index in 0..<job.calls { job.observer.responded(route: 0, status: 202, nanoseconds: UInt64(index & 4095) * 1000) }
+        return nil
+    }, Unmanaged.passUnretained(job).toOpaque())
+    return handle
+}
 let threads = 2
-let perThread = 500_000
-let contended = Mutex<Double>(0)
-measure("HTTP response observed, \(threads) loops on one route (per call, wall)", calls: 1) { _ in
+let job = LoopJob(observer: http, calls: 500_000)
+var wall: Double = 0
+for _ in 0..<rounds {
     var handles: [pthread_t] = []
     let start = now()
     for _ in 0..<threads {
-        var handle = pthread_t()
-        pthread_create(&handle, nil, { _ in
-            for index in 0..<perThread { http.responded(route: 0, status: 202, nanoseconds: UInt64(index & 4095) * 1000) }
-            return nil
-        }, nil)
-        handles.append(handle)
+        handles.append(startLoopThread(job))
     }
     for handle in handles { pthread_join(handle, nil) }
-    contended.withLock { $0 = Double(now() - start) }
+    let perCall = Double(now() - start) / Double(threads * job.calls)
+    wall = wall == 0 ? perCall : min(wall, perCall)
 }
-print("  (the line above is one whole run: divide by \(threads * perThread) calls) =",
-      String(format: "%.1f ns per call", contended.withLock { $0 } / Double(threads * perThread)))
+print("HTTP response observed, \(threads) threads on one route (wall / calls)".padding(toLength: 62, withPad: " ", startingAt: 0),
+      String(format: "%9.1f ns", wall))
 measure("event stored (type, source counter)", calls: 1_000_000) { _ in
     metrics.ingest.eventStored(type: "order.created", publisher: .source("shop"))
 }
