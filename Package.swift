@@ -20,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", exact: "1.4.0"),
         // Tests only: reads openapi.yaml so API tests can check answers against the contract.
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        // /metrics: swift-metrics handles over a Prometheus registry; HDR histograms for percentiles.
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
     ],
     targets: [
         // libcurl through pkg-config, plus typed wrappers for its variadic setopt calls.
@@ -62,6 +66,7 @@ let package = Package(
                 "CPlatform",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSettings
         ),
@@ -78,11 +83,27 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Prometheus metrics: the registry and every metric handle, fed by the observer
+        // seams of HTTPServer, Gateway and Delivery (none of which knows about metrics), and
+        // the `GET /metrics` route.
+        .target(
+            name: "GatewayMetrics",
+            dependencies: [
+                "Gateway",
+                "Delivery",
+                "HTTPServer",
+                "Runtime",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "gatewayd",
             dependencies: [
                 "Gateway",
                 "Delivery",
+                "GatewayMetrics",
                 "HTTPServer",
                 "Runtime",
                 "TargetPolicy",
@@ -107,6 +128,16 @@ let package = Package(
             path: "Benchmarks/BenchReceiver",
             swiftSettings: strictSettings
         ),
+        // Benchmarks/: what metrics cost on the hot paths (Benchmarks/metrics_cost.sh).
+        .executableTarget(
+            name: "bench-metrics",
+            dependencies: [
+                "GatewayMetrics", "Gateway", "Delivery", "HTTPServer",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Benchmarks/MetricsCost",
+            swiftSettings: strictSettings
+        ),
         // What the test targets share: waiting helpers that keep Swift Testing's few threads
         // free, an HTTP client on raw sockets, a seeded random generator, JSON literals, and
         // openapi.yaml as a checker of real answers.
@@ -126,10 +157,17 @@ let package = Package(
             dependencies: [
                 "Gateway", "HTTPServer", "JSON", "Runtime", "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Gateway", "HTTPServer", "JSON", "Runtime", "TargetPolicy", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "GatewayMetricsTests",
+            dependencies: ["GatewayMetrics", "Gateway", "Delivery", "HTTPServer", "TestSupport",
+                           .product(name: "Prometheus", package: "swift-prometheus")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "GatewaydTests", dependencies: ["gatewayd", "TargetPolicy", "TestSupport"], swiftSettings: strictSettings),
     ]
 )

@@ -21,6 +21,8 @@ public final class GatewayCore: Sendable {
         /// subscription change answers 503 at once.
         public var targetCheckThreads = 2
         public var targetCheckQueue = 64
+        /// Told of every event stored and every ingest request refused (metrics).
+        public var ingestObserver: (any IngestObserver)?
 
         public init() {}
     }

@@ -33,6 +33,8 @@ final class Connection {
     /// An HTTP/1.0 client asked for keep-alive on the request being answered.
     var keepAliveHTTP10 = false
     var requestsServed = 0
+    /// The router's index of the route answering the current request (see `HTTPServerObserver`).
+    var route: Int?
 
     let acceptedAt: UInt64
     /// When the head of the current request began arriving (or the previous response was sent).

@@ -50,6 +50,8 @@ final class EventLoop: @unchecked Sendable {
     private var stopping = false
     private var shutdownDeadline: UInt64 = .max
     private var drainScratch = [UInt8](repeating: 0, count: 16 * 1024)
+    /// Set by the router (through `RequestContext.noteRoute`) while it answers a request.
+    var matchedRoute: Int?
 
     private var logger: Logger { shared.logger }
 
@@ -275,7 +277,10 @@ final class EventLoop: @unchecked Sendable {
         connection.closeAfterResponse = stopping || !request.wantsKeepAlive
         let keepAliveHTTP10 = request.version == .http1_0 && !connection.closeAfterResponse
         let context = RequestContext(loop: self, connectionToken: connection.token, requestSerial: connection.requestSerial)
-        switch shared.responder.respond(to: request, context: context) {
+        matchedRoute = nil
+        let reply = shared.responder.respond(to: request, context: context)
+        connection.route = matchedRoute
+        switch reply {
         case .response(let response):
             write(response, to: connection, keepAliveHTTP10: keepAliveHTTP10)
         case .pending:
@@ -285,6 +290,11 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func write(_ response: HTTPResponse, to connection: Connection, keepAliveHTTP10: Bool) {
+        if let observer = configuration.observer {
+            // A clock read of its own: `now` is when the loop woke, before this request was handled.
+            observer.responded(route: connection.route, status: response.status,
+                               nanoseconds: monotonicNanoseconds() &- connection.requestStartedAt)
+        }
         if stopping { connection.closeAfterResponse = true }
         ResponseEncoder.encode(
             response, into: &connection.output, date: date.line, closing: connection.closeAfterResponse,
@@ -298,6 +308,7 @@ final class EventLoop: @unchecked Sendable {
     private func respondWithError(_ connection: Connection, status: Int, detail: String) {
         connection.closeAfterResponse = true
         connection.respondingToHead = false
+        connection.route = nil
         write(.problem(status: status, detail: detail), to: connection, keepAliveHTTP10: false)
     }
 

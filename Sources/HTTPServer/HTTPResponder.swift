@@ -19,6 +19,12 @@ public struct RequestContext: Sendable {
     let connectionToken: UInt64
     let requestSerial: UInt64
 
+    /// The router tells the loop which route answers, for `HTTPServerObserver`. Only ever
+    /// called by `Router.respond`, which runs on the loop's thread.
+    func noteRoute(_ index: Int) {
+        loop.matchedRoute = index
+    }
+
     /// Creates the promise for this request's response. Return it as `.pending(...)`.
     public func makePending() -> PendingResponse {
         PendingResponse(loop: loop, connectionToken: connectionToken, requestSerial: requestSerial)

@@ -29,6 +29,8 @@ public struct HTTPServerConfiguration: Sendable {
     /// still sends, so an unread body does not turn the close into a reset that destroys the
     /// response before the client reads it.
     public var lingerTimeout: Duration = .seconds(2)
+    /// Told about every response written (metrics); nil costs nothing per request.
+    public var observer: (any HTTPServerObserver)?
 
     public init(address: SocketAddress) {
         self.address = address

@@ -5,25 +5,33 @@ public typealias RouteHandler = @Sendable (HTTPRequest, RequestContext) -> Reply
 /// segment. An unknown path is `404`; a known path without the method is `405` with `Allow`
 /// (RFC 9110 §15.5.6). `HEAD` falls back to the `GET` handler; the server drops the body.
 public struct Router: HTTPResponder {
+    /// A registered route, as `HTTPServerObserver` names it (by its index in `routes`).
+    public struct Route: Sendable, Equatable {
+        public let method: HTTPMethod
+        public let template: String
+    }
+
     /// Children and handlers are short arrays scanned in order: a node has a handful of each,
     /// and comparing a few short strings is cheaper than hashing one.
     private struct Node: Sendable {
         var literals: [(segment: String, node: Int)] = []
         var parameter: (name: String, node: Int)?
-        var handlers: [(method: HTTPMethod, handler: RouteHandler)] = []
+        var handlers: [(method: HTTPMethod, handler: RouteHandler, route: Int)] = []
 
         func literal<S: StringProtocol>(_ segment: S) -> Int? {
             for literal in literals where literal.segment == segment { return literal.node }
             return nil
         }
 
-        func handler(for method: HTTPMethod) -> RouteHandler? {
-            for entry in handlers where entry.method == method { return entry.handler }
+        func handler(for method: HTTPMethod) -> (handler: RouteHandler, route: Int)? {
+            for entry in handlers where entry.method == method { return (entry.handler, entry.route) }
             return nil
         }
     }
 
     private var nodes = [Node()]
+    /// Every route in the order it was registered.
+    public private(set) var routes: [Route] = []
 
     public init() {}
 
@@ -50,7 +58,8 @@ public struct Router: HTTPResponder {
             }
         }
         precondition(nodes[current].handler(for: method) == nil, "route \(method) \(template) registered twice")
-        nodes[current].handlers.append((method, handler))
+        nodes[current].handlers.append((method, handler, routes.count))
+        routes.append(Route(method: method, template: template))
     }
 
     public mutating func get(_ template: String, _ handler: @escaping RouteHandler) { add(.get, template, handler) }
@@ -102,7 +111,7 @@ public struct Router: HTTPResponder {
         }
         let node = nodes[current]
         if node.handlers.isEmpty { return .response(notFound(request)) }
-        guard let handler = node.handler(for: request.method) ?? (request.method == .head ? node.handler(for: .get) : nil) else {
+        guard let (handler, route) = node.handler(for: request.method) ?? (request.method == .head ? node.handler(for: .get) : nil) else {
             var allowed = node.handlers.map(\.method.rawValue)
             if node.handler(for: .get) != nil && node.handler(for: .head) == nil { allowed.append("HEAD") }
             let allow = allowed.sorted().joined(separator: ", ")
@@ -112,6 +121,7 @@ public struct Router: HTTPResponder {
         }
         var request = request
         request.pathParameters = parameters
+        context.noteRoute(route)
         return handler(request, context)
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Delivery
 import Foundation
 import Gateway
+import GatewayMetrics
 import HTTPServer
 import Logging
 import Runtime
@@ -63,6 +64,8 @@ struct Serve: ParsableCommand {
         }
         let logger = Logger(label: "gatewayd")
         let dataDir = settings.dataDir
+        let metrics = GatewayMetrics()
+        metrics.bootstrapMetricsSystem()
 
         var configuration = HTTPServerConfiguration(address: settings.listen)
         if let eventLoops = settings.eventLoops { configuration.eventLoopCount = eventLoops }
@@ -78,9 +81,11 @@ struct Serve: ParsableCommand {
         storeConfiguration.idempotencyWindow = settings.idempotencyWindow
         storeConfiguration.segmentSize = settings.segmentSize
         storeConfiguration.retention = settings.retention
+        storeConfiguration.journalObserver = metrics.journal
         var coreConfiguration = GatewayCore.Configuration()
         coreConfiguration.requireEventTypes = settings.requireEventTypes
         coreConfiguration.maxBatchEvents = settings.maxBatchEvents
+        coreConfiguration.ingestObserver = metrics.ingest
         let targets = settings.targets
         coreConfiguration.targetPolicy = targets
         let started = ContinuousClock.now
@@ -103,6 +108,7 @@ struct Serve: ParsableCommand {
         var dispatcherConfiguration = WebhookDispatcher.Configuration()
         // Checked again when connecting: a name may resolve elsewhere by then (DNS rebinding).
         dispatcherConfiguration.engine.addressCheck = { peer in targets.check(peer.ip) == nil }
+        dispatcherConfiguration.observer = metrics.delivery
         let dispatcher = WebhookDispatcher(
             store: store, status: core.deliveryStatus, configuration: dispatcherConfiguration, logger: logger)
         try dispatcher.start()
@@ -110,6 +116,9 @@ struct Serve: ParsableCommand {
 
         var router = Router()
         GatewayAPI.register(on: &router, core: core, adminToken: token.value)
+        MetricsAPI.register(on: &router, metrics: metrics)
+        metrics.watch(core: core, journal: store)
+        configuration.observer = metrics.http(for: router)
 
         let server = HTTPServer(configuration: configuration, responder: router, logger: logger)
         let bound: SocketAddress

@@ -228,4 +228,46 @@ struct DeliveryLaneTests {
         let (burst, _) = lane.takeDue(now: now + 1_000, maxInFlight: 10, rateLimit: nil, ordered: false)
         #expect(burst.count == 10)
     }
+
+    @Test("the circuit reads closed, open while the probe waits, half-open while it is out, closed after a success")
+    func circuitStates() {
+        let lane = DeliveryLane(subscriptionID: "s") { _ in nil }
+        for sequence in UInt64(1)...8 { lane.add(Self.fresh(sequence), ordered: false) }
+        #expect(lane.circuit == .closed)
+        let (first, _) = lane.takeDue(now: 1, maxInFlight: 5, rateLimit: nil, ordered: false)
+        for item in first { lane.reschedule(item.sequence, attempts: 1, firstAttemptAt: 1, at: 1_000) }
+        #expect(lane.circuit == .open)
+        #expect(lane.probeDueAt == 1_000)
+        let (probe, _) = lane.takeDue(now: 1_000, maxInFlight: 5, rateLimit: nil, ordered: false)
+        #expect(probe.count == 1)
+        #expect(lane.circuit == .halfOpen)
+        #expect(lane.probeDueAt == nil)
+        lane.reschedule(probe[0].sequence, attempts: 2, firstAttemptAt: 1, at: 2_000)
+        #expect(lane.circuit == .open)
+        #expect(lane.probeDueAt == 2_000)
+        let (again, _) = lane.takeDue(now: 2_000, maxInFlight: 5, rateLimit: nil, ordered: false)
+        #expect(again.map(\.sequence) == probe.map(\.sequence))
+        #expect(lane.circuit == .halfOpen)
+        lane.finish(again[0].sequence, succeeded: true)
+        #expect(lane.circuit == .closed)
+    }
+
+    @Test("an open circuit with no probe yet (failures were dead-lettered) is half-open once it lets one delivery out")
+    func circuitWithoutAProbeYet() {
+        let lane = DeliveryLane(subscriptionID: "s") { _ in nil }
+        for sequence in UInt64(1)...7 { lane.add(Self.fresh(sequence), ordered: false) }
+        let (first, _) = lane.takeDue(now: 1, maxInFlight: 5, rateLimit: nil, ordered: false)
+        for item in first { lane.finish(item.sequence, succeeded: false) }
+        #expect(lane.circuit == .open)
+        #expect(lane.probeDueAt == nil)
+        let (trial, _) = lane.takeDue(now: 2, maxInFlight: 5, rateLimit: nil, ordered: false)
+        #expect(trial.count == 1)
+        #expect(lane.circuit == .halfOpen)
+        let (none, _) = lane.takeDue(now: 3, maxInFlight: 5, rateLimit: nil, ordered: false)
+        #expect(none.isEmpty)
+        // It failed: it is the probe now, waiting for its retry.
+        lane.reschedule(trial[0].sequence, attempts: 1, firstAttemptAt: 2, at: 500)
+        #expect(lane.circuit == .open)
+        #expect(lane.probeDueAt == 500)
+    }
 }

@@ -80,14 +80,17 @@ struct WebhookDispatcherTests {
         let laneWindow: Int
         let attemptBatchInterval: Duration
         let segmentSize: Int
+        let observer: (any DeliveryObserver)?
 
         init(segmentSize: Int = JournalStore.Configuration(directory: "").segmentSize,
              policy: RetryPolicy = RetryPolicy(schedule: [.milliseconds(50), .milliseconds(50), .milliseconds(50)], jitter: 0,
                                                minimumDelay: .milliseconds(10)),
              engine: CurlMultiEngine.Configuration = { var engine = CurlMultiEngine.Configuration(); engine.timeout = .seconds(2); return engine }(),
              laneWindow: Int = DeliveryLane.defaultWindowSize,
-             attemptBatchInterval: Duration = WebhookDispatcher.Configuration().attemptBatchInterval) throws {
+             attemptBatchInterval: Duration = WebhookDispatcher.Configuration().attemptBatchInterval,
+             observer: (any DeliveryObserver)? = nil) throws {
             self.policy = policy
+            self.observer = observer
             self.engine = engine
             self.laneWindow = laneWindow
             self.attemptBatchInterval = attemptBatchInterval
@@ -106,6 +109,7 @@ struct WebhookDispatcherTests {
             configuration.engine = engine
             configuration.laneWindow = laneWindow
             configuration.attemptBatchInterval = attemptBatchInterval
+            configuration.observer = observer
             dispatcher = WebhookDispatcher(store: store, status: status, configuration: configuration, logger: logger)
             try dispatcher.start()
         }
@@ -364,6 +368,11 @@ struct WebhookDispatcherTests {
         let subscription = try rig.subscribe(receiver.url)
         for n in 0..<20 { try rig.publish("evt_\(n)", data: "\(n)") }
         #expect(await eventually { rig.status.status(of: subscription.id)?.circuitOpenedAt != nil })
+        // Between probes it is open and says when the next one goes.
+        #expect(await eventually {
+            let lane = rig.status.status(of: subscription.id)
+            return lane?.circuit == .open && lane?.nextProbeAt != nil
+        })
         let openedAt = Date()
         try await Task.sleep(for: .milliseconds(200))
         let settled = receiver.received.count
@@ -377,6 +386,44 @@ struct WebhookDispatcherTests {
         #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 20 })
         #expect(await eventually { rig.status.status(of: subscription.id)?.circuitOpenedAt == nil })
         #expect(await eventually { rig.status.status(of: subscription.id)?.inFlight == 0 })
+    }
+
+    final class AttemptRecorder: DeliveryObserver {
+        private let seen = Mutex<[(outcome: AttemptResult, latency: Int64?)]>([])
+
+        func attemptFinished(_ outcome: AttemptResult, latencyMicroseconds: Int64?) {
+            seen.withLock { $0.append((outcome, latencyMicroseconds)) }
+        }
+
+        var all: [(outcome: AttemptResult, latency: Int64?)] { seen.withLock { $0 } }
+    }
+
+    @Test func theObserverHearsEveryOutcomeAndTheCommitToDeliveryLatencyOfLiveDeliveries() async throws {
+        let receiver = try ScriptedReceiver()
+        defer { receiver.stop() }
+        receiver.setScript([500])
+        let recorder = AttemptRecorder()
+        let rig = try Rig(observer: recorder)
+        let subscription = try rig.subscribe(receiver.url)
+        let started = wallClockMicroseconds()
+        try rig.publish("evt_1", data: "1")
+        try rig.publish("evt_2", data: "2")
+        #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 2 })
+        let live = recorder.all
+        #expect(live.map(\.outcome).sorted { $0.rawValue < $1.rawValue } == [.delivered, .delivered, .retryScheduled])
+        #expect(live.filter { $0.outcome == .retryScheduled }.allSatisfy { $0.latency == nil })
+        let latencies = live.compactMap(\.latency)
+        #expect(latencies.count == 2)
+        // The one that failed first waited for its 50 ms retry; neither took longer than the test.
+        #expect((latencies.max() ?? 0) >= 50_000)
+        #expect(latencies.allSatisfy { $0 >= 0 && $0 <= wallClockMicroseconds() - started })
+
+        // A resend is owed long after the commit: delivered, without a latency.
+        let reference = try #require(try rig.store.event(id: "evt_1")).reference
+        _ = try rig.append([JournalEntry(.eventsResent(subscriptionID: subscription.id, events: [reference]))])
+        #expect(await eventually { recorder.all.count == 4 })
+        #expect(recorder.all.last?.outcome == .delivered)
+        #expect(recorder.all.last.map { $0.latency == nil } == true)
     }
 
     @Test func theRateLimitIsKept() async throws {

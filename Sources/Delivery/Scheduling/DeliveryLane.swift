@@ -19,6 +19,9 @@ final class DeliveryLane {
         /// Not before this time (monotonic microseconds, like every time a lane is given); 0 means now.
         var notBefore: Int64
         var inFlight = false
+        /// Owed since the event's own commit (not since a later redelivery, resend or
+        /// replay): its delivery latency counts from that commit (`DeliveryObserver`).
+        var owedSinceCommit = true
 
         var sequence: UInt64 { event.sequence }
         var isFresh: Bool { attempts == 0 && firstAttemptAt == nil && notBefore == 0 }
@@ -140,6 +143,13 @@ final class DeliveryLane {
 
     var isCircuitOpen: Bool { consecutiveFailures >= Self.breakerThreshold }
 
+    /// Open, or half-open while the probe is on the wire.
+    var circuit: DeliveryStatusBoard.CircuitState {
+        guard isCircuitOpen else { return .closed }
+        if let probe, items[probe]?.inFlight == true { return .halfOpen }
+        return .open
+    }
+
     /// While the circuit is open and the probe waits for its retry: when that is.
     var probeDueAt: Int64? {
         guard isCircuitOpen, let probe, let item = items[probe], !item.inFlight else { return nil }
@@ -214,6 +224,9 @@ final class DeliveryLane {
     private func markInFlight(_ sequence: UInt64) -> Item {
         items[sequence]!.inFlight = true
         inFlight += 1
+        // The one delivery an open circuit lets through without a probe is the probe: if it
+        // fails it stays so (`reschedule`), and while it is out the circuit is half-open.
+        if isCircuitOpen && probe == nil { probe = sequence }
         return items[sequence]!
     }
 

@@ -31,6 +31,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
         /// batch woke the journal's writer every few deliveries; the outcomes need no sync
         /// (see `DeliveryStore.recordAttempts`), and one lost in a crash is an attempt made again.
         public var attemptBatchInterval: Duration = .milliseconds(1)
+        /// Told how every attempt ended (metrics).
+        public var observer: (any DeliveryObserver)?
         public init() {}
     }
 
@@ -51,6 +53,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
         var attempt: Int
         /// Wall-clock microseconds (it is journaled, and bounds the retry policy's max age).
         var firstAttemptAt: Int64
+        /// The event's commit (wall-clock microseconds) when its delivery latency counts.
+        var committedAt: Int64?
     }
 
     /// The longest the dispatcher sleeps between passes (microseconds).
@@ -250,7 +254,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
         for fanOut in fanOuts where fanOut.cause > loadedThrough {
             let ordered = settings(fanOut.subscriptionID)?.ordered == true
             lane(fanOut.subscriptionID).add(DeliveryLane.Item(
-                event: fanOut.event, partitionKey: fanOut.partitionKey, attempts: 0, firstAttemptAt: nil, notBefore: 0),
+                event: fanOut.event, partitionKey: fanOut.partitionKey, attempts: 0, firstAttemptAt: nil, notBefore: 0,
+                owedSinceCommit: fanOut.cause == fanOut.sequence),
                 ordered: ordered)
         }
     }
@@ -331,6 +336,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         let previous = posted[lane.subscriptionID]
         let status = DeliveryStatusBoard.LaneStatus(
             inFlight: lane.inFlight,
+            circuit: lane.circuit,
             circuitOpenedAt: lane.isCircuitOpen ? (previous?.circuitOpenedAt ?? wallNow) : nil,
             // Whole milliseconds: two clock reads per pass would otherwise make it wobble by a
             // microsecond and re-post an unchanged status every pass.
@@ -376,7 +382,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
         nextTag &+= 1
         inFlight[nextTag] = InFlight(
             subscriptionID: subscription.id, sequence: item.sequence, attempt: item.attempts + 1,
-            firstAttemptAt: item.firstAttemptAt ?? now)
+            firstAttemptAt: item.firstAttemptAt ?? now,
+            committedAt: item.owedSinceCommit && envelope.committedAt > 0 ? envelope.committedAt : nil)
         return DeliveryRequest(tag: nextTag, url: subscription.url, headers: headers, body: body)
     }
 
@@ -435,5 +442,18 @@ public final class WebhookDispatcher: @unchecked Sendable {
         }
         if attempts.isEmpty { attemptsQueuedAt = now }
         attempts.append(record)
+        if let observer = configuration.observer {
+            observe(decision, of: sent, now: wallNow, by: observer)
+        }
+    }
+
+    private func observe(_ decision: RetryDecision, of sent: InFlight, now: Int64, by observer: any DeliveryObserver) {
+        switch decision {
+        case .done:
+            observer.attemptFinished(.delivered, latencyMicroseconds: sent.committedAt.map { max(0, now - $0) })
+        case .retry: observer.attemptFinished(.retryScheduled, latencyMicroseconds: nil)
+        case .deadLetter: observer.attemptFinished(.deadLettered, latencyMicroseconds: nil)
+        case .disableSubscription: observer.attemptFinished(.subscriptionDisabled, latencyMicroseconds: nil)
+        }
     }
 }

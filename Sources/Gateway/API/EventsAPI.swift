@@ -26,20 +26,25 @@ struct EventsAPI {
     /// batches; then the core's ingest. A single event answers with its receipt (`202` when
     /// new, `200` for a repeat); a batch with one receipt per event (`202` when any is new).
     private func ingest(_ request: HTTPRequest, _ context: RequestContext, batch: Bool) -> Reply {
+        // Refusals before the core's ingest are counted here; the core counts its own.
+        func refused(_ response: HTTPResponse, violations: Bool = false) -> Reply {
+            core.configuration.ingestObserver?.ingestRefused(IngestRefusal(status: response.status, hasViolations: violations))
+            return .response(response)
+        }
         let publisher: Publisher
         switch auth.authenticate(request) {
         case .success(.admin): publisher = .admin
         case .success(.source(let name)): publisher = .source(name)
-        case .failure(let error): return .response(error.response)
+        case .failure(let error): return refused(error.response)
         }
-        if let refusal = Self.requireJSON(request) { return .response(refusal.response) }
+        if let refusal = Self.requireJSON(request) { return refused(refusal.response) }
         let envelopes: [EventEnvelope]
         do {
             envelopes = try withBytes(request.body) { (bytes) throws(GatewayError) in
                 batch ? try parseBatch(bytes) : [try EventEnvelope.parse(bytes)]
             }
         } catch {
-            return .response(error.response)
+            return refused(error.response, violations: !error.violations.isEmpty)
         }
         let headerKey = batch ? nil : request.headers["idempotency-key"]
         return reply(context, render: { receipts in batch ? Self.batchResponse(receipts) : Self.singleResponse(receipts[0]) },

@@ -137,7 +137,7 @@ struct SubscriptionsAPI {
         json.add("status", string: subscription.disabledReason != nil ? "disabled" : (subscription.paused ? "paused" : "active"))
         let lane = core.deliveryStatus.status(of: subscription.id)
         json.add("inFlight", number: lane?.inFlight ?? 0)
-        json.add("circuit", string: lane?.circuitOpenedAt == nil ? "closed" : "open")
+        json.add("circuit", string: (lane?.circuit ?? .closed).rawValue)
         json.add("circuitOpenedAt", raw: timestamp(lane?.circuitOpenedAt))
         json.add("nextProbeAt", raw: timestamp(lane?.nextProbeAt))
         return .json(200, json.finish())

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Histogram
 import Logging
 import JSON
 import JSONSchema
@@ -21,7 +22,8 @@ enum FoldSnapshot {
     static let prefix = "snapshot-"
     static let suffix = ".snap"
     static let headerSize = 32
-    static let version: UInt8 = 1
+    /// 2: attempt durations as histograms (`AttemptDurations`); 1, still read: as a ring.
+    static let version: UInt8 = 2
 
     /// What a snapshot holds: the fold minus what can be derived from it.
     struct Parts: Equatable {
@@ -160,7 +162,8 @@ enum FoldSnapshot {
 
     private static func decodeParts(_ body: [UInt8]) throws(BinaryReader.Malformed) -> Parts {
         var reader = BinaryReader(body)
-        guard try reader.byte() == version else { throw BinaryReader.Malformed() }
+        let version = try reader.byte()
+        guard version == 1 || version == Self.version else { throw BinaryReader.Malformed() }
         var parts = Parts(eventCount: Int(try reader.integer(UInt64.self)), keys: [:], keyAges: [], eventTypes: [:], sources: [], sourcesByDigest: [:],
                           subscriptions: [], ledgers: [:], replays: [:], undecodable: Int(try reader.integer(UInt64.self)),
                           appliedThrough: try reader.integer(UInt64.self))
@@ -199,7 +202,7 @@ enum FoldSnapshot {
             parts.subscriptions.append(subscription)
         }
         for _ in 0..<(try reader.count()) {
-            parts.ledgers[try reader.string()] = try reader.ledger()
+            parts.ledgers[try reader.string()] = try reader.ledger(version: version)
         }
         for _ in 0..<(try reader.count()) {
             let id = try reader.string()
@@ -223,6 +226,26 @@ enum FoldSnapshot {
 }
 
 private extension BinaryWriter {
+    /// The current histogram, then a flag and the previous one.
+    mutating func durations(_ durations: AttemptDurations) {
+        histogram(durations.current)
+        if let previous = durations.previous {
+            byte(1)
+            histogram(previous)
+        } else {
+            byte(0)
+        }
+    }
+
+    mutating func histogram(_ histogram: Histogram<UInt16>) {
+        let pairs = AttemptDurations.pairs(of: histogram)
+        integer(UInt32(pairs.count))
+        for pair in pairs {
+            integer(pair.value)
+            integer(pair.count)
+        }
+    }
+
     mutating func location(_ location: RecordLocation) {
         integer(location.segment)
         integer(location.offset)
@@ -272,9 +295,7 @@ private extension BinaryWriter {
         integer(Int64(ledger.delivered))
         integer(Int64(ledger.attempts))
         integer(Int64(ledger.failedAttempts))
-        integer(UInt32(ledger.recentDurations.count))
-        ledger.recentDurations.forEach { integer($0) }
-        integer(Int64(ledger.nextDuration))
+        durations(ledger.durations)
         if let lastError = ledger.lastError {
             byte(1)
             string(lastError.message)
@@ -302,7 +323,29 @@ private extension BinaryReader {
         RecordLocation(segment: try integer(), offset: try integer(), length: try integer())
     }
 
-    mutating func ledger() throws(BinaryReader.Malformed) -> DeliveryLedger {
+    mutating func durations() throws(BinaryReader.Malformed) -> AttemptDurations {
+        let current = try histogram()
+        return AttemptDurations(current: current, previous: try byte() == 1 ? try histogram() : nil)
+    }
+
+    mutating func histogram() throws(BinaryReader.Malformed) -> Histogram<UInt16> {
+        var pairs: [(value: UInt64, count: UInt16)] = []
+        for _ in 0..<(try count()) { pairs.append((try integer(), try integer())) }
+        // A histogram never holds more than a window of attempts.
+        guard pairs.reduce(0, { $0 + Int($1.count) }) <= AttemptDurations.window else { throw BinaryReader.Malformed() }
+        return AttemptDurations.histogram(from: pairs)
+    }
+
+    /// Version 1: the ring of raw durations and where it would write next.
+    mutating func ringOfDurations() throws(BinaryReader.Malformed) -> AttemptDurations {
+        var ring: [Int64] = []
+        for _ in 0..<(try count()) { ring.append(try integer()) }
+        let next = Int(try integer(Int64.self))
+        guard next >= 0, next <= ring.count else { throw BinaryReader.Malformed() }
+        return AttemptDurations(durations: Array(ring[next...] + ring[..<next]))
+    }
+
+    mutating func ledger(version: UInt8) throws(BinaryReader.Malformed) -> DeliveryLedger {
         var live: [DeliveryLedger.Entry] = []
         for _ in 0..<(try count()) { live.append(DeliveryLedger.Entry(sequence: try integer(), location: try location())) }
         var extraOrder: [UInt64] = []
@@ -329,16 +372,14 @@ private extension BinaryReader {
         let delivered = Int(try integer(Int64.self))
         let attempts = Int(try integer(Int64.self))
         let failedAttempts = Int(try integer(Int64.self))
-        var durations: [Int64] = []
-        for _ in 0..<(try count()) { durations.append(try integer()) }
-        let nextDuration = Int(try integer(Int64.self))
+        let durations = version == 1 ? try ringOfDurations() : try self.durations()
         let lastError = try byte() == 1 ? DeliveryLedger.LastError(message: try string(), at: try integer()) : nil
         var replayOf: [UInt64: String] = [:]
         for _ in 0..<(try count()) { replayOf[try integer()] = try string() }
         return DeliveryLedger(live: live, extraOrder: extraOrder, extra: extra, owed: owed, progress: progress, moved: moved,
                               deadLetters: deadLetters, deadLetterOrder: deadLetterOrder, delivered: delivered,
-                              attempts: attempts, failedAttempts: failedAttempts, recentDurations: durations,
-                              nextDuration: nextDuration, lastError: lastError, replayOf: replayOf)
+                              attempts: attempts, failedAttempts: failedAttempts, durations: durations,
+                              lastError: lastError, replayOf: replayOf)
     }
 }
 

@@ -47,11 +47,30 @@ extension GatewayCore {
                         type: envelope.type, data: envelope.data, partitionKey: envelope.partitionKey,
                         occurredAt: envelope.occurredAt, producerID: envelope.id)))
             } catch {
-                return .failure(batch ? error.inBatch(at: index) : error)
+                return observed(.failure(batch ? error.inBatch(at: index) : error), events: [], publisher: publisher)
             }
         }
-        let outcome = store.ingest(events) { completion(Self.result(of: $0, batch: batch)) }
-        return outcome.map { Self.result(of: $0, batch: batch) }
+        let stored = events
+        let outcome = store.ingest(events) { [self] in
+            completion(observed(Self.result(of: $0, batch: batch), events: stored, publisher: publisher))
+        }
+        return outcome.map { observed(Self.result(of: $0, batch: batch), events: events, publisher: publisher) }
+    }
+
+    /// Tells the ingest observer (metrics) what became of a request, and passes its result on.
+    private func observed(
+        _ result: Result<[EventReceipt], GatewayError>, events: [NewEvent], publisher: Publisher
+    ) -> Result<[EventReceipt], GatewayError> {
+        guard let observer = configuration.ingestObserver else { return result }
+        switch result {
+        case .success(let receipts):
+            for (event, receipt) in zip(events, receipts) where !receipt.duplicate {
+                observer.eventStored(type: event.type, publisher: publisher)
+            }
+        case .failure(let error):
+            observer.ingestRefused(IngestRefusal(status: error.status, hasViolations: !error.violations.isEmpty))
+        }
+        return result
     }
 
     private static func result(of outcome: IngestOutcome, batch: Bool) -> Result<[EventReceipt], GatewayError> {

@@ -46,6 +46,8 @@ public final class Journal: Sendable {
         /// succeeds after it. Without it, a gateway taken out of rotation for being full
         /// would get no traffic that could show it has space again.
         public var shortOfSpaceHold: Duration = .seconds(30)
+        /// Told of every group written and every sync (metrics).
+        public var observer: (any JournalObserver)?
 
         public init(directory: String) {
             self.directory = directory
@@ -338,6 +340,9 @@ public final class Journal: Sendable {
         case .success(let committed):
             let records = committed.flatMap { $0 }
             written.add(records.count, ordering: .relaxed)
+            if let observer = configuration.observer {
+                observer.groupWritten(records: records.count, bytes: records.reduce(0) { $0 + Int($1.location.length) })
+            }
             onCommit(records)
             for (batch, records) in zip(batches, committed) { batch.completion(.success(records)) }
             // Only a durable append ends a shortage: a small lazy one may fit where events do not.
@@ -475,7 +480,9 @@ public final class Journal: Sendable {
 
     private func sync(_ state: inout WriterState, now: Int64) throws(JournalError) {
         // Sticky, whatever the error (ENOSPC included): see `refuseForSpace`.
+        let started = configuration.observer == nil ? 0 : monotonicNanoseconds()
         guard fdatasync(state.fd) == 0 else { throw JournalError.failed("fdatasync", errno, file: state.segmentPath) }
+        configuration.observer?.synced(nanoseconds: monotonicNanoseconds() &- started)
         state.unsynced = false
         state.lastSync = now
         syncs.add(1, ordering: .relaxed)

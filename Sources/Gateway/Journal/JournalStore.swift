@@ -18,6 +18,8 @@ public final class JournalStore: GatewayStore {
         public var retention = RetentionPolicy()
         /// How often indexes, snapshots and retention are looked after.
         public var maintenanceInterval: Duration = .seconds(1)
+        /// Told of the journal's group writes and syncs (metrics).
+        public var journalObserver: (any JournalObserver)?
 
         public init(directory: String) {
             self.directory = directory
@@ -89,6 +91,7 @@ public final class JournalStore: GatewayStore {
         journalConfiguration.segmentMaxAge = configuration.segmentMaxAge.microseconds
         journalConfiguration.recoverFrom = recoverFrom
         journalConfiguration.alsoRecover = rebuild
+        journalConfiguration.observer = configuration.journalObserver
         journal = try Journal(configuration: journalConfiguration, logger: logger) { records in
             // The index first: once the fold releases an event's reservation, its id must be
             // found in history (`ingest`'s id check relies on it).
@@ -115,6 +118,13 @@ public final class JournalStore: GatewayStore {
 
     /// Records written and `fdatasync` calls made since open.
     public var statistics: (records: Int, syncs: Int) { journal.statistics }
+
+    /// The journal's segments and their bytes on disk (sealed and active), from the indexes
+    /// in memory: cheap enough for every metrics scrape.
+    public var diskUsage: (segments: Int, bytes: Int) {
+        let summaries = history.summaries()
+        return (summaries.count, summaries.reduce(0) { $0 + $1.length })
+    }
 
     public var unavailableReason: String? {
         if let failure = journal.failure { return "\(failure)" }
@@ -352,6 +362,7 @@ public final class JournalStore: GatewayStore {
     public func subscriptions() -> [Subscription] { state.subscriptions() }
     public func deliveryCounts(for subscriptionID: String) -> DeliveryCounts { state.deliveryCounts(for: subscriptionID) }
     public func deadLetters(for subscriptionID: String) -> [DeadLetterEntry] { state.deadLetters(for: subscriptionID) }
+    public func deliveryBacklogs() -> [String: DeliveryBacklog] { state.deliveryBacklogs() }
     public func replay(_ id: String) -> ReplayState? { state.read { $0.replays[id] } }
     public func replays(for subscriptionID: String?) -> [ReplayState] {
         state.read { fold in
@@ -516,7 +527,7 @@ final class JournalEventReader: DeliveryEventReader {
             body.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[fields.data]))
             body.append(UInt8(ascii: "}"))
         }
-        return WebhookEnvelope(eventID: String(decoding: payload[fields.id], as: UTF8.self), body: body)
+        return WebhookEnvelope(eventID: String(decoding: payload[fields.id], as: UTF8.self), body: body, committedAt: record.timestamp)
     }
 
     func partitionKey(_ event: EventReference) throws(StoreError) -> String? {

@@ -65,13 +65,11 @@ struct DeliveryLedger: Sendable, Equatable {
     private(set) var delivered = 0
     private(set) var attempts = 0
     private(set) var failedAttempts = 0
-    /// Durations of the latest attempts (microseconds), a ring for the latency percentiles.
-    private(set) var recentDurations: [Int64] = []
-    private(set) var nextDuration = 0
+    /// Durations of the latest attempts, for the latency percentiles.
+    private(set) var durations = AttemptDurations()
     private(set) var lastError: LastError?
     /// Deliveries owed only because a replay asked for them, by sequence: the replay's id.
     private(set) var replayOf: [UInt64: String] = [:]
-    static let durationWindow = 1024
 
     /// Owes the event at `sequence`; false if it was owed already (a resend or replay of a
     /// pending event), when it keeps its place and progress.
@@ -94,12 +92,7 @@ struct DeliveryLedger: Sendable, Equatable {
     @discardableResult
     mutating func record(_ outcome: DeliveryAttemptRecord, at timestamp: Int64) -> String? {
         attempts += 1
-        if recentDurations.count < Self.durationWindow {
-            recentDurations.append(outcome.durationMicroseconds)
-        } else {
-            recentDurations[nextDuration] = outcome.durationMicroseconds
-            nextDuration = (nextDuration + 1) % Self.durationWindow
-        }
+        durations.record(outcome.durationMicroseconds)
         if outcome.result != .delivered {
             failedAttempts += 1
             lastError = LastError(message: outcome.summary, at: timestamp)
@@ -230,7 +223,7 @@ struct DeliveryLedger: Sendable, Equatable {
     /// Rebuilds a ledger from its parts (a snapshot).
     init(live: [Entry], extraOrder: [UInt64], extra: [UInt64: RecordLocation], owed: [UInt64], progress: [UInt64: Progress], moved: [UInt64: RecordLocation],
          deadLetters: [UInt64: DeadLetter], deadLetterOrder: [UInt64], delivered: Int, attempts: Int, failedAttempts: Int,
-         recentDurations: [Int64], nextDuration: Int, lastError: LastError?, replayOf: [UInt64: String]) {
+         durations: AttemptDurations, lastError: LastError?, replayOf: [UInt64: String]) {
         live.forEach { self.live.push($0) }
         extraOrder.forEach { self.extraOrder.push($0) }
         self.extra = extra
@@ -243,8 +236,7 @@ struct DeliveryLedger: Sendable, Equatable {
         self.delivered = delivered
         self.attempts = attempts
         self.failedAttempts = failedAttempts
-        self.recentDurations = recentDurations
-        self.nextDuration = nextDuration
+        self.durations = durations
         self.lastError = lastError
         self.replayOf = replayOf
     }

@@ -284,15 +284,24 @@ final class GatewayState: Sendable {
     func deliveryCounts(for subscriptionID: String) -> DeliveryCounts {
         read { fold in
             let ledger = fold.ledgers[subscriptionID] ?? DeliveryLedger()
-            let sorted = ledger.recentDurations.sorted()
-            func percentile(_ fraction: Double) -> Int64? {
-                sorted.isEmpty ? nil : sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * fraction + 0.5))]
-            }
             return DeliveryCounts(
                 pending: ledger.pendingCount, delivered: ledger.delivered, deadLettered: ledger.deadLetters.count,
                 attempts: ledger.attempts, failedAttempts: ledger.failedAttempts,
-                p50DurationMicroseconds: percentile(0.5), p99DurationMicroseconds: percentile(0.99),
+                p50DurationMicroseconds: ledger.durations.percentile(50), p99DurationMicroseconds: ledger.durations.percentile(99),
                 lastError: ledger.lastError?.message, lastErrorAt: ledger.lastError?.at)
+        }
+    }
+
+    /// Pending deliveries and dead letters of every subscription, under one read.
+    func deliveryBacklogs() -> [String: DeliveryBacklog] {
+        read { fold in
+            var backlogs: [String: DeliveryBacklog] = [:]
+            backlogs.reserveCapacity(fold.subscriptions.count)
+            for id in fold.subscriptions.keys {
+                let ledger = fold.ledgers[id]
+                backlogs[id] = DeliveryBacklog(pending: ledger?.pendingCount ?? 0, deadLettered: ledger?.deadLetters.count ?? 0)
+            }
+            return backlogs
         }
     }
 

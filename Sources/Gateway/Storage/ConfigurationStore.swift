@@ -31,6 +31,9 @@ public protocol ConfigurationStore: Sendable {
     func deliveryCounts(for subscriptionID: String) -> DeliveryCounts
     /// Dead letters of a subscription, oldest first.
     func deadLetters(for subscriptionID: String) -> [DeadLetterEntry]
+    /// Every subscription's pending deliveries and dead letters, by subscription id, read at
+    /// once (a metrics scrape).
+    func deliveryBacklogs() -> [String: DeliveryBacklog]
     /// The event a reference points at (a dead letter's, a pending delivery's).
     func event(at reference: EventReference) throws(StoreError) -> StoredEvent?
     func replay(_ id: String) -> ReplayState?
@@ -95,11 +98,33 @@ public struct DeliveryCounts: Sendable, Equatable {
     public var deadLettered: Int
     public var attempts: Int
     public var failedAttempts: Int
-    /// Over the latest 1024 attempts.
+    /// Over the latest 1024 to 2048 attempts, within 1% (`AttemptDurations`).
     public var p50DurationMicroseconds: Int64? = nil
     public var p99DurationMicroseconds: Int64? = nil
     public var lastError: String? = nil
     public var lastErrorAt: Int64? = nil
+}
+
+extension ConfigurationStore {
+    public func deliveryBacklogs() -> [String: DeliveryBacklog] {
+        var backlogs: [String: DeliveryBacklog] = [:]
+        for subscription in subscriptions() {
+            let counts = deliveryCounts(for: subscription.id)
+            backlogs[subscription.id] = DeliveryBacklog(pending: counts.pending, deadLettered: counts.deadLettered)
+        }
+        return backlogs
+    }
+}
+
+/// What a subscription is owed: deliveries not yet finished, and its dead letters.
+public struct DeliveryBacklog: Sendable, Equatable {
+    public var pending: Int
+    public var deadLettered: Int
+
+    public init(pending: Int, deadLettered: Int) {
+        self.pending = pending
+        self.deadLettered = deadLettered
+    }
 }
 
 public struct DeadLetterEntry: Sendable, Equatable {

@@ -44,10 +44,13 @@ public protocol DeliveryEventReader: AnyObject {
 public struct WebhookEnvelope: Sendable, Equatable {
     public var eventID: String
     public var body: [UInt8]
+    /// When the event was committed (wall-clock microseconds): where delivery latency starts.
+    public var committedAt: Int64
 
-    public init(eventID: String, body: [UInt8]) {
+    public init(eventID: String, body: [UInt8], committedAt: Int64 = 0) {
         self.eventID = eventID
         self.body = body
+        self.committedAt = committedAt
     }
 }
 

@@ -22,6 +22,8 @@ final class GatewayHarness {
         // Tests point subscriptions at loopback receivers and at names that cannot resolve
         // offline; the target policy has its own tests.
         var targetPolicy = TargetAddressPolicy(allowPrivate: true)
+        var ingestObserver: (any IngestObserver)?
+        var journalObserver: (any JournalObserver)?
     }
 
     let directory: String
@@ -49,11 +51,13 @@ final class GatewayHarness {
         storeConfiguration.segmentSize = settings.segmentSize
         storeConfiguration.retention = settings.retention
         storeConfiguration.maintenanceInterval = settings.maintenanceInterval
+        storeConfiguration.journalObserver = settings.journalObserver
         store = try JournalStore(configuration: storeConfiguration, logger: logger)
         var coreConfiguration = GatewayCore.Configuration()
         coreConfiguration.requireEventTypes = settings.requireEventTypes
         coreConfiguration.maxBatchEvents = settings.maxBatchEvents
         coreConfiguration.targetPolicy = settings.targetPolicy
+        coreConfiguration.ingestObserver = settings.ingestObserver
         core = try GatewayCore(configuration: coreConfiguration, store: store)
         var router = Router()
         GatewayAPI.register(on: &router, core: core, adminToken: Self.adminToken)

@@ -1,0 +1,87 @@
+import Histogram
+
+/// A subscription's recent attempt durations, for the latency percentiles of its stats: HDR
+/// histograms of microseconds with two significant digits (every value within 1%), in place
+/// of a ring of raw durations sorted for every read. Recording is an index computation and
+/// an increment; a percentile walks a few thousand counters instead of sorting.
+///
+/// Recent, not all-time: the current histogram takes `window` attempts, then becomes the
+/// previous one and a fresh one starts; percentiles read both, so they cover the latest
+/// `window` to `2 × window` attempts. Part of the fold, so it is deterministic and
+/// snapshotted like the rest of the ledger.
+///
+/// Memory follows the slowest duration seen, not the number of attempts: 16-bit counters
+/// (a histogram never holds more than `window`) and a range that grows as needed — about
+/// 3.5 KB per histogram for durations up to a second, 5 KB up to a minute.
+struct AttemptDurations: Sendable, Equatable {
+    static let window = 1024
+    /// Longer durations are counted as this (a day, in microseconds); attempts time out far
+    /// sooner, so only a damaged record could bring one.
+    static let longest: UInt64 = 86_400_000_000
+
+    private(set) var current = AttemptDurations.makeHistogram()
+    private(set) var previous: Histogram<UInt16>?
+
+    static func makeHistogram() -> Histogram<UInt16> {
+        // Auto-resizing: it starts with room for values up to 255 and grows to the largest seen.
+        Histogram<UInt16>(numberOfSignificantValueDigits: .two)
+    }
+
+    var isEmpty: Bool { current.totalCount == 0 && previous == nil }
+
+    mutating func record(_ microseconds: Int64) {
+        if current.totalCount >= Self.window {
+            previous = current
+            current = Self.makeHistogram()
+        }
+        current.record(min(UInt64(max(0, microseconds)), Self.longest))
+    }
+
+    /// The duration at `percentile` (0-100) of the recent attempts, nil when there were none.
+    func percentile(_ percentile: Double) -> Int64? {
+        guard var merged = previous else {
+            return current.totalCount == 0 ? nil : Int64(current.valueAtPercentile(percentile))
+        }
+        merged.add(current)
+        return Int64(merged.valueAtPercentile(percentile))
+    }
+
+    // MARK: - Snapshots
+
+    /// A histogram as (value, count) pairs, one per non-empty bucket, each value one its
+    /// bucket holds: recording them again gives the same counts. The first and last values
+    /// are the exact smallest and largest recorded, which percentiles are clamped to.
+    static func pairs(of histogram: Histogram<UInt16>) -> [(value: UInt64, count: UInt16)] {
+        var pairs = histogram.recordedValues().map { (value: $0.value, count: $0.count) }
+        guard !pairs.isEmpty else { return [] }
+        let smallest = histogram.min, largest = histogram.maxRecorded
+        if pairs.count == 1 {
+            let count: UInt16 = pairs[0].count
+            if smallest == largest || count == 1 || smallest == 0 { return [(largest, count)] }
+            return [(smallest, UInt16(1)), (largest, count - 1)]
+        }
+        // `min` is exact unless zeros were recorded, when the first bucket holds only zeros.
+        if smallest != 0 { pairs[0].value = smallest }
+        pairs[pairs.count - 1].value = largest
+        return pairs
+    }
+
+    static func histogram(from pairs: [(value: UInt64, count: UInt16)]) -> Histogram<UInt16> {
+        var histogram = makeHistogram()
+        for pair in pairs { histogram.record(min(pair.value, longest), count: pair.count) }
+        return histogram
+    }
+
+    init() {}
+
+    init(current: Histogram<UInt16>, previous: Histogram<UInt16>?) {
+        self.current = current
+        self.previous = previous
+    }
+
+    /// A ring of raw durations from a snapshot written before histograms (version 1), oldest
+    /// first.
+    init(durations: [Int64]) {
+        durations.forEach { record($0) }
+    }
+}
