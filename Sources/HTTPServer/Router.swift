@@ -5,12 +5,6 @@ public typealias RouteHandler = @Sendable (HTTPRequest, RequestContext) -> Reply
 /// segment. An unknown path is `404`; a known path without the method is `405` with `Allow`
 /// (RFC 9110 §15.5.6). `HEAD` falls back to the `GET` handler; the server drops the body.
 public struct Router: HTTPResponder {
-    /// A registered route, as `HTTPServerObserver` names it (by its index in `routes`).
-    public struct Route: Sendable, Equatable {
-        public let method: HTTPMethod
-        public let template: String
-    }
-
     /// Children and handlers are short arrays scanned in order: a node has a handful of each,
     /// and comparing a few short strings is cheaper than hashing one.
     private struct Node: Sendable {
@@ -30,7 +24,8 @@ public struct Router: HTTPResponder {
     }
 
     private var nodes = [Node()]
-    /// Every route in the order it was registered.
+    /// Every route in the order it was registered. `HEAD` appears only where it was
+    /// registered itself; `GET` routes serve it anyway.
     public private(set) var routes: [Route] = []
 
     public init() {}
@@ -59,7 +54,9 @@ public struct Router: HTTPResponder {
         }
         precondition(nodes[current].handler(for: method) == nil, "route \(method) \(template) registered twice")
         nodes[current].handlers.append((method, handler, routes.count))
-        routes.append(Route(method: method, template: template))
+        // As the tree holds it: empty segments gone (`/v1//events/` is `/v1/events`).
+        let segments = template.split(separator: "/")
+        routes.append(Route(method, segments.isEmpty ? "/" : "/" + segments.joined(separator: "/")))
     }
 
     public mutating func get(_ template: String, _ handler: @escaping RouteHandler) { add(.get, template, handler) }
@@ -126,7 +123,8 @@ public struct Router: HTTPResponder {
     }
 
     /// A method and the path template it was registered on, as the router serves it:
-    /// empty segments gone, parameters in braces (`/v1/subscriptions/{id}`).
+    /// empty segments gone, parameters in braces (`/v1/subscriptions/{id}`). `HTTPServerObserver`
+    /// names a route by its index in `routes`; a contract test compares `routes` with a spec.
     public struct Route: Hashable, Sendable, CustomStringConvertible {
         public let method: HTTPMethod
         public let template: String
@@ -137,22 +135,6 @@ public struct Router: HTTPResponder {
         }
 
         public var description: String { "\(method) \(template)" }
-    }
-
-    /// Every registered route, rebuilt from the tree (so it shows what requests are matched
-    /// against, not how the templates were spelled), sorted by template then method. `HEAD`
-    /// appears only where it was registered itself; `GET` routes serve it anyway. For
-    /// checking the routes against a contract (openapi.yaml), never used per request.
-    public var routes: [Route] {
-        var found: [Route] = []
-        var stack: [(node: Int, path: String)] = [(0, "")]
-        while let (index, path) = stack.popLast() {
-            let node = nodes[index]
-            for entry in node.handlers { found.append(Route(entry.method, path.isEmpty ? "/" : path)) }
-            for literal in node.literals { stack.append((literal.node, path + "/" + literal.segment)) }
-            if let parameter = node.parameter { stack.append((parameter.node, path + "/{" + parameter.name + "}")) }
-        }
-        return found.sorted { ($0.template, $0.method.rawValue) < ($1.template, $1.method.rawValue) }
     }
 
     private func notFound(_ request: HTTPRequest) -> HTTPResponse {

@@ -139,7 +139,7 @@ import Testing
         #expect(response.headers.values(of: "allow").count == 1)
     }
 
-    @Test func routesListsEveryRegistrationAsTheTreeHoldsIt() {
+    @Test func routesListsEveryRegistrationInOrderAsTheTreeHoldsIt() {
         var router = Router()
         router.post("/v1/events", Self.echo("post"))
         router.get("/v1//events/", Self.echo("list"))
@@ -148,8 +148,8 @@ import Testing
         router.add(.head, "/healthz", Self.echo("head"))
         router.get("/", Self.echo("root"))
         #expect(router.routes.map(\.description) == [
-            "GET /", "HEAD /healthz", "GET /v1/events", "POST /v1/events",
-            "GET /v1/events/{id}", "GET /v1/events/{id}/attempts",
+            "POST /v1/events", "GET /v1/events", "GET /v1/events/{id}/attempts",
+            "GET /v1/events/{id}", "HEAD /healthz", "GET /",
         ])
         #expect(Router().routes.isEmpty)
     }
