@@ -35,6 +35,10 @@ final class Connection {
     var requestsServed = 0
     /// The router's index of the route answering the current request (see `HTTPServerObserver`).
     var route: Int?
+    /// The current request's `X-Request-Id`, and what its log line names.
+    var requestID = ""
+    var requestMethod: HTTPMethod?
+    var requestTarget: Substring = ""
 
     let acceptedAt: UInt64
     /// When the head of the current request began arriving (or the previous response was sent).

@@ -52,6 +52,7 @@ final class EventLoop: @unchecked Sendable {
     private var drainScratch = [UInt8](repeating: 0, count: 16 * 1024)
     /// Set by the router (through `RequestContext.noteRoute`) while it answers a request.
     var matchedRoute: Int?
+    private var requestIDs = RequestID.Generator()
 
     private var logger: Logger { shared.logger }
 
@@ -276,7 +277,12 @@ final class EventLoop: @unchecked Sendable {
         connection.respondingToHead = request.method == .head
         connection.closeAfterResponse = stopping || !request.wantsKeepAlive
         let keepAliveHTTP10 = request.version == .http1_0 && !connection.closeAfterResponse
-        let context = RequestContext(loop: self, connectionToken: connection.token, requestSerial: connection.requestSerial)
+        connection.requestID = RequestID.accepted(request.headers[RequestID.header]) ?? requestIDs.next()
+        connection.requestMethod = request.method
+        connection.requestTarget = request.path
+        let context = RequestContext(
+            loop: self, connectionToken: connection.token, requestSerial: connection.requestSerial,
+            requestID: connection.requestID)
         matchedRoute = nil
         let reply = shared.responder.respond(to: request, context: context)
         connection.route = matchedRoute
@@ -290,10 +296,14 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func write(_ response: HTTPResponse, to connection: Connection, keepAliveHTTP10: Bool) {
-        if let observer = configuration.observer {
+        var response = response
+        response.headers.add(name: RequestID.header, value: connection.requestID)
+        let logged = response.status >= 500 ? Logger.Level.warning : .debug
+        if configuration.observer != nil || logger.logLevel <= logged {
             // A clock read of its own: `now` is when the loop woke, before this request was handled.
-            observer.responded(route: connection.route, status: response.status,
-                               nanoseconds: monotonicNanoseconds() &- connection.requestStartedAt)
+            let nanoseconds = monotonicNanoseconds() &- connection.requestStartedAt
+            configuration.observer?.responded(route: connection.route, status: response.status, nanoseconds: nanoseconds)
+            if logger.logLevel <= logged { log(response.status, of: connection, after: nanoseconds, at: logged) }
         }
         if stopping { connection.closeAfterResponse = true }
         ResponseEncoder.encode(
@@ -304,11 +314,26 @@ final class EventLoop: @unchecked Sendable {
         connection.requestStartedAt = now
     }
 
+    /// One line per request: at debug (an access log, with `--log-level debug`), and at
+    /// warning for a 5xx. The path, never the query or a header: no credential reaches it.
+    private func log(_ status: Int, of connection: Connection, after nanoseconds: UInt64, at level: Logger.Level) {
+        logger.log(level: level, status >= 500 ? "request failed" : "request", metadata: [
+            "request-id": "\(connection.requestID)",
+            "method": "\(connection.requestMethod?.rawValue ?? "-")",
+            "path": "\(connection.requestMethod == nil ? "-" : connection.requestTarget)",
+            "status": "\(status)",
+            "duration-ms": "\(Double(nanoseconds / 1000) / 1000)",
+        ])
+    }
+
     /// Answers a request that cannot be served (framing error, timeout) and closes after it.
     private func respondWithError(_ connection: Connection, status: Int, detail: String) {
         connection.closeAfterResponse = true
         connection.respondingToHead = false
         connection.route = nil
+        // No request was parsed (or it is not the one being answered): a fresh id, no path.
+        connection.requestID = requestIDs.next()
+        connection.requestMethod = nil
         write(.problem(status: status, detail: detail), to: connection, keepAliveHTTP10: false)
     }
 

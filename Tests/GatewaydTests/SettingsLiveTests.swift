@@ -96,5 +96,8 @@ struct SettingsLiveTests {
             #expect(parsed?["msg"] is String && parsed?["level"] is String && parsed?["time"] is String, "\(line)")
         }
         #expect(!log.contains("adm_never_in_a_log_line") && !log.contains("adm_wrong_token_value"))
+        // At debug, each request has its line, with the id its response carried.
+        let requestLines = lines.filter { $0.contains(#""msg":"request""#) && $0.contains(#""path":"/v1/subscriptions""#) }
+        #expect(requestLines.count == 2 && requestLines.allSatisfy { $0.contains(#""request-id":""#) }, "\(log)")
     }
 }
