@@ -143,7 +143,10 @@ let package = Package(
         // openapi.yaml as a checker of real answers.
         .target(
             name: "TestSupport",
-            dependencies: ["JSON", "JSONSchema", "Runtime", "HTTPServer", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "JSON", "JSONSchema", "Runtime", "HTTPServer",
+                .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TestSupport",
             swiftSettings: strictSettings
         ),

@@ -98,8 +98,11 @@ struct WebhookDispatcherTests {
             try start()
         }
 
+        /// What the dispatcher logged at info and above.
+        let logged = LogRecords()
+
         func start() throws {
-            let logger = Logger(label: "dispatcher-test") { _ in SwiftLogNoOpLogHandler() }
+            let logger = logged.logger(label: "dispatcher-test", level: .info)
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             var storeConfiguration = JournalStore.Configuration(directory: directory)
             storeConfiguration.segmentSize = segmentSize
@@ -268,6 +271,7 @@ struct WebhookDispatcherTests {
         try rig.publish("evt_gone", data: "1")
         #expect(await eventually { rig.store.state.subscription(subscription.id)?.disabledReason != nil })
         #expect(rig.store.state.subscription(subscription.id)?.disabledReason?.contains("410") == true)
+        #expect(rig.logged.all.contains { $0.level == .warning && $0.message.hasPrefix("subscription disabled") })
         // Held, not retried and not dropped, while disabled.
         try await Task.sleep(for: .milliseconds(400))
         #expect(receiver.received.count == 1)
@@ -386,6 +390,10 @@ struct WebhookDispatcherTests {
         #expect(await rig.eventually { $0.deliveryCounts(for: subscription.id).delivered == 20 })
         #expect(await eventually { rig.status.status(of: subscription.id)?.circuitOpenedAt == nil })
         #expect(await eventually { rig.status.status(of: subscription.id)?.inFlight == 0 })
+        // Opening and closing are each logged once, with the subscription; the probes are not.
+        let circuitLines = rig.logged.all.filter { $0.message.hasPrefix("circuit") }
+        #expect(circuitLines.map(\.level) == [.warning, .info], "\(circuitLines.map(\.message))")
+        #expect(circuitLines.allSatisfy { $0.metadata["subscription"] == "\(subscription.id)" })
     }
 
     final class AttemptRecorder: DeliveryObserver {
@@ -453,6 +461,9 @@ struct WebhookDispatcherTests {
         #expect(receiver.received.count == 7)
         #expect(rig.store.state.deadLetters(for: subscription.id).first?.reason == "HTTP 500")
         #expect(rig.store.state.deliveryCounts(for: subscription.id).attempts == 7)
+        let deadLettered = rig.logged.all.filter { $0.message == "delivery dead-lettered" }
+        #expect(deadLettered.count == 1 && deadLettered.first?.level == .info)
+        #expect(deadLettered.first?.metadata["attempts"] == "4" && deadLettered.first?.metadata["subscription"] == "\(subscription.id)")
 
         // Redelivered while running: the receiver is healthy now, so it goes through.
         let parked = try #require(rig.store.state.deadLetters(for: subscription.id).first)

@@ -7,35 +7,15 @@ import Testing
 /// `X-Request-Id` on every response, and the request's log line carrying the same id.
 @Suite("Request ids and request logs")
 struct RequestIDTests {
-    /// Collects log records, for checking what the server writes.
-    final class Records: Sendable {
-        let lines = Mutex<[(level: Logger.Level, message: String, metadata: Logger.Metadata)]>([])
-    }
-
-    struct Collecting: LogHandler {
-        let records: Records
-        var logLevel: Logger.Level = .debug
-        var metadata: Logger.Metadata = [:]
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            // Only the request lines; the server's own (listening, …) are not under test.
-            guard event.metadata?["request-id"] != nil else { return }
-            records.lines.withLock { $0.append((event.level, "\(event.message)", event.metadata ?? [:])) }
-        }
-    }
-
-    private func serving(_ records: Records, level: Logger.Level, _ body: (UInt16) throws -> Void) throws {
+    private func serving(_ records: LogRecords, level: Logger.Level, _ body: (UInt16) throws -> Void) throws {
         var router = Router()
         router.get("/ok") { _, _ in .response(.json(200, "{}")) }
         router.get("/broken") { _, _ in .response(.problem(status: 500, detail: "Broken.")) }
         router.get("/id") { _, context in .response(.json(200, "\"\(context.requestID)\"")) }
         var configuration = HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0))
         configuration.eventLoopCount = 1
-        var logger = Logger(label: "test") { _ in Collecting(records: records) }
-        logger.logLevel = level
+        // Only the request lines; the server's own (listening, …) are not under test.
+        let logger = records.logger(level: level) { $0.metadata?["request-id"] != nil }
         let server = HTTPServer(configuration: configuration, responder: router, logger: logger)
         let port = try server.start().port
         defer {
@@ -50,14 +30,14 @@ struct RequestIDTests {
     }
 
     @Test func everyResponseCarriesAnIdTheHandlerAndTheLogShare() throws {
-        let records = Records()
+        let records = LogRecords()
         try serving(records, level: .debug) { port in
             let first = try HTTPTestClient.exchange(port: port, "GET /id HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             let second = try HTTPTestClient.exchange(port: port, "GET /id HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             let ids = [first, second].compactMap(Self.requestID)
             #expect(ids.count == 2 && ids[0] != ids[1])
             #expect(first.hasSuffix("\"\(ids[0])\""), "the handler sees the id the response carries")
-            let logged = records.lines.withLock { $0 }
+            let logged = records.all
             #expect(logged.count == 2)
             #expect(logged.map { "\($0.metadata["request-id"] ?? "")" } == ids)
             #expect(logged.allSatisfy { $0.level == .debug && $0.message == "request" && $0.metadata["path"] == "/id" })
@@ -66,7 +46,7 @@ struct RequestIDTests {
     }
 
     @Test func aClientIdIsKeptWhenUsableAndReplacedWhenNot() throws {
-        try serving(Records(), level: .info) { port in
+        try serving(LogRecords(), level: .info) { port in
             let kept = try HTTPTestClient.exchange(port: port, "GET /ok HTTP/1.1\r\nHost: t\r\nX-Request-Id: trace-42/abc\r\nConnection: close\r\n\r\n")
             #expect(Self.requestID(in: kept) == "trace-42/abc")
             for unusable in [String(repeating: "a", count: 129), "two words", "caf\u{e9}"] {
@@ -78,13 +58,13 @@ struct RequestIDTests {
     }
 
     @Test func failuresAreLoggedAtWarningAndMalformedRequestsGetAnIdToo() throws {
-        let records = Records()
+        let records = LogRecords()
         try serving(records, level: .info) { port in
             _ = try HTTPTestClient.exchange(port: port, "GET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             let broken = try HTTPTestClient.exchange(port: port, "GET /broken?token=secret HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             let malformed = try HTTPTestClient.exchange(port: port, "GET /ok HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n")
             #expect(malformed.hasPrefix("HTTP/1.1 400 ") && Self.requestID(in: malformed) != nil)
-            let logged = records.lines.withLock { $0 }
+            let logged = records.all
             // At info only the 5xx is written, as a warning; the query is never logged.
             #expect(logged.count == 1)
             #expect(logged.first?.level == .warning && logged.first?.message == "request failed")

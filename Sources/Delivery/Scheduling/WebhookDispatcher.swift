@@ -342,8 +342,22 @@ public final class WebhookDispatcher: @unchecked Sendable {
             // microsecond and re-post an unchanged status every pass.
             nextProbeAt: lane.probeDueAt.map { (wallNow + ($0 - now)) / 1000 * 1000 })
         guard status != previous else { return }
+        logCircuitChange(of: lane.subscriptionID, from: previous?.circuit ?? .closed, to: status)
         posted[lane.subscriptionID] = status
         self.status.post(status, for: lane.subscriptionID)
+    }
+
+    /// The breaker opening is a subscriber in trouble (warning); closing again, its recovery.
+    /// Probes going out and failing (open ⇄ half-open) are not news.
+    private func logCircuitChange(of subscriptionID: String, from old: DeliveryStatusBoard.CircuitState,
+                                  to new: DeliveryStatusBoard.LaneStatus) {
+        if old == .closed && new.circuit != .closed {
+            logger.warning("circuit opened: the subscriber keeps failing; deliveries held, one probe at a time", metadata: [
+                "subscription": "\(subscriptionID)", "failures-in-a-row": "\(DeliveryLane.breakerThreshold)",
+            ])
+        } else if old != .closed && new.circuit == .closed {
+            logger.info("circuit closed: the subscriber answers again", metadata: ["subscription": "\(subscriptionID)"])
+        }
     }
 
     /// A lane's signing keys and the attempt's Unix time, for one pass.
@@ -431,8 +445,15 @@ public final class WebhookDispatcher: @unchecked Sendable {
             record.result = .deadLettered
             if record.error.isEmpty && result.status == nil { record.error = reason }
             lane.finish(sent.sequence, succeeded: false)
+            logger.info("delivery dead-lettered", metadata: [
+                "subscription": "\(sent.subscriptionID)", "sequence": "\(sent.sequence)", "attempts": "\(sent.attempt)",
+                "reason": "\(reason)",
+            ])
         case .disableSubscription(let reason):
             // 410: the event stays owed; the subscription waits for an operator's resume.
+            logger.warning("subscription disabled: its endpoint answered 410 Gone; resume it to deliver again", metadata: [
+                "subscription": "\(sent.subscriptionID)",
+            ])
             record.nextAttemptAt = wallNow
             lane.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: now)
             let id = sent.subscriptionID
