@@ -133,7 +133,6 @@ let package = Package(
             name: "bench-metrics",
             dependencies: [
                 "GatewayMetrics", "Gateway", "Delivery", "HTTPServer",
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             path: "Benchmarks/MetricsCost",
             swiftSettings: strictSettings

@@ -6,20 +6,30 @@ import Prometheus
 /// time (`StateCollector`).
 final class DeliveryMetrics: DeliveryObserver {
     /// Every outcome, made up front: the family shows zeros before the first attempt.
-    private let attempts: [AttemptResult: Counter]
-    private let latency: DurationHistogram
+    private let delivered: Counter
+    private let retryScheduled: Counter
+    private let deadLettered: Counter
+    private let subscriptionDisabled: Counter
+    private let latency: ValueHistogram
 
     init(registry: PrometheusCollectorRegistry) {
-        var attempts: [AttemptResult: Counter] = [:]
-        for outcome in AttemptResult.allCases {
-            attempts[outcome] = registry.makeCounter(descriptor: MetricFamily.deliveryAttempts.descriptor, labels: [("outcome", outcome.rawValue)])
+        func counter(_ outcome: AttemptResult) -> Counter {
+            registry.makeCounter(descriptor: MetricFamily.deliveryAttempts.descriptor, labels: [("outcome", outcome.rawValue)])
         }
-        self.attempts = attempts
-        latency = registry.makeDurationHistogram(descriptor: MetricFamily.deliveryLatency.descriptor, buckets: MetricBuckets.deliveryLatency)
+        delivered = counter(.delivered)
+        retryScheduled = counter(.retryScheduled)
+        deadLettered = counter(.deadLettered)
+        subscriptionDisabled = counter(.subscriptionDisabled)
+        latency = registry.makeValueHistogram(descriptor: MetricFamily.deliveryLatency.descriptor, buckets: MetricBuckets.deliveryLatency)
     }
 
     func attemptFinished(_ outcome: AttemptResult, latencyMicroseconds: Int64?) {
-        attempts[outcome]?.increment()
-        if let latencyMicroseconds { latency.record(.microseconds(latencyMicroseconds)) }
+        switch outcome {
+        case .delivered: delivered.increment()
+        case .retryScheduled: retryScheduled.increment()
+        case .deadLettered: deadLettered.increment()
+        case .subscriptionDisabled: subscriptionDisabled.increment()
+        }
+        if let latencyMicroseconds { latency.record(Double(latencyMicroseconds) / 1e6) }
     }
 }

@@ -52,6 +52,8 @@ final class IngestMetrics: IngestObserver {
 
     private func counter(type: String, source: String) -> Counter {
         ingested.withLock { state in
+            // Nearly always a type already counted under its own name: one lookup.
+            if let counter = state.counters[SeriesKey(type: type, source: source)] { return counter }
             let key = SeriesKey(type: state.types.value(for: type), source: source)
             if let counter = state.counters[key] { return counter }
             let counter = registry.makeCounter(

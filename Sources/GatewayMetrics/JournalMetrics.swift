@@ -7,13 +7,13 @@ import Prometheus
 final class JournalMetrics: JournalObserver {
     private let batchRecords: ValueHistogram
     private let writtenBytes: Counter
-    private let fsyncDuration: DurationHistogram
+    private let fsyncDuration: ValueHistogram
 
     init(registry: PrometheusCollectorRegistry) {
         batchRecords = registry.makeValueHistogram(
             descriptor: MetricFamily.journalBatchRecords.descriptor, buckets: MetricBuckets.batchRecords)
         writtenBytes = registry.makeCounter(descriptor: MetricFamily.journalWrittenBytes.descriptor)
-        fsyncDuration = registry.makeDurationHistogram(
+        fsyncDuration = registry.makeValueHistogram(
             descriptor: MetricFamily.journalFsyncDuration.descriptor, buckets: MetricBuckets.fsyncDuration)
     }
 
@@ -23,6 +23,6 @@ final class JournalMetrics: JournalObserver {
     }
 
     func synced(nanoseconds: UInt64) {
-        fsyncDuration.record(.nanoseconds(Int64(clamping: nanoseconds)))
+        fsyncDuration.record(Double(nanoseconds) / 1e9)
     }
 }

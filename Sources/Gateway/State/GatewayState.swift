@@ -284,10 +284,11 @@ final class GatewayState: Sendable {
     func deliveryCounts(for subscriptionID: String) -> DeliveryCounts {
         read { fold in
             let ledger = fold.ledgers[subscriptionID] ?? DeliveryLedger()
+            let latency = ledger.durations.percentiles([50, 99])
             return DeliveryCounts(
                 pending: ledger.pendingCount, delivered: ledger.delivered, deadLettered: ledger.deadLetters.count,
                 attempts: ledger.attempts, failedAttempts: ledger.failedAttempts,
-                p50DurationMicroseconds: ledger.durations.percentile(50), p99DurationMicroseconds: ledger.durations.percentile(99),
+                p50DurationMicroseconds: latency[0], p99DurationMicroseconds: latency[1],
                 lastError: ledger.lastError?.message, lastErrorAt: ledger.lastError?.at)
         }
     }
