@@ -20,7 +20,11 @@ redis-server --port 16379 --bind 127.0.0.1 --dir "$work/redis" --appendonly yes 
   --save "" --daemonize no >"$out/redis.log" 2>&1 & pids+=($!)
 for _ in $(seq 100); do redis-cli -p 16379 ping >/dev/null 2>&1 && break; sleep 0.1; done
 
-# Prints "EVENTS_PER_SEC P99_MS" for one wrk run against a fresh gatewayd from binary $1.
+# gatewayd's user + system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# Prints "EVENTS_PER_SEC P99_MS CPU_US_PER_EVENT" for one wrk run against a fresh gatewayd
+# from binary $1. CPU per event is what the machine's noise moves least.
 gateway_run() {
   rm -rf "$work/data"
   "$1" serve --listen 127.0.0.1:18081 --data-dir "$work/data" --admin-token "$BENCH_TOKEN" --event-loops 1 \
@@ -28,10 +32,12 @@ gateway_run() {
   local pid=$!
   for _ in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:18081/healthz && break; sleep 0.1; done
   local log="$work/wrk.txt"
+  local before; before=$(cpu_ticks "$pid")
   wrk -t1 -c32 -d"${seconds}s" --latency -s Benchmarks/ingest.lua http://127.0.0.1:18081/v1/events >"$log" 2>&1
+  local after; after=$(cpu_ticks "$pid")
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   if grep -q "Non-2xx" "$log"; then echo "warning: non-2xx answers" >&2; fi
-  awk '/^Requests\/sec:/ {rps=$2} $1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; p99=v} END {print rps, p99}' "$log"
+  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '/requests in/ {n=$1} /^Requests\/sec:/ {rps=$2} $1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; p99=v} END {print rps, p99, ticks / hz * 1e6 / n}' "$log"
 }
 
 payload=$(printf 'a%.0s' $(seq 300))
@@ -42,13 +48,15 @@ redis_run() {
 
 : >"$work/a"; : >"$work/b"; : >"$work/r"
 for round in $(seq "$rounds"); do
-  read -r a_rps a_p99 < <(gateway_run "$a")
-  read -r b_rps b_p99 < <(gateway_run "$b")
+  read -r a_rps a_p99 a_cpu < <(gateway_run "$a")
+  read -r b_rps b_p99 b_cpu < <(gateway_run "$b")
   r_ops=$(redis_run)
-  echo "$a_rps $a_p99" >>"$work/a"; echo "$b_rps $b_p99" >>"$work/b"; echo "$r_ops" >>"$work/r"
-  printf 'round %d: A %8.0f ev/s p99 %5.2f ms | B %8.0f ev/s p99 %5.2f ms | redis always %8.0f ops/s | B/A %.3f\n' \
-    "$round" "$a_rps" "$a_p99" "$b_rps" "$b_p99" "$r_ops" "$(echo "$b_rps / $a_rps" | bc -l)"
+  echo "$a_rps $a_p99 $a_cpu" >>"$work/a"; echo "$b_rps $b_p99 $b_cpu" >>"$work/b"; echo "$r_ops" >>"$work/r"
+  printf 'round %d: A %8.0f ev/s p99 %5.2f ms %5.2f us CPU/ev | B %8.0f ev/s p99 %5.2f ms %5.2f us CPU/ev | redis always %8.0f ops/s | B/A %.3f\n' \
+    "$round" "$a_rps" "$a_p99" "$a_cpu" "$b_rps" "$b_p99" "$b_cpu" "$r_ops" "$(echo "$b_rps / $a_rps" | bc -l)"
 done
+acpu=$(cut -d' ' -f3 "$work/a" | median); bcpu=$(cut -d' ' -f3 "$work/b" | median)
+printf 'CPU per event (median): A %.2f us | B %.2f us | B/A %.3f\n' "$acpu" "$bcpu" "$(echo "$bcpu / $acpu" | bc -l)"
 am=$(cut -d' ' -f1 "$work/a" | median); bm=$(cut -d' ' -f1 "$work/b" | median); rm_=$(median <"$work/r")
 a99=$(cut -d' ' -f2 "$work/a" | median); b99=$(cut -d' ' -f2 "$work/b" | median)
 printf 'median of %d: A %.0f ev/s (p99 %.2f ms) | B %.0f ev/s (p99 %.2f ms) | redis always %.0f ops/s\n' "$rounds" "$am" "$a99" "$bm" "$b99" "$rm_"

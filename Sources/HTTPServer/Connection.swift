@@ -36,9 +36,10 @@ final class Connection {
     /// The router's index of the route answering the current request (see `HTTPServerObserver`).
     var route: Int?
     /// The current request's `X-Request-Id`, and what its log line names.
-    var requestID = ""
+    var requestID: RequestID?
     var requestMethod: HTTPMethod?
-    var requestTarget: Substring = ""
+    /// The request target as received; its path is cut out only when a log line is written.
+    var requestTarget = ""
 
     let acceptedAt: UInt64
     /// When the head of the current request began arriving (or the previous response was sent).

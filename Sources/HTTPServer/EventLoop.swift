@@ -53,12 +53,18 @@ final class EventLoop: @unchecked Sendable {
     /// Set by the router (through `RequestContext.noteRoute`) while it answers a request.
     var matchedRoute: Int?
     private var requestIDs = RequestID.Generator()
+    /// The prefix of the ids this loop makes; immutable, so handlers on other threads may
+    /// read it (`RequestContext.requestID`).
+    let requestIDPrefix: RequestID.Generator.Prefix
+    /// The logger's level, read once: checked for every response.
+    private lazy var logLevel = shared.logger.logLevel
 
     private var logger: Logger { shared.logger }
 
     init(shared: ServerShared, listenFD: Int32) throws(SystemError) {
         self.shared = shared
         self.configuration = shared.configuration
+        requestIDPrefix = requestIDs.prefix
         self.listenFD = listenFD
         epollFD = try syscallValue("epoll_create1") { csystem_epoll_create() }
         do {
@@ -277,12 +283,13 @@ final class EventLoop: @unchecked Sendable {
         connection.respondingToHead = request.method == .head
         connection.closeAfterResponse = stopping || !request.wantsKeepAlive
         let keepAliveHTTP10 = request.version == .http1_0 && !connection.closeAfterResponse
-        connection.requestID = RequestID.accepted(request.headers[RequestID.header]) ?? requestIDs.next()
+        let requestID = RequestID.accepted(request.headers[RequestID.header]) ?? requestIDs.next()
+        connection.requestID = requestID
         connection.requestMethod = request.method
-        connection.requestTarget = request.path
+        connection.requestTarget = request.target
         let context = RequestContext(
             loop: self, connectionToken: connection.token, requestSerial: connection.requestSerial,
-            requestID: connection.requestID)
+            id: requestID)
         matchedRoute = nil
         let reply = shared.responder.respond(to: request, context: context)
         connection.route = matchedRoute
@@ -296,18 +303,17 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func write(_ response: HTTPResponse, to connection: Connection, keepAliveHTTP10: Bool) {
-        var response = response
-        response.headers.add(name: RequestID.header, value: connection.requestID)
         let logged = response.status >= 500 ? Logger.Level.warning : .debug
-        if configuration.observer != nil || logger.logLevel <= logged {
+        if configuration.observer != nil || logLevel <= logged {
             // A clock read of its own: `now` is when the loop woke, before this request was handled.
             let nanoseconds = monotonicNanoseconds() &- connection.requestStartedAt
             configuration.observer?.responded(route: connection.route, status: response.status, nanoseconds: nanoseconds)
-            if logger.logLevel <= logged { log(response.status, of: connection, after: nanoseconds, at: logged) }
+            if logLevel <= logged { log(response.status, of: connection, after: nanoseconds, at: logged) }
         }
         if stopping { connection.closeAfterResponse = true }
         ResponseEncoder.encode(
-            response, into: &connection.output, date: date.line, closing: connection.closeAfterResponse,
+            response, into: &connection.output, date: date.line, requestID: connection.requestID.map { ($0, requestIDPrefix) },
+            closing: connection.closeAfterResponse,
             keepAliveHTTP10: keepAliveHTTP10 && !connection.closeAfterResponse, headRequest: connection.respondingToHead)
         connection.state = .reading
         connection.idleSince = now
@@ -318,9 +324,9 @@ final class EventLoop: @unchecked Sendable {
     /// warning for a 5xx. The path, never the query or a header: no credential reaches it.
     private func log(_ status: Int, of connection: Connection, after nanoseconds: UInt64, at level: Logger.Level) {
         logger.log(level: level, status >= 500 ? "request failed" : "request", metadata: [
-            "request-id": "\(connection.requestID)",
+            "request-id": "\(connection.requestID?.text(prefix: requestIDPrefix) ?? "-")",
             "method": "\(connection.requestMethod?.rawValue ?? "-")",
-            "path": "\(connection.requestMethod == nil ? "-" : connection.requestTarget)",
+            "path": "\(connection.requestMethod == nil ? "-" : connection.requestTarget.prefix { $0 != "?" })",
             "status": "\(status)",
             "duration-ms": "\(Double(nanoseconds / 1000) / 1000)",
         ])

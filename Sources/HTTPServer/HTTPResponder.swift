@@ -18,8 +18,10 @@ public struct RequestContext: Sendable {
     let loop: EventLoop
     let connectionToken: UInt64
     let requestSerial: UInt64
+    let id: RequestID
+
     /// The request's `X-Request-Id` (the client's, or one made for it), also in its log line.
-    public let requestID: String
+    public var requestID: String { id.text(prefix: loop.requestIDPrefix) }
 
     /// The router tells the loop which route answers, for `HTTPServerObserver`. Only ever
     /// called by `Router.respond`, which runs on the loop's thread.

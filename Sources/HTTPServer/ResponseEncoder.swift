@@ -7,10 +7,12 @@ import Glibc
 enum ResponseEncoder {
     static func encode(
         _ response: HTTPResponse, into output: inout [UInt8], date: [UInt8],
+        requestID: (id: RequestID, prefix: RequestID.Generator.Prefix)? = nil,
         closing: Bool, keepAliveHTTP10: Bool, headRequest: Bool
     ) {
         output.append(contentsOf: statusLine(response.status))
         output.append(contentsOf: date)
+        if let requestID { requestID.id.appendHeader(to: &output, prefix: requestID.prefix) }
         let forbidsBody = HTTPStatus.forbidsBody(response.status)
         if !forbidsBody {
             output.append(contentsOf: "Content-Length: ".utf8)

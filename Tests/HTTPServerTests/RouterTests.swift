@@ -22,7 +22,7 @@ import Testing
                 configuration: HTTPServerConfiguration(address: try SocketAddress(host: "127.0.0.1", port: 0)),
                 responder: Router(), logger: Logger(label: "RouterTests"))
             let loop = try EventLoop(shared: shared, listenFD: fds[0])
-            context = RequestContext(loop: loop, connectionToken: 1, requestSerial: 1, requestID: "test-1")
+            context = RequestContext(loop: loop, connectionToken: 1, requestSerial: 1, id: RequestID.accepted("test-1")!)
         }
 
         deinit {
