@@ -15,9 +15,6 @@ seconds=${4:-10}
 scripts/ensure-tools.sh wrk bc curl
 . Benchmarks/common.sh http-ab
 
-# gatewayd's user + system CPU time so far, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
 # Prints "REQUESTS_PER_SEC P99_MS CPU_US_PER_REQUEST" for one wrk run against a fresh
 # gatewayd from binary $1.
 gateway_run() {
@@ -32,7 +29,7 @@ gateway_run() {
   local after; after=$(cpu_ticks "$pid")
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   if grep -q "Non-2xx" "$log"; then echo "warning: non-2xx answers" >&2; fi
-  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '/requests in/ {n=$1} /^Requests\/sec:/ {rps=$2} $1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; p99=v} END {print rps, p99, ticks / hz * 1e6 / n}' "$log"
+  wrk_summary $((after - before)) <"$log"
 }
 
 : >"$work/a"; : >"$work/b"; : >"$work/ratios"; : >"$work/acpu"; : >"$work/bcpu"

@@ -20,9 +20,6 @@ redis-server --port 16379 --bind 127.0.0.1 --dir "$work/redis" --appendonly yes 
   --save "" --daemonize no >"$out/redis.log" 2>&1 & pids+=($!)
 for _ in $(seq 100); do redis-cli -p 16379 ping >/dev/null 2>&1 && break; sleep 0.1; done
 
-# gatewayd's user + system CPU time so far, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
 # Prints "EVENTS_PER_SEC P99_MS CPU_US_PER_EVENT" for one wrk run against a fresh gatewayd
 # from binary $1. CPU per event is what the machine's noise moves least.
 gateway_run() {
@@ -37,7 +34,7 @@ gateway_run() {
   local after; after=$(cpu_ticks "$pid")
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   if grep -q "Non-2xx" "$log"; then echo "warning: non-2xx answers" >&2; fi
-  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '/requests in/ {n=$1} /^Requests\/sec:/ {rps=$2} $1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; p99=v} END {print rps, p99, ticks / hz * 1e6 / n}' "$log"
+  wrk_summary $((after - before)) <"$log"
 }
 
 payload=$(printf 'a%.0s' $(seq 300))

@@ -191,7 +191,9 @@ final class EventLoop: @unchecked Sendable {
         let response = HTTPResponse.problem(
             status: 503, detail: "The server is at its limit of \(configuration.maxConnections) connections; retry shortly.",
             headers: ["Retry-After": "1"])
-        ResponseEncoder.encode(response, into: &output, date: date.line, closing: true, keepAliveHTTP10: false, headRequest: false)
+        ResponseEncoder.encode(
+            response, into: &output, date: date.line, requestID: (requestIDs.next(), requestIDPrefix),
+            closing: true, keepAliveHTTP10: false, headRequest: false)
         _ = output.withUnsafeBytes { try? Socket.send(fd, $0) }
         close(fd)
     }

@@ -5,7 +5,7 @@
 /// A made id is a loop's random prefix and a counter (`5f3a9c01-2b`): unique within the
 /// process without shared state, and written straight into the response bytes — no string is
 /// built unless a handler or a log line asks for it.
-struct RequestID: Sendable, CustomStringConvertible {
+struct RequestID: Sendable {
     static let header = "X-Request-Id"
     /// Longer client ids are replaced: they would bloat every log line.
     static let maximumLength = 128
@@ -32,13 +32,6 @@ struct RequestID: Sendable, CustomStringConvertible {
         switch source {
         case .client(let id): id
         case .made(let number): prefix.text + String(number, radix: 16)
-        }
-    }
-
-    var description: String {
-        switch source {
-        case .client(let id): id
-        case .made(let number): "…-" + String(number, radix: 16)
         }
     }
 

@@ -33,7 +33,8 @@ public struct Router: HTTPResponder {
     /// Registers `handler` for `method` on `template`. Segments in braces bind parameters.
     public mutating func add(_ method: HTTPMethod, _ template: String, _ handler: @escaping RouteHandler) {
         var current = 0
-        for segment in template.split(separator: "/") {
+        let segments = template.split(separator: "/")
+        for segment in segments {
             if segment.hasPrefix("{") && segment.hasSuffix("}") {
                 let name = String(segment.dropFirst().dropLast())
                 if let existing = nodes[current].parameter {
@@ -55,7 +56,6 @@ public struct Router: HTTPResponder {
         precondition(nodes[current].handler(for: method) == nil, "route \(method) \(template) registered twice")
         nodes[current].handlers.append((method, handler, routes.count))
         // As the tree holds it: empty segments gone (`/v1//events/` is `/v1/events`).
-        let segments = template.split(separator: "/")
         routes.append(Route(method, segments.isEmpty ? "/" : "/" + segments.joined(separator: "/")))
     }
 

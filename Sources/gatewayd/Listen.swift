@@ -100,7 +100,8 @@ struct Listen: ParsableCommand {
         // Whatever the gateway can deliver: an event's journal record is at most 16 MiB.
         configuration.limits.maxBodyBytes = 16 * 1024 * 1024
         var logger = Logger(label: "gatewayd-listen") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = .warning
+        // Errors only: the server logs each 5xx as a warning, and this receiver's are on purpose.
+        logger.logLevel = .error
         let server = HTTPServer(configuration: configuration, responder: responder, logger: logger)
         let bound: SocketAddress
         do {

@@ -67,8 +67,14 @@ struct READMEWalkthroughTests {
             process.standardOutput = output
             process.standardError = output
             output.fileHandleForReading.readabilityHandler = { [collected] handle in
-                let text = String(decoding: handle.availableData, as: UTF8.self)
-                collected.append(text)
+                let data = handle.availableData
+                // At end of file the handler would be called again and again with nothing,
+                // spinning a core for the rest of the run: stop it.
+                guard !data.isEmpty else {
+                    handle.readabilityHandler = nil
+                    return
+                }
+                collected.append(String(decoding: data, as: UTF8.self))
             }
             try process.run()
         }

@@ -48,6 +48,7 @@ struct HTTPServerObserverTests {
                 _ = try HTTPTestClient.exchange(port: port, "NOT A REQUEST\r\n\r\n")
             }
             let seen = recorder.all
+            try #require(seen.count == 7)
             #expect(seen.map(\.route) == [hello, hello, named, later, nil, nil, nil])
             #expect(seen.map(\.status) == [200, 200, 200, 202, 404, 405, 400])
             // A pending response counts until it is written, not until its handler returned.

@@ -21,6 +21,7 @@ func testServerConfiguration(_ address: String = "127.0.0.1:0") throws -> HTTPSe
 func withTestServer(
     _ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
     routes: (inout Router) -> Void = { _ in },
+    logger: Logger? = nil,
     _ body: (HTTPServer, UInt16) async throws -> Void
 ) async throws {
     var configuration = try testServerConfiguration()
@@ -34,9 +35,9 @@ func withTestServer(
         .response(.json(200, "{\"name\":\"\(request.pathParameters["name"] ?? "")\"}"))
     }
     routes(&router)
-    var logger = Logger(label: "test-server")
-    logger.logLevel = .warning
-    let server = HTTPServer(configuration: configuration, responder: router, logger: logger)
+    var defaultLogger = Logger(label: "test-server")
+    defaultLogger.logLevel = .warning
+    let server = HTTPServer(configuration: configuration, responder: router, logger: logger ?? defaultLogger)
     let address = try server.start()
     do {
         try await body(server, address.port)
