@@ -8,7 +8,7 @@ import Testing
 
 /// The real `gatewayd listen` binary as a child process: what it answers and what it prints,
 /// and a real `gatewayd serve` delivering to it.
-@Suite("gatewayd listen, live")
+@Suite("gatewayd listen, live", .serialized)
 struct ListenTests {
     static let vectorSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     static let otherSecret = "whsec_" + Data(repeating: 7, count: 32).base64EncodedString()
@@ -73,9 +73,7 @@ struct ListenTests {
 
         /// SIGTERM, then its exit status.
         func stop() -> Int32 {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-            return process.terminationStatus
+            ChildExit.stop(process) ?? -1
         }
     }
 
@@ -200,8 +198,7 @@ struct ListenTests {
             process.standardOutput = FileHandle.nullDevice
             try process.run()
             let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, text)
+            return (ChildExit.wait(for: process) ?? -1, text)
         }
         #expect(status != 0)
         #expect(errors == "Error: --fail-rate: '2' is not a probability from 0 to 1 (0.3 fails 30% of requests)\n")

@@ -86,8 +86,7 @@ struct READMEWalkthroughTests {
         }
 
         func stop() {
-            if process.isRunning { kill(process.processIdentifier, SIGINT) }
-            process.waitUntilExit()
+            ChildExit.stop(process, signal: SIGINT)
         }
     }
 
@@ -125,7 +124,7 @@ struct READMEWalkthroughTests {
 
         func stop() {
             try? input.fileHandleForWriting.close()
-            process.waitUntilExit()
+            ChildExit.wait(for: process)
         }
     }
 

@@ -10,7 +10,7 @@ struct ReadinessLiveTests {
         let directory = NSTemporaryDirectory() + "gatewayd-readyz-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let daemon = try CrashTests.Daemon(binary: CrashTests.gatewayd!, dataDirectory: directory)
-        defer { daemon.process.terminate(); daemon.process.waitUntilExit() }
+        defer { ChildExit.stop(daemon.process) }
         let ready = try HTTPTestClient.request(port: daemon.port, "GET", "/readyz", token: nil)
         #expect(ready.status == 200)
         #expect(ready.json["status"] as? String == "ready")

@@ -22,12 +22,9 @@ struct SettingsLiveTests {
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
+        let status = ChildExit.wait(for: process, timeout: 10) ?? ChildExit.stop(process) ?? -1
         let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return Outcome(status: process.terminationStatus, standardError: text)
+        return Outcome(status: status, standardError: text)
     }
 
     static let scratch = NSTemporaryDirectory() + "gatewayd-settings-live-" + UUID().uuidString
@@ -58,7 +55,7 @@ struct SettingsLiveTests {
         let directory = Self.scratch + "-port"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let first = try CrashTests.Daemon(binary: CrashTests.gatewayd!, dataDirectory: directory + "/a")
-        defer { first.process.terminate(); first.process.waitUntilExit() }
+        defer { ChildExit.stop(first.process) }
         let outcome = try Self.run(["serve", "--data-dir", directory + "/b"], environment: ["GATEWAY_LISTEN": "127.0.0.1:\(first.port)"])
         #expect(outcome.status == 78)
         #expect(outcome.standardError.contains(
@@ -86,8 +83,7 @@ struct SettingsLiveTests {
             try client.sendBlocking(Array("GET /v1/subscriptions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n".utf8))
             #expect(client.readResponseBlocking() != nil)
         }
-        process.terminate()
-        process.waitUntilExit()
+        ChildExit.stop(process)
         let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let lines = log.split(separator: "\n")
         #expect(lines.count >= 3)
