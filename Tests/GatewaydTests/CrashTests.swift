@@ -13,7 +13,7 @@ import Testing
 struct CrashTests {
     /// The gatewayd binary of this build, next to the test bundle.
     static var gatewayd: String? {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = OpenAPIContract.packageRoot
         for configuration in ["debug", "release"] {
             let path = root.appendingPathComponent(".build/\(configuration)/gatewayd").path
             if FileManager.default.isExecutableFile(atPath: path) { return path }

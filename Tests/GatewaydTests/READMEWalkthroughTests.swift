@@ -17,7 +17,7 @@ struct READMEWalkthroughTests {
 
     /// The walkthrough's blocks by step name, in README order.
     static func blocks() throws -> [(step: String, code: String)] {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = OpenAPIContract.packageRoot
         let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
         guard let begin = readme.range(of: "<!-- walkthrough:begin -->"),
               let end = readme.range(of: "<!-- walkthrough:end -->") else { return [] }

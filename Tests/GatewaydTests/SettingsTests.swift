@@ -1,5 +1,6 @@
 import Foundation
 @testable import gatewayd
+import TestSupport
 import Testing
 
 /// Settings: flag > GATEWAY_* > config file > default, every value read by one parser, and
@@ -152,7 +153,7 @@ struct SettingsTests {
     }
 
     @Test func theREADMESettingsTableIsTheGeneratedOne() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = OpenAPIContract.packageRoot
         let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
         let begin = try #require(readme.range(of: "<!-- settings:begin -->\n"))
         let end = try #require(readme.range(of: "<!-- settings:end -->"))

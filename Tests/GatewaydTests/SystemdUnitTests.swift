@@ -7,7 +7,7 @@ import Testing
 /// config file it starts with is one gatewayd accepts.
 @Suite("systemd unit")
 struct SystemdUnitTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = OpenAPIContract.packageRoot
     static let analyzer = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     @Test func theShippedConfigFileIsValid() throws {
