@@ -23,6 +23,8 @@ public final class GatewayCore: Sendable {
         public var targetCheckQueue = 64
         /// Told of every event stored and every ingest request refused (metrics).
         public var ingestObserver: (any IngestObserver)?
+        /// The quotas of a tenant the admin set none for.
+        public var tenantDefaults = TenantDefaults()
 
         public init() {}
     }
@@ -36,6 +38,8 @@ public final class GatewayCore: Sendable {
     let eventIDs = EventIDGenerator()
     let subscriptionIDs = EventIDGenerator(prefix: "sub_")
     let replayIDs = EventIDGenerator(prefix: "rpl_")
+    let tenantIDs = EventIDGenerator(prefix: "ten_")
+    let tenantTokenIDs = EventIDGenerator(prefix: "tok_")
     /// Works through replays in the background.
     let replayer: Replayer
     /// Runs the target policy's DNS lookups (see `Configuration.targetCheckThreads`).

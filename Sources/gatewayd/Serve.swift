@@ -85,6 +85,7 @@ struct Serve: ParsableCommand {
         var coreConfiguration = GatewayCore.Configuration()
         coreConfiguration.requireEventTypes = settings.requireEventTypes
         coreConfiguration.maxBatchEvents = settings.maxBatchEvents
+        coreConfiguration.tenantDefaults = settings.tenantDefaults
         coreConfiguration.ingestObserver = metrics.ingest
         let targets = settings.targets
         coreConfiguration.targetPolicy = targets
@@ -109,6 +110,7 @@ struct Serve: ParsableCommand {
         // Checked again when connecting: a name may resolve elsewhere by then (DNS rebinding).
         dispatcherConfiguration.engine.addressCheck = { peer in targets.check(peer.ip) == nil }
         dispatcherConfiguration.observer = metrics.delivery
+        dispatcherConfiguration.tenantDeliveryRateLimit = settings.tenantDefaults.deliveryRateLimit
         let dispatcher = WebhookDispatcher(
             store: store, status: core.deliveryStatus, configuration: dispatcherConfiguration, logger: logger)
         try dispatcher.start()

@@ -52,8 +52,10 @@ final class DeliveryLane {
     /// its way to the journal: the lane sends nothing until that append is done and folded,
     /// so no delivery slips out to the gone endpoint in between.
     var heldForDisable = false
-    private var tokens: Double = 0
-    private var lastRefill: Int64 = 0
+    /// Set while the dispatcher lists this lane among those with work (`WebhookDispatcher`).
+    var listedBusy = false
+    /// The subscription's own `rateLimit`.
+    private let ownRate = TokenBucket()
 
     /// Failures in a row after which the circuit opens: no burst of doomed requests, just a
     /// single probe on the retry schedule until one succeeds.
@@ -156,10 +158,13 @@ final class DeliveryLane {
         return item.notBefore
     }
 
-    /// The items to send now, marked in flight, within `maxInFlight`, the rate limit, the
-    /// circuit breaker and (when `ordered`) one at a time per partition key in journal order.
-    /// Also returns the earliest time something not sent now becomes due.
-    func takeDue(now: Int64, maxInFlight: Int, rateLimit: Int?, ordered: Bool) -> (due: [Item], wakeAt: Int64?) {
+    /// The items to send now, marked in flight, within `maxInFlight`, the rate limit (and the
+    /// `shared` one of the subscription's tenant, already refilled), the circuit breaker and
+    /// (when `ordered`) one at a time per partition key in journal order. Also returns the
+    /// earliest time something not sent now becomes due.
+    func takeDue(
+        now: Int64, maxInFlight: Int, rateLimit: Int?, ordered: Bool, shared: TokenBucket? = nil
+    ) -> (due: [Item], wakeAt: Int64?) {
         compact()
         if ordered && !keysKnown { lookUpMissingKeys() }
         refillWindow(ordered: ordered, upTo: windowSize)
@@ -171,7 +176,7 @@ final class DeliveryLane {
         }
         var due: [Item] = []
         var wakeAt: Int64?
-        refill(now: now, rateLimit: rateLimit)
+        if let rateLimit { ownRate.refill(now: now, rate: rateLimit) }
         // Ordered lanes: keys whose next delivery must wait for an earlier one (nil stands for
         // the deliveries without a key, which form one more sequence).
         var blockedKeys = Set<String?>()
@@ -208,12 +213,13 @@ final class DeliveryLane {
                 wakeAt = min(wakeAt ?? item.notBefore, item.notBefore)
                 continue
             }
-            if rateLimit != nil {
-                guard tokens >= 1 else {
+            if rateLimit != nil || shared != nil {
+                guard rateLimit == nil || ownRate.hasToken, shared?.hasToken ?? true else {
                     wakeAt = min(wakeAt ?? now + 1000, now + 1000)
                     break
                 }
-                tokens -= 1
+                if rateLimit != nil { ownRate.take() }
+                shared?.take()
             }
             due.append(markInFlight(sequence))
             if ordered { blockedKeys.insert(item.partitionKey) }
@@ -317,14 +323,25 @@ final class DeliveryLane {
             backlogHead = 0
         }
     }
+}
 
-    /// Token bucket: `rateLimit` tokens a second, at most one second's worth banked.
-    private func refill(now: Int64, rateLimit: Int?) {
-        guard let rateLimit else { return }
+/// A rate limit as a token bucket: `rate` tokens a second, at most one second's worth
+/// banked. A subscription's lane has its own; a tenant's lanes share one.
+final class TokenBucket {
+    private var tokens: Double = 0
+    private var lastRefill: Int64 = 0
+
+    var hasToken: Bool { tokens >= 1 }
+
+    func take() { tokens -= 1 }
+
+    /// Adds what `rate` earned since the last refill (monotonic microseconds). A second
+    /// refill at the same time adds nothing.
+    func refill(now: Int64, rate: Int) {
         if lastRefill == 0 {
-            tokens = Double(rateLimit)
+            tokens = Double(rate)
         } else {
-            tokens = min(Double(rateLimit), tokens + Double(now - lastRefill) / 1_000_000 * Double(rateLimit))
+            tokens = min(Double(rate), tokens + Double(now - lastRefill) / 1_000_000 * Double(rate))
         }
         lastRefill = now
     }

@@ -1,10 +1,12 @@
 import Runtime
 import HTTPServer
 
-/// Who is calling. The admin may do everything; a source may only publish, as itself.
+/// Who is calling. The admin may do everything; a source may only publish, as itself; a
+/// tenant may manage only its own subscriptions.
 enum Principal: Equatable {
     case admin
     case source(String)
+    case tenant(String)
 }
 
 /// Bearer-token checks. Tokens are compared as SHA-256 digests in constant time, so neither
@@ -35,7 +37,23 @@ public struct Authenticator: Sendable {
         let presented = Tokens.digest(String(Substring(token)))
         if constantTimeEquals(presented, adminDigest) { return .success(.admin) }
         if let source = store.source(tokenDigest: presented) { return .success(.source(source)) }
+        if let token = store.tenantToken(digest: presented) {
+            guard !token.isExpired(at: wallClockMicroseconds()) else { return .failure(Self.unauthorized("The token has expired.")) }
+            return .success(.tenant(token.tenantID))
+        }
         return .failure(Self.unauthorized("The token is not valid."))
+    }
+
+    /// Authenticates a route the admin and tenants may call: whose subscriptions the caller
+    /// may see. Throws for anyone else.
+    func owner(_ request: HTTPRequest) throws(HTTPError) -> Ownership {
+        switch authenticate(request) {
+        case .success(.admin): return .admin
+        case .success(.tenant(let id)): return .tenant(id)
+        case .success(.source(let name)):
+            throw HTTPError(403, "The token of source '\(name)' may only publish events; this needs the admin token or a tenant token.")
+        case .failure(let error): throw error
+        }
     }
 
     /// Throws unless the request carries the admin token (`requireAdmin`'s refusal).
@@ -49,6 +67,8 @@ public struct Authenticator: Sendable {
         case .success(.admin): return nil
         case .success(.source(let name)):
             return HTTPError(403, "The token of source '\(name)' may only publish events; this needs the admin token.")
+        case .success(.tenant):
+            return HTTPError(403, "A tenant token may manage only its own subscriptions (and read what was delivered to them); this needs the admin token.")
         case .failure(let error): return error
         }
     }

@@ -3,6 +3,7 @@ import JSON
 
 /// `PUT/GET/DELETE /v1/event-types/{name}`, `GET /v1/event-types`. Registering a type with a
 /// schema makes ingest validate events of that type; deleting archives it (old events stay).
+/// Tenants may read the types visible to them (what they can subscribe to), nothing else.
 struct EventTypesAPI {
     let core: GatewayCore
     let auth: Authenticator
@@ -26,13 +27,18 @@ struct EventTypesAPI {
             guard case .string(let text) = value else { throw HTTPError(422, "'description' must be a string.") }
             description = text
         }
+        var tenantVisible = false
+        if let value = body["tenantVisible"] {
+            guard case .bool(let flag) = value else { throw HTTPError(422, "'tenantVisible' must be true or false.") }
+            tenantVisible = flag
+        }
         return reply(context, render: { stored in .json(stored.created ? 201 : 200, Self.json(stored.type)) }) { done throws(GatewayError) in
-            try core.putEventType(name, description: description, schema: body["schema"], completion: done)
+            try core.putEventType(name, description: description, schema: body["schema"], tenantVisible: tenantVisible, completion: done)
         }
     }
 
     private func list(_ request: HTTPRequest) throws -> HTTPResponse {
-        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let owner = try auth.owner(request)
         // Only the two values the contract names: a typo such as `archived=yes` or `=1` is
         // told, not silently read as "no".
         let includeArchived: Bool
@@ -41,16 +47,20 @@ struct EventTypesAPI {
         case "true": includeArchived = true
         default: throw HTTPError(400, "'archived' must be true or false.")
         }
-        let types = core.store.eventTypes().filter { includeArchived || !$0.archived }
+        let types = core.store.eventTypes().filter {
+            owner == .admin ? includeArchived || !$0.archived : $0.isVisibleToTenants
+        }
         var json = JSONObjectWriter()
         json.add("eventTypes", array: types.map(Self.json))
         return .json(200, json.finish())
     }
 
     private func show(_ request: HTTPRequest) throws -> HTTPResponse {
-        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let owner = try auth.owner(request)
         let name = request.pathParameters["name"] ?? ""
-        guard let type = core.store.eventType(name) else { throw HTTPError(404, "No event type '\(name)'.") }
+        guard let type = core.store.eventType(name), owner == .admin || type.isVisibleToTenants else {
+            throw HTTPError(404, "No event type '\(name)'.")
+        }
         return .json(200, Self.json(type))
     }
 
@@ -68,6 +78,7 @@ struct EventTypesAPI {
         json.add("description", string: type.description)
         json.add("schema", raw: type.schemaText.isEmpty ? Array("null".utf8) : type.schemaText)
         json.add("archived", bool: type.archived)
+        json.add("tenantVisible", bool: type.tenantVisible)
         json.add("createdAt", string: Timestamp.format(microseconds: type.createdAt))
         json.add("updatedAt", string: Timestamp.format(microseconds: type.updatedAt))
         return json.finish()

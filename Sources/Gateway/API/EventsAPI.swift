@@ -35,6 +35,8 @@ struct EventsAPI {
         switch auth.authenticate(request) {
         case .success(.admin): publisher = .admin
         case .success(.source(let name)): publisher = .source(name)
+        case .success(.tenant):
+            return refused(HTTPError(403, "A tenant token may not publish events; use the admin token or a source's token.").response)
         case .failure(let error): return refused(error.response)
         }
         if let refusal = Self.requireJSON(request) { return refused(refusal.response) }
@@ -131,11 +133,15 @@ struct EventsAPI {
         return .json(200, json.finish())
     }
 
+    /// A tenant reads only events delivered to it; any other is 404, as if it did not exist.
     private func show(_ request: HTTPRequest) throws -> HTTPResponse {
-        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let owner = try auth.owner(request)
         let id = request.pathParameters["id"] ?? ""
         guard let event = try readingStore({ () throws(StoreError) in try core.store.event(id: id) }) else {
             throw notFound(id)
+        }
+        if case .tenant(let tenant) = owner, try core.tenantView(of: event, tenant: tenant) == nil {
+            throw HTTPError(404, "No event with id '\(id)'.")
         }
         return .json(200, Self.eventJSON(event))
     }
@@ -162,12 +168,22 @@ struct EventsAPI {
         return HTTPError(404, "No event with id '\(id)' (it may have expired: events before \(Timestamp.format(microseconds: horizon)) have been deleted).")
     }
 
-    /// Every delivery attempt of an event, to every subscription, oldest first.
+    /// Every delivery attempt of an event, to every subscription, oldest first; for a tenant,
+    /// those to its own subscriptions of an event delivered to it.
     private func attempts(_ request: HTTPRequest) throws -> HTTPResponse {
-        if let refusal = auth.requireAdmin(request) { throw refusal }
+        let owner = try auth.owner(request)
         let id = request.pathParameters["id"] ?? ""
-        guard let attempts = try readingStore({ () throws(StoreError) in try core.store.attempts(ofEvent: id) }) else {
-            throw notFound(id)
+        let attempts: [AttemptEntry]
+        switch owner {
+        case .admin:
+            guard let all = try readingStore({ () throws(StoreError) in try core.store.attempts(ofEvent: id) }) else {
+                throw notFound(id)
+            }
+            attempts = all
+        case .tenant(let tenant):
+            guard let event = try readingStore({ () throws(StoreError) in try core.store.event(id: id) }) else { throw notFound(id) }
+            guard let own = try core.tenantView(of: event, tenant: tenant) else { throw HTTPError(404, "No event with id '\(id)'.") }
+            attempts = own
         }
         let items = attempts.map { entry in
             let attempt = entry.outcome
@@ -210,6 +226,7 @@ struct EventsAPI {
         json.add("receivedAt", string: Timestamp.format(microseconds: event.receivedAt))
         if let occurredAt = event.occurredAt { json.add("occurredAt", string: occurredAt) }
         if let partitionKey = event.partitionKey { json.add("partitionKey", string: partitionKey) }
+        if let tenant = event.tenant { json.add("tenant", string: tenant) }
         json.add("data", raw: event.data)
         return json.finish()
     }

@@ -10,5 +10,6 @@ public enum GatewayAPI {
         SourcesAPI(core: core, auth: auth).register(on: &router)
         SubscriptionsAPI(core: core, auth: auth).register(on: &router)
         ReplaysAPI(core: core, auth: auth).register(on: &router)
+        TenantsAPI(core: core, auth: auth).register(on: &router)
     }
 }

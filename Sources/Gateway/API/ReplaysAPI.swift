@@ -4,42 +4,38 @@ import Runtime
 
 /// `POST/GET /v1/subscriptions/{id}/replays`, `GET/DELETE …/replays/{replayId}` and
 /// `POST /v1/events/{id}/resend` (issue 9): history delivered again, signed, retried and
-/// ordered like live traffic, with the events' own ids as `webhook-id`.
+/// ordered like live traffic, with the events' own ids as `webhook-id`. Tenants may call
+/// them for their own subscriptions and the events delivered to them.
 struct ReplaysAPI {
     let core: GatewayCore
     let auth: Authenticator
 
     func register(on router: inout Router) {
         router.route(.post, "/v1/subscriptions/{id}/replays") { request, context in
-            try auth.admin(request)
-            let id = request.pathParameters["id"] ?? ""
-            _ = try core.subscription(id)
+            let id = try owned(request)
             let body = try jsonBody(request)
             return reply(context, render: { .json(202, Self.json($0)) }) { done throws(GatewayError) in
                 try core.startReplay(id, body, completion: done)
             }
         }
         router.route(.get, "/v1/subscriptions/{id}/replays") { request, _ in
-            try auth.admin(request)
-            let id = request.pathParameters["id"] ?? ""
-            _ = try core.subscription(id)
+            let id = try owned(request)
             var json = JSONObjectWriter()
             json.add("replays", array: core.store.replays(for: id).map(Self.json))
             return .response(.json(200, json.finish()))
         }
         router.route(.get, "/v1/subscriptions/{id}/replays/{replayId}") { request, _ in
-            try auth.admin(request)
-            let replay = try core.replay(request.pathParameters["id"] ?? "", request.pathParameters["replayId"] ?? "")
+            let replay = try core.replay(try owned(request), request.pathParameters["replayId"] ?? "")
             return .response(.json(200, Self.json(replay)))
         }
         router.route(.delete, "/v1/subscriptions/{id}/replays/{replayId}") { request, context in
-            try auth.admin(request)
+            let id = try owned(request)
             return reply(context, render: { .json(200, Self.json($0)) }) { done throws(GatewayError) in
-                try core.cancelReplay(request.pathParameters["id"] ?? "", request.pathParameters["replayId"] ?? "", completion: done)
+                try core.cancelReplay(id, request.pathParameters["replayId"] ?? "", completion: done)
             }
         }
         router.route(.post, "/v1/events/{id}/resend") { request, context in
-            try auth.admin(request)
+            let owner = try auth.owner(request)
             var subscriptionID: String?
             if !request.body.isEmpty {
                 let body = try jsonBody(request)
@@ -58,9 +54,14 @@ struct ReplaysAPI {
                 json.add("subscriptions", array: ids.map { JSONFragment.string($0).bytes })
                 return .json(202, json.finish())
             }) { done throws(GatewayError) in
-                try core.resend(eventID, to: subscriptionID, completion: done)
+                try core.resend(eventID, to: subscriptionID, by: owner, completion: done)
             }
         }
+    }
+
+    /// The id of the subscription the path names, if the caller may see it (else 404).
+    private func owned(_ request: HTTPRequest) throws -> String {
+        try core.subscription(request.pathParameters["id"] ?? "", ownedBy: try auth.owner(request)).id
     }
 
     static func json(_ replay: ReplayState) -> [UInt8] {

@@ -6,78 +6,94 @@ import Runtime
 /// `POST/GET /v1/subscriptions`, `GET/PATCH/DELETE /v1/subscriptions/{id}`,
 /// `POST /v1/subscriptions/{id}/pause|resume|rotate-secret|test`, `GET …/stats`, and the
 /// dead letters. Each change is a core operation; a change names only what it changes.
+///
+/// The admin and tenants may call every route; a tenant sees only its own subscriptions, and
+/// another's id answers 404 before anything else is looked at.
 struct SubscriptionsAPI {
     let core: GatewayCore
     let auth: Authenticator
 
     func register(on router: inout Router) {
         router.route(.post, "/v1/subscriptions") { request, context in
-            try auth.admin(request)
+            let owner = try auth.owner(request)
             let body = try jsonBody(request)
             return reply(context, render: Self.show(status: 201)) { done throws(GatewayError) in
-                try core.createSubscription(body, completion: done)
+                try core.createSubscription(body, by: owner, completion: done)
             }
         }
-        router.route(.get, "/v1/subscriptions") { request, _ in
-            try auth.admin(request)
-            let now = wallClockMicroseconds()
-            var json = JSONObjectWriter()
-            json.add("subscriptions", array: core.store.subscriptions().map { $0.apiJSON(now: now) })
-            return .response(.json(200, json.finish()))
-        }
+        router.route(.get, "/v1/subscriptions") { request, _ in .response(try list(request)) }
         router.route(.get, "/v1/subscriptions/{id}") { request, _ in
-            try auth.admin(request)
-            return .response(.json(200, try core.subscription(id(request)).apiJSON(now: wallClockMicroseconds())))
+            .response(.json(200, try owned(request).apiJSON(now: wallClockMicroseconds())))
         }
         router.route(.patch, "/v1/subscriptions/{id}") { request, context in
-            try auth.admin(request)
-            let id = id(request)
             // An unknown subscription is 404 before its body is looked at.
-            _ = try core.subscription(id)
+            let id = try owned(request).id
             let body = try jsonBody(request)
             return reply(context, render: Self.show(status: 200)) { done throws(GatewayError) in
                 try core.updateSubscription(id, fields: body, completion: done)
             }
         }
         router.route(.delete, "/v1/subscriptions/{id}") { request, context in
-            try auth.admin(request)
+            let id = try owned(request).id
             return reply(context, render: { HTTPResponse(status: 204) }) { done throws(GatewayError) in
-                try core.deleteSubscription(id(request), completion: done)
+                try core.deleteSubscription(id, completion: done)
             }
         }
         router.route(.post, "/v1/subscriptions/{id}/pause") { request, context in
-            try auth.admin(request)
+            let id = try owned(request).id
             return reply(context, render: Self.show(status: 200)) { done throws(GatewayError) in
-                try core.setPaused(id(request), true, completion: done)
+                try core.setPaused(id, true, completion: done)
             }
         }
         router.route(.post, "/v1/subscriptions/{id}/resume") { request, context in
-            try auth.admin(request)
+            let id = try owned(request).id
             return reply(context, render: Self.show(status: 200)) { done throws(GatewayError) in
-                try core.setPaused(id(request), false, completion: done)
+                try core.setPaused(id, false, completion: done)
             }
         }
         router.route(.post, "/v1/subscriptions/{id}/rotate-secret") { request, context in try rotate(request, context) }
         router.route(.get, "/v1/subscriptions/{id}/stats") { request, _ in .response(try stats(request)) }
         router.route(.post, "/v1/subscriptions/{id}/test") { request, context in
-            try auth.admin(request)
+            let id = try owned(request).id
             return reply(context, render: { .json(202, EventsAPI.receiptJSON($0, markingDuplicate: false)) }) { done throws(GatewayError) in
-                try core.ping(id(request), completion: done)
+                try core.ping(id, completion: done)
             }
         }
         router.route(.get, "/v1/subscriptions/{id}/dead-letters") { request, _ in .response(try deadLetters(request)) }
         router.route(.post, "/v1/subscriptions/{id}/dead-letters/redeliver") { request, context in try redeliver(request, context) }
         router.route(.delete, "/v1/subscriptions/{id}/dead-letters/{eventId}") { request, context in
-            try auth.admin(request)
+            let id = try owned(request).id
             let eventID = request.pathParameters["eventId"] ?? ""
             return reply(context, render: { HTTPResponse(status: 204) }) { done throws(GatewayError) in
-                try core.discardDeadLetter(id(request), eventID: eventID, completion: done)
+                try core.discardDeadLetter(id, eventID: eventID, completion: done)
             }
         }
     }
 
-    private func id(_ request: HTTPRequest) -> String {
-        request.pathParameters["id"] ?? ""
+    /// The subscription the path names, if the caller may see it (else 404, or 401/403 for
+    /// the token).
+    private func owned(_ request: HTTPRequest) throws -> Subscription {
+        try core.subscription(request.pathParameters["id"] ?? "", ownedBy: try auth.owner(request))
+    }
+
+    /// The admin's list has every subscription, or one tenant's (`?tenant=`); a tenant's has
+    /// its own.
+    private func list(_ request: HTTPRequest) throws -> HTTPResponse {
+        let owner = try auth.owner(request)
+        let subscriptions: [Subscription]
+        switch (owner, request.queryValue("tenant")) {
+        case (.admin, nil):
+            subscriptions = core.store.subscriptions()
+        case (.admin, let tenant?):
+            subscriptions = core.store.subscriptions(ofTenant: try core.tenant(tenant).id)
+        case (.tenant(let own), let tenant):
+            if let tenant, tenant != own { throw HTTPError(404, "No tenant with id '\(tenant)'.") }
+            subscriptions = core.store.subscriptions(ofTenant: own)
+        }
+        let now = wallClockMicroseconds()
+        var json = JSONObjectWriter()
+        json.add("subscriptions", array: subscriptions.map { $0.apiJSON(now: now) })
+        return .json(200, json.finish())
     }
 
     private static func show(status: Int) -> @Sendable (Subscription) -> HTTPResponse {
@@ -86,9 +102,7 @@ struct SubscriptionsAPI {
 
     /// The body is empty (the configured overlap) or `{"overlapSeconds": N}`.
     private func rotate(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
-        try auth.admin(request)
-        let id = id(request)
-        _ = try core.subscription(id)
+        let id = try owned(request).id
         var overlap: Duration?
         if !request.body.isEmpty {
             let body = try jsonBody(request)
@@ -112,8 +126,7 @@ struct SubscriptionsAPI {
 
     /// Delivery counts since the journal began (they survive restarts).
     private func stats(_ request: HTTPRequest) throws -> HTTPResponse {
-        try auth.admin(request)
-        let subscription = try core.subscription(id(request))
+        let subscription = try owned(request)
         let counts = core.store.deliveryCounts(for: subscription.id)
         var json = JSONObjectWriter()
         json.add("pending", number: counts.pending)
@@ -146,8 +159,7 @@ struct SubscriptionsAPI {
     // MARK: - Dead letters
 
     private func deadLetters(_ request: HTTPRequest) throws -> HTTPResponse {
-        try auth.admin(request)
-        let subscription = try core.subscription(id(request))
+        let subscription = try owned(request)
         var items: [[UInt8]] = []
         for letter in core.store.deadLetters(for: subscription.id) {
             guard let event = try readingStore({ () throws(StoreError) in try core.store.event(at: letter.event) }) else { continue }
@@ -167,9 +179,7 @@ struct SubscriptionsAPI {
 
     /// Puts all dead letters (empty body) or those named in `{"eventIds": [...]}` back in line.
     private func redeliver(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
-        try auth.admin(request)
-        let id = id(request)
-        _ = try core.subscription(id)
+        let id = try owned(request).id
         var eventIDs: [String]?
         if !request.body.isEmpty {
             let body = try jsonBody(request)

@@ -22,8 +22,9 @@ enum FoldSnapshot {
     static let prefix = "snapshot-"
     static let suffix = ".snap"
     static let headerSize = 32
+    /// 3: event types' tenant visibility, then tenants and their tokens at the end.
     /// 2: attempt durations as histograms (`AttemptDurations`); 1, still read: as a ring.
-    static let version: UInt8 = 2
+    static let version: UInt8 = 3
 
     /// What a snapshot holds: the fold minus what can be derived from it.
     struct Parts: Equatable {
@@ -38,6 +39,8 @@ enum FoldSnapshot {
         var replays: [String: ReplayState]
         var undecodable: Int
         var appliedThrough: UInt64
+        var tenants: [Tenant] = []
+        var tenantTokens: [TenantToken] = []
     }
 
     struct Damaged: Error, CustomStringConvertible {
@@ -89,7 +92,7 @@ enum FoldSnapshot {
             writer.string(type.name)
             writer.string(type.description)
             writer.blob(type.schemaText)
-            writer.byte(type.archived ? 1 : 0)
+            writer.byte((type.archived ? 1 : 0) | (type.tenantVisible ? 2 : 0))
             writer.integer(type.createdAt)
             writer.integer(type.updatedAt)
         }
@@ -132,6 +135,24 @@ enum FoldSnapshot {
             writer.integer(replay.createdAt)
             writer.integer(replay.updatedAt)
         }
+        writer.integer(UInt32(parts.tenants.count))
+        for tenant in parts.tenants.sorted(by: { $0.id < $1.id }) {
+            var fields = TenantInput()
+            fields.name = tenant.name
+            fields.description = tenant.description
+            fields.metadata = tenant.metadata
+            fields.maxSubscriptions = .some(tenant.quotas.maxSubscriptions)
+            fields.deliveryRateLimit = .some(tenant.quotas.deliveryRateLimit)
+            writer.string(tenant.id)
+            writer.blob(JSONParser.serialize(fields.json()))
+            writer.integer(tenant.createdAt)
+            writer.integer(tenant.updatedAt)
+        }
+        writer.integer(UInt32(parts.tenantTokens.count))
+        for token in parts.tenantTokens.sorted(by: { $0.id < $1.id }) {
+            writer.blob(TenantTokenRecord(token: token).encode())
+            writer.integer(token.createdAt)
+        }
         let body = writer.bytes
         var header = magic
         appendLittleEndian(parts.appliedThrough, to: &header)
@@ -163,7 +184,7 @@ enum FoldSnapshot {
     private static func decodeParts(_ body: [UInt8]) throws(BinaryReader.Malformed) -> Parts {
         var reader = BinaryReader(body)
         let version = try reader.byte()
-        guard version == 1 || version == Self.version else { throw BinaryReader.Malformed() }
+        guard (1...Self.version).contains(version) else { throw BinaryReader.Malformed() }
         var parts = Parts(eventCount: Int(try reader.integer(UInt64.self)), keys: [:], keyAges: [], eventTypes: [:], sources: [], sourcesByDigest: [:],
                           subscriptions: [], ledgers: [:], replays: [:], undecodable: Int(try reader.integer(UInt64.self)),
                           appliedThrough: try reader.integer(UInt64.self))
@@ -180,12 +201,13 @@ enum FoldSnapshot {
             let name = try reader.string()
             let description = try reader.string()
             let schemaText = try reader.blob()
-            let archived = try reader.byte() == 1
+            let flags = try reader.byte()
             // Compiled again, as the fold does from the journal (a schema a newer build
             // refuses leaves the type without validation rather than unreadable).
             let schema = schemaText.isEmpty ? nil : try? JSONSchema(JSONParser.parse(schemaText))
             parts.eventTypes[name] = EventTypeState(name: name, description: description, schemaText: schemaText, schema: schema,
-                                                    archived: archived, createdAt: try reader.integer(), updatedAt: try reader.integer())
+                                                    archived: flags & 1 != 0, tenantVisible: version >= 3 && flags & 2 != 0,
+                                                    createdAt: try reader.integer(), updatedAt: try reader.integer())
         }
         for _ in 0..<(try reader.count()) {
             parts.sources.append(SourceState(name: try reader.string(), tokenDigest: try reader.blob(), createdAt: try reader.integer()))
@@ -220,6 +242,22 @@ enum FoldSnapshot {
                 id: id, subscriptionID: subscriptionID, since: since, until: until, types: types, cursor: cursor, enqueued: enqueued,
                 delivered: delivered, deadLettered: deadLettered, finishedEnqueuing: flags & 1 != 0, cancelled: flags & 2 != 0,
                 createdAt: try reader.integer(), updatedAt: try reader.integer())
+        }
+        guard version >= 3 else { return parts }
+        for _ in 0..<(try reader.count()) {
+            let id = try reader.string()
+            guard let json = try? JSONParser.parse(try reader.blob()), let fields = try? TenantInput(json, partial: true) else {
+                throw BinaryReader.Malformed()
+            }
+            var tenant = Tenant(id: id, name: fields.name ?? id)
+            fields.apply(to: &tenant)
+            tenant.createdAt = try reader.integer()
+            tenant.updatedAt = try reader.integer()
+            parts.tenants.append(tenant)
+        }
+        for _ in 0..<(try reader.count()) {
+            let payload = try reader.blob()
+            parts.tenantTokens.append(try TenantTokenRecord.decode(payload, at: try reader.integer()).token)
         }
         return parts
     }

@@ -11,6 +11,8 @@ public struct EventEnvelope: Sendable {
     public var occurredAt: String?
     /// `source` named in the body; honoured only for admin tokens.
     public var source: String?
+    /// The tenant the event is addressed to: only its subscriptions receive it.
+    public var tenant: String?
     /// Where `data` starts in the request body, so errors inside it name body offsets.
     public var dataOffset = 0
 }
@@ -43,6 +45,8 @@ extension EventEnvelope {
                 envelope.occurredAt = try string(bytes, member, name: "occurredAt")
             case "source":
                 envelope.source = try string(bytes, member, name: "source")
+            case "tenant":
+                envelope.tenant = try string(bytes, member, name: "tenant")
             default:
                 continue
             }
@@ -63,6 +67,9 @@ extension EventEnvelope {
         }
         if let occurredAt = envelope.occurredAt, !Timestamp.isRFC3339(occurredAt) {
             throw .invalid("occurredAt '\(occurredAt)' is not an RFC 3339 date-time such as 2024-01-01T12:00:00Z.")
+        }
+        if let tenant = envelope.tenant, !TenantID.isValid(tenant) {
+            throw .invalid("The tenant '\(tenant)' is not a valid tenant id: 1 to 64 characters from letters, digits and '_-.:'.")
         }
         if let source = envelope.source, !SourceName.isValid(source) {
             throw .invalid("The source '\(source)' is not a valid source name.")

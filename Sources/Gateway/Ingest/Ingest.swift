@@ -34,6 +34,7 @@ extension GatewayCore {
         for (index, envelope) in envelopes.enumerated() {
             do throws(GatewayError) {
                 try checkType(envelope)
+                if let tenant = envelope.tenant { try checkAddress(tenant, type: envelope.type) }
                 let key = headerKey ?? envelope.id
                 if let key {
                     if key.isEmpty || key.utf8.count > 255 { throw .invalid("The Idempotency-Key must be 1 to 255 bytes.") }
@@ -45,7 +46,8 @@ extension GatewayCore {
                     idempotencyKey: key,
                     digest: key == nil ? [] : IngestDigest.canonical(
                         type: envelope.type, data: envelope.data, partitionKey: envelope.partitionKey,
-                        occurredAt: envelope.occurredAt, producerID: envelope.id)))
+                        occurredAt: envelope.occurredAt, producerID: envelope.id, tenant: envelope.tenant),
+                    tenant: envelope.tenant))
             } catch {
                 return observed(.failure(batch ? error.inBatch(at: index) : error), events: [], publisher: publisher)
             }
@@ -88,6 +90,17 @@ extension GatewayCore {
             return .failure(batch ? error.inBatch(at: index) : error)
         case .unavailable(let failure):
             return .failure(GatewayError.unavailable(failure))
+        }
+    }
+
+    /// An event addressed to a tenant goes to that tenant's subscriptions, which receive only
+    /// types visible to tenants: one that could reach nobody is refused rather than lost.
+    func checkAddress(_ tenant: String, type: String) throws(GatewayError) {
+        guard store.tenant(tenant) != nil else {
+            throw .invalid("No tenant with id '\(tenant)': an event can be addressed only to an existing tenant.")
+        }
+        guard store.eventType(type)?.isVisibleToTenants == true else {
+            throw .invalid("The event type '\(type)' is not visible to tenants, so no subscription of tenant '\(tenant)' could receive it; mark it visible (PUT /v1/event-types/\(type) with \"tenantVisible\": true) or send it without 'tenant'.")
         }
     }
 

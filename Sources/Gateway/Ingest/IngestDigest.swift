@@ -5,13 +5,17 @@ import Crypto
 /// `/v1/events/batch`), and however the envelope around it was written.
 ///
 /// Compared: the event's `type`, its `data` byte for byte (what subscribers receive), its
-/// `partitionKey`, its `occurredAt`, and the `id` when the producer chose one. Not compared:
+/// `partitionKey`, its `occurredAt`, the `id` when the producer chose one, and the `tenant`
+/// it is addressed to (hashed only when there is one, so digests of events without a tenant
+/// are those earlier builds stored). Not compared:
 /// whitespace and member order in the envelope, members the gateway ignores, and `source`
 /// (keys are already scoped to the source that sent them).
 enum IngestDigest {
     /// 16 bytes of SHA-256 over the fields above, each length-prefixed (an absent field has
     /// its own marker), so no two different events share an input.
-    static func canonical(type: String, data: [UInt8], partitionKey: String?, occurredAt: String?, producerID: String?) -> [UInt8] {
+    static func canonical(
+        type: String, data: [UInt8], partitionKey: String?, occurredAt: String?, producerID: String?, tenant: String? = nil
+    ) -> [UInt8] {
         var hash = SHA256()
         hash.update(data: [1])  // the digest's own version
         func field(_ bytes: some Collection<UInt8>) {
@@ -36,6 +40,10 @@ enum IngestDigest {
         optional(partitionKey)
         optional(occurredAt)
         optional(producerID)
+        if let tenant {
+            hash.update(data: [2])
+            field(tenant.utf8)
+        }
         return Array(hash.finalize().prefix(16))
     }
 
@@ -45,6 +53,6 @@ enum IngestDigest {
     /// every request but one that sent both a header key and its own id.
     static func canonical(of event: EventRecord) -> [UInt8] {
         canonical(type: event.type, data: event.data, partitionKey: event.partitionKey, occurredAt: event.occurredAt,
-                  producerID: event.idempotencyKey == event.id ? event.id : nil)
+                  producerID: event.idempotencyKey == event.id ? event.id : nil, tenant: event.tenant)
     }
 }

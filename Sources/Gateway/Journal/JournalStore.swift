@@ -348,6 +348,35 @@ public final class JournalStore: GatewayStore {
         return nil
     }
 
+    public func createTenant(
+        id: String, fields: TenantInput, completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void
+    ) -> TenantCreationRefusal? {
+        guard state.reserveTenantID(id) else { return .idTaken }
+        let payload = TenantChangeRecord(tenantID: id, created: true, fields: fields).encode()
+        let state = self.state
+        journal.append([JournalEntry(kind: .tenantChanged, payload: payload)]) { result in
+            state.releaseTenantID(id)
+            completion(Self.stamp(result))
+        }
+        return nil
+    }
+
+    public func createSubscription(
+        _ subscription: Subscription, limit: Int?, completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void
+    ) -> SubscriptionCreationRefusal? {
+        guard let tenant = subscription.tenantID else {
+            commit(.subscriptionCreated(subscription), completion: completion)
+            return nil
+        }
+        if let refusal = state.reserveSubscriptionSlot(tenant: tenant, limit: limit ?? .max) { return refusal }
+        let state = self.state
+        commit(.subscriptionCreated(subscription)) { result in
+            state.releaseSubscriptionSlot(tenant: tenant)
+            completion(result)
+        }
+        return nil
+    }
+
     /// The stamp of a one-record append.
     private static func stamp(_ result: Result<[JournalRecord], JournalError>) -> Result<CommitStamp, StoreError> {
         result.map { CommitStamp(sequence: $0[0].sequence, timestamp: $0[0].timestamp) }.mapError(StoreError.init)
@@ -357,11 +386,20 @@ public final class JournalStore: GatewayStore {
     public func eventTypes() -> [EventTypeState] { state.eventTypes() }
     public func source(named name: String) -> SourceState? { state.source(named: name) }
     public func source(tokenDigest: [UInt8]) -> String? { state.source(tokenDigest: tokenDigest) }
+    public func tenant(_ id: String) -> Tenant? { state.tenant(id) }
+    public func tenants() -> [Tenant] { state.tenants() }
+    public func tenantToken(digest: [UInt8]) -> TenantToken? { state.tenantToken(digest: digest) }
+    public func tenantTokens(of tenantID: String) -> [TenantToken] { state.tenantTokens(of: tenantID) }
+    public func subscriptions(ofTenant tenantID: String) -> [Subscription] { state.subscriptions(ofTenant: tenantID) }
+    public func subscriptionCount(ofTenant tenantID: String) -> Int { state.subscriptionCount(ofTenant: tenantID) }
     public func sources() -> [SourceState] { state.sources() }
     public func subscription(_ id: String) -> Subscription? { state.subscription(id) }
     public func subscriptions() -> [Subscription] { state.subscriptions() }
     public func deliveryCounts(for subscriptionID: String) -> DeliveryCounts { state.deliveryCounts(for: subscriptionID) }
     public func deadLetters(for subscriptionID: String) -> [DeadLetterEntry] { state.deadLetters(for: subscriptionID) }
+    public func owes(_ subscriptionID: String, sequence: UInt64) -> Bool {
+        state.read { $0.ledgers[subscriptionID]?.location(of: sequence) != nil }
+    }
     public func deliveryBacklogs() -> [String: DeliveryBacklog] { state.deliveryBacklogs() }
     public func replay(_ id: String) -> ReplayState? { state.read { $0.replays[id] } }
     public func replays(for subscriptionID: String?) -> [ReplayState] {
@@ -572,7 +610,7 @@ extension StoredEvent {
         self.init(
             reference: EventReference(sequence: record.sequence, location: record.location), id: event.id, type: event.type,
             source: event.source, partitionKey: event.partitionKey, occurredAt: event.occurredAt, receivedAt: record.timestamp,
-            data: event.data, idempotencyKey: event.idempotencyKey)
+            data: event.data, idempotencyKey: event.idempotencyKey, tenant: event.tenant)
     }
 }
 
@@ -581,7 +619,7 @@ extension EventRecord {
         self.init(
             id: event.id, type: event.type, source: event.source, partitionKey: event.partitionKey,
             occurredAt: event.occurredAt, idempotencyKey: event.idempotencyKey, bodyDigest: event.digest, data: event.data,
-            targetSubscription: event.targetSubscription)
+            targetSubscription: event.targetSubscription, tenant: event.tenant)
     }
 }
 
@@ -589,8 +627,9 @@ extension JournalEntry {
     /// The record a state change is journaled as.
     init(_ change: StateChange) {
         switch change {
-        case .eventTypeUpserted(let name, let description, let schema):
-            self.init(kind: .eventTypeUpserted, payload: EventTypeRecord(name: name, description: description, schema: schema).encode())
+        case .eventTypeUpserted(let name, let description, let schema, let tenantVisible):
+            self.init(kind: .eventTypeUpserted, payload: EventTypeRecord(
+                name: name, description: description, schema: schema, tenantVisible: tenantVisible).encode())
         case .eventTypeArchived(let name):
             self.init(kind: .eventTypeArchived, payload: NameRecord(name: name).encode())
         case .sourceRevoked(let name):
@@ -617,6 +656,14 @@ extension JournalEntry {
                 subscriptionID: subscriptionID, replayID: id, events: events, cursor: cursor, finished: finished).encode())
         case .replayCancelled(let id, let subscriptionID):
             self.init(kind: .replayChanged, payload: ReplayRecord(action: .cancelled, replayID: id, subscriptionID: subscriptionID).encode())
+        case .tenantChanged(let id, let fields):
+            self.init(kind: .tenantChanged, payload: TenantChangeRecord(tenantID: id, created: false, fields: fields).encode())
+        case .tenantDeleted(let id):
+            self.init(kind: .tenantDeleted, payload: NameRecord(name: id).encode())
+        case .tenantTokenIssued(let token):
+            self.init(kind: .tenantTokenIssued, payload: TenantTokenRecord(token: token).encode())
+        case .tenantTokenRevoked(let tenantID, let tokenID):
+            self.init(kind: .tenantTokenRevoked, payload: TenantTokenRevokedRecord(tenantID: tenantID, tokenID: tokenID).encode())
         }
     }
 }

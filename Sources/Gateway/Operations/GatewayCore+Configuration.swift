@@ -13,7 +13,7 @@ extension GatewayCore {
     /// Registers (or replaces) an event type; a schema is compiled first and refused if it
     /// cannot be used. Completes with the stored type and whether it is new.
     public func putEventType(
-        _ name: String, description: String, schema: JSONValue?,
+        _ name: String, description: String, schema: JSONValue?, tenantVisible: Bool = false,
         completion: @escaping OperationCompletion<(type: EventTypeState, created: Bool)>
     ) throws(GatewayError) {
         try Self.checkEventTypeName(name)
@@ -28,7 +28,7 @@ extension GatewayCore {
         }
         let existed = store.eventType(name).map { !$0.archived } ?? false
         let store = self.store
-        store.commit(.eventTypeUpserted(name: name, description: description, schema: schemaText)) { result in
+        store.commit(.eventTypeUpserted(name: name, description: description, schema: schemaText, tenantVisible: tenantVisible)) { result in
             completion(result.mapError(GatewayError.notStored).flatMap { _ in
                 guard let stored = store.eventType(name) else { return .failure(Self.unreadable("event type")) }
                 return .success((stored, !existed))
@@ -85,32 +85,71 @@ extension GatewayCore {
 
     /// Creates a subscription from the API's JSON; a `whsec_` secret is generated when none
     /// is given, and the URL is judged by the target policy before anything is stored.
-    public func createSubscription(_ body: JSONValue, completion: @escaping OperationCompletion<Subscription>) throws(GatewayError) {
-        let subscription: Subscription
+    ///
+    /// A tenant's subscription (made with its token, or by the admin naming `tenantId`)
+    /// names only visible event types and counts against the tenant's `maxSubscriptions`.
+    public func createSubscription(
+        _ body: JSONValue, by ownership: Ownership = .admin, completion: @escaping OperationCompletion<Subscription>
+    ) throws(GatewayError) {
+        var fields = body
+        var tenantID = ownership.tenantID
+        if case .object(var members) = body, let index = members.firstIndex(where: { $0.key == "tenantId" }) {
+            let value = members.remove(at: index).value
+            fields = .object(members)
+            guard case .string(let named) = value else { throw .invalid("'tenantId' must be a tenant's id.") }
+            switch ownership {
+            case .admin:
+                guard store.tenant(named) != nil else { throw .invalid("No tenant with id '\(named)'.") }
+                tenantID = named
+            case .tenant(let own):
+                // Its own id is what it would be anyway; another's is one it cannot see.
+                guard named == own else { throw .notFound("No tenant with id '\(named)'.") }
+            }
+        }
+        var subscription: Subscription
         do {
-            subscription = try SubscriptionInput(body, partial: false).build(
+            subscription = try SubscriptionInput(fields, partial: false).build(
                 id: subscriptionIDs.next(), defaultSecret: Subscription.generateSecret())
         } catch {
             throw .invalid(error.detail)
         }
-        try checkTarget(subscription.url) { [store] refusal in
+        subscription.tenantID = tenantID
+        var limit: Int?
+        if let tenantID {
+            try checkVisible(subscription.eventTypes)
+            let quota = configuration.tenantDefaults.effective(try tenant(tenantID).quotas).maxSubscriptions
+            limit = quota
+            if store.subscriptionCount(ofTenant: tenantID) >= quota ?? .max { throw Self.quotaReached(tenantID, limit: quota ?? 0) }
+        }
+        try checkTarget(subscription.url) { [store, subscription, limit, tenantID] refusal in
             if let refusal { return completion(.failure(refusal)) }
-            store.commit(.subscriptionCreated(subscription)) { result in
+            let done: @Sendable (Result<CommitStamp, StoreError>) -> Void = { result in
                 completion(Self.readBack(subscription.id, after: result, from: store))
             }
+            switch store.createSubscription(subscription, limit: limit, completion: done) {
+            case nil: break
+            case .noSuchTenant?: completion(.failure(.notFound("No tenant with id '\(tenantID ?? "")'.")))
+            case .quotaReached(let limit)?: completion(.failure(Self.quotaReached(tenantID ?? "", limit: limit)))
+            }
         }
+    }
+
+    static func quotaReached(_ tenantID: String, limit: Int) -> GatewayError {
+        .invalid("The tenant '\(tenantID)' has reached its quota of \(limit) subscriptions (quotas.maxSubscriptions); delete one, or ask the admin to raise the quota.")
     }
 
     /// `PATCH`: sets the fields given, and only those, on the subscription as it stands when
     /// the change is applied.
     public func updateSubscription(_ id: String, fields: JSONValue, completion: @escaping OperationCompletion<Subscription>) throws(GatewayError) {
-        _ = try subscription(id)
+        let current = try subscription(id)
+        if fields["tenantId"] != nil { throw .invalid("'tenantId' cannot be changed; create a subscription for the other tenant instead.") }
         let input: SubscriptionInput
         do {
             input = try SubscriptionInput(fields, partial: true)
         } catch {
             throw .invalid(error.detail)
         }
+        if current.tenantID != nil, let patterns = input.eventTypes { try checkVisible(patterns) }
         let edit = SubscriptionChange(subscriptionID: id, fields: fields)
         guard let url = input.url else { return change(edit, completion: completion) }
         try checkTarget(url) { [self] refusal in

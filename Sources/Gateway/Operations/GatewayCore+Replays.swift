@@ -75,20 +75,24 @@ extension GatewayCore {
     /// `POST /v1/events/{id}/resend {subscriptionId?}`: owes one event again, to the named
     /// subscription or to every subscription that matches it now. One still pending keeps its
     /// place (it is not sent twice). Completes with the subscriptions it went to.
-    public func resend(_ eventID: String, to subscriptionID: String?, completion: @escaping OperationCompletion<[String]>) throws(GatewayError) {
-        guard let event = try readingStore({ () throws(StoreError) in try store.event(id: eventID) }) else {
+    /// A tenant resends only events delivered to it, only to its own subscriptions.
+    public func resend(
+        _ eventID: String, to subscriptionID: String?, by ownership: Ownership = .admin, completion: @escaping OperationCompletion<[String]>
+    ) throws(GatewayError) {
+        guard let event = try readingStore({ () throws(StoreError) in try store.event(id: eventID) }),
+              try ownership.tenantID.map({ (tenant) throws(GatewayError) in try tenantView(of: event, tenant: tenant) != nil }) ?? true else {
             throw .notFound("No event with id '\(eventID)'.")
         }
         let targets: [Subscription]
         if let subscriptionID {
-            let subscription = try subscription(subscriptionID)
+            let subscription = try subscription(subscriptionID, ownedBy: ownership)
             if let reason = subscription.disabledReason {
                 throw .conflict("The subscription is disabled (\(reason)); enable it before resending to it.")
             }
             targets = [subscription]
         } else {
-            let data = try? JSONParser.parse(event.data)
-            targets = store.subscriptions().filter { Replayer.matches($0, types: [], type: event.type, data: data) }
+            let candidates = ownership.tenantID.map { store.subscriptions(ofTenant: $0) } ?? store.subscriptions()
+            targets = candidates.filter { Replayer.matches($0, types: [], event: event, in: store) }
             guard !targets.isEmpty else { throw .invalid("No enabled subscription matches the event's type and filter; name one with subscriptionId.") }
         }
         let ids = targets.map(\.id)

@@ -45,7 +45,7 @@ final class Replayer: Sendable {
             do throws(StoreError) {
                 let events = try store.events(EventQuery(after: replay.cursor, since: replay.since, until: replay.until, limit: Self.chunk))
                 let matching = events.filter { event in
-                    Self.matches(subscription, types: replay.types, type: event.type, data: try? JSONParser.parse(event.data))
+                    Self.matches(subscription, types: replay.types, event: event, in: store)
                 }
                 let change = StateChange.replayProgressed(
                     id: replay.id, subscriptionID: replay.subscriptionID, events: matching.map(\.reference),
@@ -71,12 +71,17 @@ final class Replayer: Sendable {
         return results.first ?? false
     }
 
-    /// Whether an event of `type` with `data` is for `subscription` (enabled, its patterns
-    /// and filter) and one of `types` when given.
-    static func matches(_ subscription: Subscription, types: [String], type: String, data: JSONValue?) -> Bool {
+    /// Whether `event` is for `subscription` — enabled, addressed so it may reach it
+    /// (`TenantAddressing`), of its patterns and filter — and of one of `types` when given.
+    static func matches(_ subscription: Subscription, types: [String], event: StoredEvent, in store: any ConfigurationStore) -> Bool {
+        let type = event.type
         guard subscription.disabledReason == nil, subscription.eventTypes.contains(where: { $0.matches(type) }) else { return false }
         if !types.isEmpty, !types.contains(where: { EventTypePattern($0)?.matches(type) ?? false }) { return false }
+        if subscription.tenantID != nil || event.tenant != nil {
+            let visible = store.eventType(type)?.isVisibleToTenants == true
+            guard TenantAddressing.reaches(subscription, eventTenant: event.tenant, typeVisible: visible) else { return false }
+        }
         guard let filter = subscription.filter else { return true }
-        return data.map(filter.matches) ?? false
+        return (try? JSONParser.parse(event.data)).map(filter.matches) ?? false
     }
 }

@@ -31,10 +31,13 @@ struct EventRecord: Equatable {
     /// Whether `bodyDigest` is `IngestDigest.canonical` (version 3). Versions 1 and 2
     /// digested the raw request body (single ingest) or `data` + `type` (batch).
     var digestIsCanonical = true
+    /// The tenant the event was addressed to: only its subscriptions receive it.
+    var tenant: String? = nil
 
-    /// Version 3: the layout of version 2 with the ping target always present (empty for
-    /// none) and a canonical digest. Versions 1 (no target) and 2 stay readable.
-    static let currentVersion: UInt8 = 3
+    /// Version 4: version 3 and the tenant (empty for none). Version 3: the layout of
+    /// version 2 with the ping target always present (empty for none) and a canonical
+    /// digest. Versions 1 (no target), 2 and 3 stay readable.
+    static let currentVersion: UInt8 = 4
 
     func encode() -> [UInt8] {
         var writer = BinaryWriter(capacity: data.count + 96)
@@ -48,6 +51,7 @@ struct EventRecord: Equatable {
         writer.blob(bodyDigest)
         writer.blob(data)
         writer.string(targetSubscription ?? "")
+        writer.string(tenant ?? "")
         return writer.bytes
     }
 
@@ -56,7 +60,7 @@ struct EventRecord: Equatable {
     static func decode(_ payload: [UInt8], includeData: Bool = true) throws(BinaryReader.Malformed) -> EventRecord {
         var reader = BinaryReader(payload)
         let version = try reader.byte()
-        guard (1...3).contains(version) else { throw BinaryReader.Malformed() }
+        guard (1...4).contains(version) else { throw BinaryReader.Malformed() }
         let id = try reader.string()
         let type = try reader.string()
         let source = try reader.string()
@@ -67,11 +71,12 @@ struct EventRecord: Equatable {
         var data: [UInt8] = []
         if includeData { data = try reader.blob() } else { _ = try reader.blobRange() }
         let target = version >= 2 ? try reader.string() : ""
+        let tenant = version >= 4 ? try reader.string() : ""
         return EventRecord(
             id: id, type: type, source: source, partitionKey: partitionKey.isEmpty ? nil : partitionKey,
             occurredAt: occurredAt.isEmpty ? nil : occurredAt, idempotencyKey: key.isEmpty ? nil : key,
             bodyDigest: digest, data: data, targetSubscription: target.isEmpty ? nil : target,
-            digestIsCanonical: version >= 3)
+            digestIsCanonical: version >= 3, tenant: tenant.isEmpty ? nil : tenant)
     }
 }
 
@@ -88,7 +93,7 @@ extension EventRecord {
     static func envelopeFields(_ payload: [UInt8]) throws(BinaryReader.Malformed) -> EnvelopeFields {
         var reader = BinaryReader(payload)
         let version = try reader.byte()
-        guard (1...3).contains(version) else { throw BinaryReader.Malformed() }
+        guard (1...4).contains(version) else { throw BinaryReader.Malformed() }
         let id = try reader.blobRange()
         let type = try reader.blobRange()
         let source = try reader.blobRange()
@@ -102,20 +107,27 @@ struct EventTypeRecord: Equatable {
     var description: String
     /// The schema as JSON text, or empty for none.
     var schema: [UInt8]
+    /// Whether tenants may subscribe to the type and receive its events (version 2; a
+    /// version 1 record is a type invisible to tenants).
+    var tenantVisible = false
 
     func encode() -> [UInt8] {
         var writer = BinaryWriter()
-        writer.byte(1)
+        writer.byte(2)
         writer.string(name)
         writer.string(description)
         writer.blob(schema)
+        writer.byte(tenantVisible ? 1 : 0)
         return writer.bytes
     }
 
     static func decode(_ payload: [UInt8]) throws(BinaryReader.Malformed) -> EventTypeRecord {
         var reader = BinaryReader(payload)
-        guard try reader.byte() == 1 else { throw BinaryReader.Malformed() }
-        return EventTypeRecord(name: try reader.string(), description: try reader.string(), schema: try reader.blob())
+        let version = try reader.byte()
+        guard version == 1 || version == 2 else { throw BinaryReader.Malformed() }
+        var record = EventTypeRecord(name: try reader.string(), description: try reader.string(), schema: try reader.blob())
+        if version == 2 { record.tenantVisible = try reader.byte() == 1 }
+        return record
     }
 }
 

@@ -47,8 +47,19 @@ struct GatewayFold: Sendable, Equatable {
     private(set) var sources: [String: SourceState] = [:]
     private(set) var sourcesByDigest: [[UInt8]: String] = [:]
     private(set) var subscriptions: [String: Subscription] = [:]
-    /// Subscriptions by the event types they match (see `SubscriptionRoutes`).
+    /// The admin's own subscriptions by the event types they match (`SubscriptionRoutes`).
     private var routes = SubscriptionRoutes()
+    private(set) var tenants: [String: Tenant] = [:]
+    /// Tenant tokens by id, and token ids by digest (what authentication looks up).
+    private(set) var tenantTokens: [String: TenantToken] = [:]
+    private(set) var tenantTokensByDigest: [[UInt8]: String] = [:]
+    /// Each tenant's subscriptions, and their routes: an event addressed to a tenant is
+    /// routed by its tenant's index alone, whatever the number of tenants.
+    private(set) var tenantSubscriptions: [String: Set<String>] = [:]
+    private var tenantRoutes: [String: SubscriptionRoutes] = [:]
+    /// Every tenant's subscriptions together: where an event without a tenant, of a type
+    /// visible to tenants, goes besides the admin's own.
+    private var broadcastRoutes = SubscriptionRoutes()
     /// What each subscription is owed, by subscription id.
     private(set) var ledgers: [String: DeliveryLedger] = [:]
     /// Replays by id: running ones and the latest finished ones (`keptReplays` a subscription).
@@ -73,6 +84,11 @@ struct GatewayFold: Sendable, Equatable {
         eventTypes = parts.eventTypes
         for source in parts.sources { sources[source.name] = source }
         sourcesByDigest = parts.sourcesByDigest
+        for tenant in parts.tenants { tenants[tenant.id] = tenant }
+        for token in parts.tenantTokens {
+            tenantTokens[token.id] = token
+            tenantTokensByDigest[token.digest] = token.id
+        }
         for subscription in parts.subscriptions { store(subscription) }
         ledgers = parts.ledgers
         replays = parts.replays
@@ -85,7 +101,8 @@ struct GatewayFold: Sendable, Equatable {
         FoldSnapshot.Parts(
             eventCount: eventCount, keys: keys, keyAges: Array(keyAges.elements), eventTypes: eventTypes,
             sources: Array(sources.values), sourcesByDigest: sourcesByDigest, subscriptions: Array(subscriptions.values), ledgers: ledgers, replays: replays,
-            undecodable: undecodable, appliedThrough: appliedThrough)
+            undecodable: undecodable, appliedThrough: appliedThrough, tenants: Array(tenants.values),
+            tenantTokens: Array(tenantTokens.values))
     }
 
     // MARK: - Folding
@@ -118,7 +135,7 @@ struct GatewayFold: Sendable, Equatable {
             let schema = type.schema.isEmpty ? nil : try? JSONSchema(JSONParser.parse(type.schema))
             eventTypes[type.name] = EventTypeState(
                 name: type.name, description: type.description, schemaText: type.schema, schema: schema,
-                archived: false, createdAt: created, updatedAt: record.timestamp)
+                archived: false, tenantVisible: type.tenantVisible, createdAt: created, updatedAt: record.timestamp)
         case .eventTypeArchived:
             let name = try NameRecord.decode(record.payload).name
             eventTypes[name]?.archived = true
@@ -141,6 +158,8 @@ struct GatewayFold: Sendable, Equatable {
             // A whole copy (how older builds journaled every change) made from a snapshot
             // (createdAt set) of a subscription deleted since must not bring it back.
             if subscription.createdAt != 0 && subscriptions[subscription.id] == nil { return }
+            // A subscription created for a tenant deleted meanwhile goes with it.
+            if let tenant = subscription.tenantID, tenants[tenant] == nil { return }
             subscription.createdAt = subscriptions[subscription.id]?.createdAt ?? record.timestamp
             subscription.updatedAt = record.timestamp
             store(subscription)
@@ -164,11 +183,35 @@ struct GatewayFold: Sendable, Equatable {
                 subscriptions[disabled.subscriptionID] = subscription
             }
         case .subscriptionDeleted:
+            removeSubscription(try NameRecord.decode(record.payload).name)
+        case .tenantChanged:
+            let change = try TenantChangeRecord.decode(record.payload)
+            if change.created {
+                // Ids are reserved until the create is folded in: an existing one is never replaced.
+                guard tenants[change.tenantID] == nil else { return }
+                var tenant = Tenant(id: change.tenantID, name: change.fields.name ?? change.tenantID)
+                change.fields.apply(to: &tenant)
+                tenant.createdAt = record.timestamp
+                tenant.updatedAt = record.timestamp
+                tenants[tenant.id] = tenant
+            } else if var tenant = tenants[change.tenantID] {
+                change.fields.apply(to: &tenant)
+                tenant.updatedAt = record.timestamp
+                tenants[tenant.id] = tenant
+            }
+        case .tenantDeleted:
             let id = try NameRecord.decode(record.payload).name
-            subscriptions[id] = nil
-            routes.remove(id)
-            ledgers[id] = nil
-            replays = replays.filter { $0.value.subscriptionID != id }
+            guard tenants.removeValue(forKey: id) != nil else { return }
+            for subscription in tenantSubscriptions[id] ?? [] { removeSubscription(subscription) }
+            for token in tenantTokens.values where token.tenantID == id { revoke(token.id) }
+        case .tenantTokenIssued:
+            let token = try TenantTokenRecord.decode(record.payload, at: record.timestamp).token
+            guard tenants[token.tenantID] != nil, tenantTokens[token.id] == nil else { return }
+            tenantTokens[token.id] = token
+            tenantTokensByDigest[token.digest] = token.id
+        case .tenantTokenRevoked:
+            let revoked = try TenantTokenRevokedRecord.decode(record.payload)
+            if tenantTokens[revoked.tokenID]?.tenantID == revoked.tenantID { revoke(revoked.tokenID) }
         case .deliveryAttempted:
             let outcome = try DeliveryAttemptRecord.decode(record.payload)
             if let replay = ledgers[outcome.subscriptionID]?.record(outcome, at: record.timestamp) {
@@ -248,9 +291,38 @@ struct GatewayFold: Sendable, Equatable {
 
     private mutating func store(_ subscription: Subscription) {
         if subscriptions[subscription.id]?.eventTypes != subscription.eventTypes {
-            routes.set(subscription.id, patterns: subscription.eventTypes)
+            if let tenant = subscription.tenantID {
+                tenantRoutes[tenant, default: SubscriptionRoutes()].set(subscription.id, patterns: subscription.eventTypes)
+                broadcastRoutes.set(subscription.id, patterns: subscription.eventTypes)
+                tenantSubscriptions[tenant, default: []].insert(subscription.id)
+            } else {
+                routes.set(subscription.id, patterns: subscription.eventTypes)
+            }
         }
         subscriptions[subscription.id] = subscription
+    }
+
+    /// A subscription and everything it was owed, gone.
+    private mutating func removeSubscription(_ id: String) {
+        guard let subscription = subscriptions.removeValue(forKey: id) else { return }
+        if let tenant = subscription.tenantID {
+            tenantRoutes[tenant]?.remove(id)
+            broadcastRoutes.remove(id)
+            tenantSubscriptions[tenant]?.remove(id)
+            if tenantSubscriptions[tenant]?.isEmpty == true {
+                tenantSubscriptions[tenant] = nil
+                tenantRoutes[tenant] = nil
+            }
+        } else {
+            routes.remove(id)
+        }
+        ledgers[id] = nil
+        replays = replays.filter { $0.value.subscriptionID != id }
+    }
+
+    private mutating func revoke(_ tokenID: String) {
+        guard let token = tenantTokens.removeValue(forKey: tokenID) else { return }
+        if tenantTokensByDigest[token.digest] == tokenID { tenantTokensByDigest[token.digest] = nil }
     }
 
     private mutating func applyEvent(_ record: JournalRecord, now: Int64, into effects: inout Effects) throws(BinaryReader.Malformed) {
@@ -280,13 +352,21 @@ struct GatewayFold: Sendable, Equatable {
     /// Decides, once and in journal order, which subscriptions an event goes to: those not
     /// disabled (410) whose patterns match its type and whose filter matches its data. Paused
     /// ones are included: their deliveries wait. `data` is decoded only if a filter needs it.
+    ///
+    /// Tenants: an event addressed to a tenant goes to that tenant's subscriptions only; one
+    /// without a tenant to the admin's subscriptions, and to tenants' subscriptions when its
+    /// type is visible to tenants. A tenant's subscription receives visible types only.
     private mutating func fanOut(_ event: EventRecord, _ record: JournalRecord, into effects: inout Effects) {
         let candidates: [String]
         if let target = event.targetSubscription {
             candidates = [target]
-        } else {
-            guard !routes.isEmpty else { return }
+        } else if let tenant = event.tenant {
+            guard let routes = tenantRoutes[tenant], eventTypes[event.type]?.isVisibleToTenants == true else { return }
             candidates = routes.matches(event.type)
+        } else {
+            let visible = !broadcastRoutes.isEmpty && eventTypes[event.type]?.isVisibleToTenants == true
+            guard !routes.isEmpty || visible else { return }
+            candidates = visible ? routes.matches(event.type) + broadcastRoutes.matches(event.type) : routes.matches(event.type)
         }
         var data: JSONValue??
         for id in candidates {

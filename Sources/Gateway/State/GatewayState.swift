@@ -17,6 +17,9 @@ final class GatewayState: Sendable {
         var keys: [String: InFlightKey] = [:]
         var ids: Set<String> = []
         var sourceNames: Set<String> = []
+        var tenantIDs: Set<String> = []
+        /// Subscriptions being created per tenant: they count against its quota already.
+        var tenantSubscriptions: [String: Int] = [:]
     }
 
     private struct Storage {
@@ -215,6 +218,37 @@ final class GatewayState: Sendable {
         _ = storage.withLock { $0.reserved.sourceNames.remove(name) }
     }
 
+    /// Holds a tenant id for a create, unless a tenant has it or another create holds it.
+    func reserveTenantID(_ id: String) -> Bool {
+        storage.withLock { state in
+            guard state.fold.tenants[id] == nil else { return false }
+            return state.reserved.tenantIDs.insert(id).inserted
+        }
+    }
+
+    func releaseTenantID(_ id: String) {
+        _ = storage.withLock { $0.reserved.tenantIDs.remove(id) }
+    }
+
+    /// Holds one of a tenant's subscription slots for a create, unless the tenant is gone or
+    /// its subscriptions and the creates in flight already reach `limit`.
+    func reserveSubscriptionSlot(tenant: String, limit: Int) -> SubscriptionCreationRefusal? {
+        storage.withLock { state in
+            guard state.fold.tenants[tenant] != nil else { return .noSuchTenant }
+            let held = (state.fold.tenantSubscriptions[tenant]?.count ?? 0) + state.reserved.tenantSubscriptions[tenant, default: 0]
+            guard held < limit else { return .quotaReached(limit: limit) }
+            state.reserved.tenantSubscriptions[tenant, default: 0] += 1
+            return nil
+        }
+    }
+
+    func releaseSubscriptionSlot(tenant: String) {
+        storage.withLock { state in
+            state.reserved.tenantSubscriptions[tenant, default: 1] -= 1
+            if state.reserved.tenantSubscriptions[tenant] == 0 { state.reserved.tenantSubscriptions[tenant] = nil }
+        }
+    }
+
     // MARK: - Queries
 
     var eventCount: Int { read { $0.eventCount } }
@@ -251,6 +285,27 @@ final class GatewayState: Sendable {
     }
 
     func source(tokenDigest: [UInt8]) -> String? { read { $0.sourcesByDigest[tokenDigest] } }
+
+    func tenant(_ id: String) -> Tenant? { read { $0.tenants[id] } }
+
+    func tenants() -> [Tenant] { read { $0.tenants.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) } } }
+
+    func tenantToken(digest: [UInt8]) -> TenantToken? {
+        read { fold in fold.tenantTokensByDigest[digest].flatMap { fold.tenantTokens[$0] } }
+    }
+
+    func tenantTokens(of tenantID: String) -> [TenantToken] {
+        read { $0.tenantTokens.values.filter { $0.tenantID == tenantID }.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) } }
+    }
+
+    func subscriptions(ofTenant tenantID: String) -> [Subscription] {
+        read { fold in
+            (fold.tenantSubscriptions[tenantID] ?? []).compactMap { fold.subscriptions[$0] }
+                .sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        }
+    }
+
+    func subscriptionCount(ofTenant tenantID: String) -> Int { read { $0.tenantSubscriptions[tenantID]?.count ?? 0 } }
 
     func sources() -> [SourceState] { read { $0.sources.values.sorted { $0.name < $1.name } } }
 

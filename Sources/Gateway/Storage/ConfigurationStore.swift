@@ -16,6 +16,30 @@ public protocol ConfigurationStore: Sendable {
         name: String, tokenDigest: [UInt8], completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void
     ) -> SourceCreationRefusal?
 
+    /// Creates a tenant unless its id is taken (by a tenant or a create in flight), decided
+    /// atomically like `createSource`.
+    func createTenant(
+        id: String, fields: TenantInput, completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void
+    ) -> TenantCreationRefusal?
+
+    /// Creates a subscription. One of a tenant is counted against `limit` together with the
+    /// tenant's creates in flight, atomically, so concurrent creates cannot pass the quota;
+    /// a refusal is returned at once.
+    func createSubscription(
+        _ subscription: Subscription, limit: Int?, completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void
+    ) -> SubscriptionCreationRefusal?
+
+    func tenant(_ id: String) -> Tenant?
+    /// Oldest first.
+    func tenants() -> [Tenant]
+    /// The tenant token with this SHA-256 digest (expired ones too: the caller decides).
+    func tenantToken(digest: [UInt8]) -> TenantToken?
+    /// Oldest first.
+    func tenantTokens(of tenantID: String) -> [TenantToken]
+    /// Oldest first.
+    func subscriptions(ofTenant tenantID: String) -> [Subscription]
+    func subscriptionCount(ofTenant tenantID: String) -> Int
+
     func eventType(_ name: String) -> EventTypeState?
     /// Sorted by name.
     func eventTypes() -> [EventTypeState]
@@ -31,6 +55,8 @@ public protocol ConfigurationStore: Sendable {
     func deliveryCounts(for subscriptionID: String) -> DeliveryCounts
     /// Dead letters of a subscription, oldest first.
     func deadLetters(for subscriptionID: String) -> [DeadLetterEntry]
+    /// Whether the subscription still owes the event at `sequence` (pending or dead-lettered).
+    func owes(_ subscriptionID: String, sequence: UInt64) -> Bool
     /// Every subscription's pending deliveries and dead letters, by subscription id, read at
     /// once (a metrics scrape).
     func deliveryBacklogs() -> [String: DeliveryBacklog]
@@ -45,10 +71,19 @@ public enum SourceCreationRefusal: Sendable, Equatable {
     case nameTaken
 }
 
+public enum TenantCreationRefusal: Sendable, Equatable {
+    case idTaken
+}
+
+public enum SubscriptionCreationRefusal: Sendable, Equatable {
+    case noSuchTenant
+    case quotaReached(limit: Int)
+}
+
 /// A change to the gateway's configuration; each is one durable record.
 public enum StateChange: Sendable, Equatable {
     /// Registers (or replaces) an event type; `schema` is the JSON text, empty for none.
-    case eventTypeUpserted(name: String, description: String, schema: [UInt8])
+    case eventTypeUpserted(name: String, description: String, schema: [UInt8], tenantVisible: Bool)
     case eventTypeArchived(name: String)
     case sourceRevoked(name: String)
     case subscriptionCreated(Subscription)
@@ -66,6 +101,12 @@ public enum StateChange: Sendable, Equatable {
     /// now looked at its whole window.
     case replayProgressed(id: String, subscriptionID: String, events: [EventReference], cursor: UInt64, finished: Bool)
     case replayCancelled(id: String, subscriptionID: String)
+    /// Sets the fields given on a tenant (`PATCH`).
+    case tenantChanged(id: String, fields: TenantInput)
+    /// Deletes a tenant with its subscriptions (and what they were owed) and its tokens.
+    case tenantDeleted(id: String)
+    case tenantTokenIssued(TenantToken)
+    case tenantTokenRevoked(tenantID: String, tokenID: String)
 }
 
 public struct EventTypeState: Sendable, Equatable {
@@ -75,14 +116,19 @@ public struct EventTypeState: Sendable, Equatable {
     public var schemaText: [UInt8]
     public var schema: JSONSchema?
     public var archived: Bool
+    /// Whether tenants may subscribe to it and receive its events.
+    public var tenantVisible = false
     public var createdAt: Int64
     public var updatedAt: Int64
+
+    /// What tenants see: registered, marked visible, not archived.
+    public var isVisibleToTenants: Bool { tenantVisible && !archived }
 
     /// The compiled schema follows from its text.
     public static func == (lhs: EventTypeState, rhs: EventTypeState) -> Bool {
         lhs.name == rhs.name && lhs.description == rhs.description && lhs.schemaText == rhs.schemaText
             && (lhs.schema == nil) == (rhs.schema == nil) && lhs.archived == rhs.archived
-            && lhs.createdAt == rhs.createdAt && lhs.updatedAt == rhs.updatedAt
+            && lhs.tenantVisible == rhs.tenantVisible && lhs.createdAt == rhs.createdAt && lhs.updatedAt == rhs.updatedAt
     }
 }
 

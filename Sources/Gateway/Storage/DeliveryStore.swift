@@ -16,6 +16,9 @@ public protocol DeliveryStore: AnyObject, Sendable {
     /// A subscription's current settings; nil once it is deleted.
     func subscription(_ id: String) -> Subscription?
 
+    /// A tenant (its quotas: the delivery rate its subscriptions share); nil once deleted.
+    func tenant(_ id: String) -> Tenant?
+
     /// A reader of event bodies for one thread (the dispatcher's): it may keep state, such as
     /// bytes read ahead, between calls.
     func makeEventReader() -> any DeliveryEventReader

@@ -48,10 +48,13 @@ public struct NewEvent: Sendable, Equatable {
     public var digest: [UInt8]
     /// A test ping's one subscription (its patterns and filter do not apply).
     public var targetSubscription: String?
+    /// The tenant the event is addressed to: only its subscriptions receive it.
+    public var tenant: String?
 
     public init(
         id: String, type: String, source: String, partitionKey: String? = nil, occurredAt: String? = nil,
-        data: [UInt8], idempotencyKey: String? = nil, digest: [UInt8] = [], targetSubscription: String? = nil
+        data: [UInt8], idempotencyKey: String? = nil, digest: [UInt8] = [], targetSubscription: String? = nil,
+        tenant: String? = nil
     ) {
         self.id = id
         self.type = type
@@ -62,6 +65,7 @@ public struct NewEvent: Sendable, Equatable {
         self.idempotencyKey = idempotencyKey
         self.digest = digest
         self.targetSubscription = targetSubscription
+        self.tenant = tenant
     }
 }
 
@@ -113,6 +117,8 @@ public struct StoredEvent: Sendable, Equatable {
     public var data: [UInt8]
     /// The producer's `Idempotency-Key` or own id, if it gave one.
     public var idempotencyKey: String? = nil
+    /// The tenant it was addressed to.
+    public var tenant: String? = nil
 
     public var sequence: UInt64 { reference.sequence }
 }

@@ -18,6 +18,8 @@ public struct Subscription: Sendable, Equatable {
     }
 
     public var id: String
+    /// The tenant that owns it, nil for the admin's own. Fixed at creation.
+    public var tenantID: String?
     public var url: String
     public var eventTypes: [EventTypePattern]
     public var description: String = ""
@@ -40,7 +42,7 @@ public struct Subscription: Sendable, Equatable {
 
     /// Field by field; the compiled filter follows from `filterJSON`.
     public static func == (lhs: Subscription, rhs: Subscription) -> Bool {
-        lhs.id == rhs.id && lhs.url == rhs.url && lhs.eventTypes == rhs.eventTypes && lhs.description == rhs.description
+        lhs.id == rhs.id && lhs.tenantID == rhs.tenantID && lhs.url == rhs.url && lhs.eventTypes == rhs.eventTypes && lhs.description == rhs.description
             && lhs.filterJSON == rhs.filterJSON && lhs.secrets == rhs.secrets
             && lhs.headers.elementsEqual(rhs.headers, by: { $0.name == $1.name && $0.value == $1.value })
             && lhs.ordered == rhs.ordered && lhs.maxInFlight == rhs.maxInFlight && lhs.rateLimit == rhs.rateLimit
@@ -93,6 +95,7 @@ extension Subscription {
             ("createdAt", .number(Double(createdAt))),
         ]
         if let filterJSON { members.append(("filter", filterJSON)) }
+        if let tenantID { members.append(("tenantId", .string(tenantID))) }
         return .object(members)
     }
 
@@ -112,6 +115,7 @@ extension Subscription {
         if case .bool(let paused)? = value["paused"] { subscription.paused = paused }
         if case .string(let reason)? = value["disabledReason"] { subscription.disabledReason = reason }
         if case .number(let created)? = value["createdAt"] { subscription.createdAt = Int64(created) }
+        if case .string(let tenant)? = value["tenantId"] { subscription.tenantID = tenant }
         return subscription
     }
 
@@ -119,6 +123,7 @@ extension Subscription {
     func apiJSON(now: Int64) -> [UInt8] {
         var json = JSONObjectWriter()
         json.add("id", string: id)
+        json.add("tenantId", raw: tenantID.map { JSONFragment.string($0).bytes } ?? Array("null".utf8))
         json.add("url", string: url)
         json.add("eventTypes", raw: JSONParser.serialize(.array(eventTypes.map { .string($0.text) })))
         json.add("description", string: description)
@@ -169,7 +174,7 @@ struct SubscriptionInput {
     static let apiFields: Set<String> = ["url", "eventTypes", "description", "filter", "secret", "headers", "ordered",
                                          "maxInFlight", "rateLimit", "retry"]
     /// The journal's form also carries what only the gateway sets.
-    static let storedFields = apiFields.union(["id", "secrets", "paused", "disabledReason", "createdAt"])
+    static let storedFields = apiFields.union(["id", "tenantId", "secrets", "paused", "disabledReason", "createdAt"])
 
     init(_ value: JSONValue, partial: Bool, stored: Bool = false) throws(Invalid) {
         guard case .object(let members) = value else { throw Invalid("The subscription must be a JSON object.") }

@@ -22,6 +22,7 @@ struct ServeConfiguration {
     var requireEventTypes: Bool
     var idempotencyWindow: Duration
     var maxBatchEvents: Int
+    var tenantDefaults: TenantDefaults
     var segmentSize: Int
     var retention: RetentionPolicy
     var targets: TargetAddressPolicy
@@ -57,6 +58,10 @@ struct ServeConfiguration {
         requireEventTypes = try read.boolean("require-event-types")
         idempotencyWindow = try read.duration("idempotency-window")
         maxBatchEvents = try read.integer("max-batch-events", atLeast: 1)
+        tenantDefaults = TenantDefaults(maxSubscriptions: try read.integer("tenant-max-subscriptions", atLeast: 0))
+        if read.optionalText("tenant-delivery-rate-limit") != nil {
+            tenantDefaults.deliveryRateLimit = try read.integer("tenant-delivery-rate-limit", atLeast: 1)
+        }
         segmentSize = try read.size("segment-size", atLeast: 64 * 1024)
         var policy = RetentionPolicy()
         policy.retention = try read.duration("retention")

@@ -24,6 +24,8 @@ struct ServeOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: ArgumentHelp(ServeSettings.help("require-event-types"))) var requireEventTypes: Bool?
     @Option(help: ArgumentHelp(ServeSettings.help("idempotency-window"), valueName: "duration")) var idempotencyWindow: String?
     @Option(help: ArgumentHelp(ServeSettings.help("max-batch-events"), valueName: "count")) var maxBatchEvents: String?
+    @Option(help: ArgumentHelp(ServeSettings.help("tenant-max-subscriptions"), valueName: "count")) var tenantMaxSubscriptions: String?
+    @Option(help: ArgumentHelp(ServeSettings.help("tenant-delivery-rate-limit"), valueName: "per-second")) var tenantDeliveryRateLimit: String?
     @Option(help: ArgumentHelp(ServeSettings.help("segment-size"), valueName: "size")) var segmentSize: String?
     @Option(help: ArgumentHelp(ServeSettings.help("retention"), valueName: "duration")) var retention: String?
     @Option(help: ArgumentHelp(ServeSettings.help("retention-bytes"), valueName: "size")) var retentionBytes: String?
@@ -42,7 +44,8 @@ struct ServeOptions: ParsableArguments {
             ("max-connections", maxConnections), ("max-body-size", maxBodySize), ("max-header-size", maxHeaderSize),
             ("header-timeout", headerTimeout), ("body-timeout", bodyTimeout), ("keep-alive-timeout", keepAliveTimeout),
             ("write-timeout", writeTimeout), ("shutdown-grace", shutdownGrace), ("idempotency-window", idempotencyWindow),
-            ("max-batch-events", maxBatchEvents), ("segment-size", segmentSize), ("retention", retention),
+            ("max-batch-events", maxBatchEvents), ("tenant-max-subscriptions", tenantMaxSubscriptions),
+            ("tenant-delivery-rate-limit", tenantDeliveryRateLimit), ("segment-size", segmentSize), ("retention", retention),
             ("retention-bytes", retentionBytes), ("dead-letter-retention", deadLetterRetention),
             ("log-level", logLevel), ("log-format", logFormat),
         ]

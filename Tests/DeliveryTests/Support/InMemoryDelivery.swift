@@ -14,6 +14,7 @@ final class InMemoryDeliveryStore: DeliveryStore, @unchecked Sendable {
 
     private struct State {
         var subscriptions: [String: Subscription] = [:]
+        var tenants: [String: Tenant] = [:]
         var events: [UInt64: Event] = [:]
         var owed: [String: [PendingDelivery]] = [:]
         var through: UInt64 = 0
@@ -96,6 +97,8 @@ final class InMemoryDeliveryStore: DeliveryStore, @unchecked Sendable {
     }
 
     func subscription(_ id: String) -> Subscription? { state.withLock { $0.subscriptions[id] } }
+
+    func tenant(_ id: String) -> Tenant? { state.withLock { $0.tenants[id] } }
 
     func makeEventReader() -> any DeliveryEventReader { Reader(store: self) }
 
