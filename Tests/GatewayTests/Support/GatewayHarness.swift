@@ -24,6 +24,7 @@ final class GatewayHarness {
         var targetPolicy = TargetAddressPolicy(allowPrivate: true)
         var ingestObserver: (any IngestObserver)?
         var journalObserver: (any JournalObserver)?
+        var tenantDefaults = TenantDefaults()
     }
 
     let directory: String
@@ -58,6 +59,7 @@ final class GatewayHarness {
         coreConfiguration.maxBatchEvents = settings.maxBatchEvents
         coreConfiguration.targetPolicy = settings.targetPolicy
         coreConfiguration.ingestObserver = settings.ingestObserver
+        coreConfiguration.tenantDefaults = settings.tenantDefaults
         core = try GatewayCore(configuration: coreConfiguration, store: store)
         var router = Router()
         GatewayAPI.register(on: &router, core: core, adminToken: Self.adminToken)
