@@ -54,6 +54,8 @@ final class DeliveryLane {
     var heldForDisable = false
     /// Set while the dispatcher lists this lane among those with work (`WebhookDispatcher`).
     var listedBusy = false
+    /// When the dispatcher put the lane to sleep until (a retry, the rate limit, a probe).
+    var sleepingUntil: Int64?
     /// The subscription's own `rateLimit`.
     private let ownRate = TokenBucket()
 

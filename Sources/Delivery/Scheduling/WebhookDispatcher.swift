@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Gateway
+import HeapModule
 import Logging
 import Runtime
 import Synchronization
@@ -62,6 +63,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
 
     /// The longest the dispatcher sleeps between passes (microseconds).
     static let passInterval: Int64 = 200_000
+    /// How soon a resumed (or re-enabled) subscription's deliveries start again.
+    static let parkedCheckInterval: Int64 = 1_000_000
     /// See `Configuration.attemptBatchInterval`.
     static let attemptFlushCount = 512
 
@@ -80,9 +83,16 @@ public final class WebhookDispatcher: @unchecked Sendable {
 
     // Owned by the dispatcher thread.
     private var lanes: [String: DeliveryLane] = [:]
-    /// The lanes with deliveries pending or in flight: all a pass looks at, so a pass costs
-    /// what is owed now, not what every subscription (20,000 of 10,000 tenants) would.
+    /// The lanes that may have something to send: all a pass looks at, so a pass costs what
+    /// is owed now, not what every subscription (20,000 of 10,000 tenants) would. A lane
+    /// leaves the list when it is done, or goes to sleep until a time (every delivery waits
+    /// for a retry, the rate limit or the breaker's probe), or is parked (paused, disabled);
+    /// a fan-out to it brings it back at once.
     private var busy: [DeliveryLane] = []
+    private var sleeping = Heap<Wake>()
+    /// Paused and disabled subscriptions' lanes, looked at again every `parkedCheckInterval`.
+    private var parked: [String: DeliveryLane] = [:]
+    private var parkedCheckAt: Int64 = 0
     /// Where the next pass starts in `busy`: lanes sharing a tenant's rate limit take turns
     /// being first to its tokens.
     private var rotation = 0
@@ -266,6 +276,36 @@ public final class WebhookDispatcher: @unchecked Sendable {
         busy.append(lane)
     }
 
+    /// A lane waiting for a time: when it is due again.
+    private struct Wake: Comparable {
+        var at: Int64
+        var lane: DeliveryLane
+
+        static func < (lhs: Wake, rhs: Wake) -> Bool { lhs.at < rhs.at }
+        static func == (lhs: Wake, rhs: Wake) -> Bool { lhs.at == rhs.at && lhs.lane === rhs.lane }
+    }
+
+    /// Lanes whose time came, and parked lanes whose subscription was resumed, join the busy
+    /// list. A wake that a fan-out overtook only makes one more visit.
+    private func wakeLanes(now: Int64) {
+        while let first = sleeping.min, first.at <= now {
+            let wake = sleeping.removeMin()
+            // An older wake of a lane that went back to sleep until another time is stale.
+            guard wake.lane.sleepingUntil == wake.at else { continue }
+            wake.lane.sleepingUntil = nil
+            markBusy(wake.lane)
+        }
+        guard now >= parkedCheckAt, !parked.isEmpty else { return }
+        parkedCheckAt = now + Self.parkedCheckInterval
+        for (id, lane) in parked {
+            let subscription = store.subscription(id)
+            if subscription == nil || subscription?.paused == false && subscription?.disabledReason == nil {
+                parked[id] = nil
+                markBusy(lane)  // its next visit resumes it, or forgets it if deleted
+            }
+        }
+    }
+
     private func accept(_ fanOuts: [FanOut]) {
         // Fan-outs the startup load already had (posted before it, arriving after): taking
         // one again once it was delivered would send it twice.
@@ -317,6 +357,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
         let wallNow = clock.wallMicroseconds()
         var wakeAt: Int64?
         var requests: [DeliveryRequest] = []
+        wakeLanes(now: now)
         let count = busy.count
         let start = count == 0 ? 0 : rotation % count
         rotation &+= 1
@@ -328,6 +369,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
             guard let subscription = store.subscription(id) else {
                 lanes[id] = nil  // deleted: what it was owed went with it
                 lane.listedBusy = false
+                parked[id] = nil
                 settings[id] = nil
                 posted[id] = nil
                 status.post(nil, for: id)
@@ -336,7 +378,13 @@ public final class WebhookDispatcher: @unchecked Sendable {
             settings[id] = laneSettings(subscription)
             defer { postStatus(of: lane, now: now, wallNow: wallNow) }
             if lane.heldForDisable { continue }
-            if subscription.paused || subscription.disabledReason != nil { continue }
+            if subscription.paused || subscription.disabledReason != nil {
+                if lane.inFlight == 0 {
+                    lane.listedBusy = false
+                    parked[id] = lane
+                }
+                continue
+            }
             var shared: TokenBucket?
             if let tenant = subscription.tenantID {
                 if let known = tenantRates[tenant] {
@@ -350,6 +398,15 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 now: now, maxInFlight: subscription.maxInFlight, rateLimit: subscription.rateLimit, ordered: subscription.ordered,
                 shared: shared)
             if let laneWake { wakeAt = min(wakeAt ?? laneWake, laneWake) }
+            if due.isEmpty, lane.inFlight == 0, let laneWake {
+                lane.listedBusy = false
+                // Once per time: a lane woken by fan-outs while it waits (an ordered key behind
+                // a retry) sleeps again until the same time without another entry.
+                if lane.sleepingUntil != laneWake {
+                    lane.sleepingUntil = laneWake
+                    sleeping.insert(Wake(at: laneWake, lane: lane))
+                }
+            }
             guard !due.isEmpty else { continue }
             // The same for every request of this lane in this pass.
             let signing = Signing(keys: subscription.activeSecrets(at: wallNow).compactMap(signingKey), now: wallNow)
@@ -369,8 +426,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
             lane.listedBusy = !idle
             return idle
         }
-        // Pause, resume and limit changes are read from the store at each pass; a pass at
-        // least this often picks them up without a signal.
+        if let next = sleeping.min?.at { wakeAt = min(wakeAt ?? next, next) }
+        // Pause and limit changes are read from the store at each pass of a busy lane; a pass
+        // at least this often picks them up without a signal.
         return min(wakeAt ?? .max, now + Self.passInterval)
     }
 
