@@ -18,7 +18,16 @@ Usage: gateway_client.py PORT COMMAND ...
   stats ID                          print the subscription's stats
   steady RATE SECONDS               POST RATE standard events per second (a batch every 100 ms)
                                     for SECONDS; print "sent N errors E"
+  tenants-many COUNT PER URL --ids FILE [--paused]
+                                    mark order.created visible to tenants, create tenants
+                                    t00000.. and PER subscriptions of each to order.created at URL
+                                    (8 connections at once); write the subscription ids to FILE
+  resume-all FILE                   resume every subscription listed in FILE (8 connections)
+  ingest-addressed TOTAL TENANTS    POST TOTAL standard events, 500 per batch, each addressed to
+                                    one of tenants t00000..t{TENANTS-1} at random
+  delivered                         print gateway_delivery_attempts_total{outcome="delivered"}
 """
+import concurrent.futures
 import argparse
 import http.client
 import json
@@ -147,6 +156,78 @@ def steady(port, rate, seconds):
     return "sent %d errors %d" % (sent, errors)
 
 
+def parallel(port, requests, threads=8):
+    """Sends (method, path, body) requests over `threads` keep-alive connections; returns the
+    answers' bodies in order. Exits on any answer that is not 2xx."""
+    def worker(chunk):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN}
+        answers = []
+        for method, path, body in chunk:
+            connection.request(method, path, json.dumps(body) if body is not None else None, headers)
+            response = connection.getresponse()
+            data = response.read()
+            if response.status // 100 != 2:
+                sys.exit("%s %s answered %d %s" % (method, path, response.status, data[:200]))
+            answers.append(json.loads(data) if data else None)
+        return answers
+    chunks = [requests[n::threads] for n in range(threads)]
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(worker, chunks))
+    # Back in the original order.
+    answers = [None] * len(requests)
+    for n, chunk in enumerate(results):
+        for index, answer in enumerate(chunk):
+            answers[n + index * threads] = answer
+    return answers
+
+
+def tenant_id(n):
+    return "t%05d" % n
+
+
+def tenants_many(port, count, per, url, ids_file, paused):
+    status, _ = call(port, "PUT", "/v1/event-types/order.created", {"description": "bench", "tenantVisible": True})
+    if status // 100 != 2:
+        sys.exit("registering the event type failed: %d" % status)
+    parallel(port, [("POST", "/v1/tenants", {"id": tenant_id(n), "name": "Tenant %d" % n}) for n in range(count)])
+    subscriptions = parallel(port, [("POST", "/v1/subscriptions", {"url": url, "eventTypes": ["order.created"], "tenantId": tenant_id(n)})
+                                    for n in range(count) for _ in range(per)])
+    ids = [subscription["id"] for subscription in subscriptions]
+    if paused:
+        parallel(port, [("POST", "/v1/subscriptions/%s/pause" % id, None) for id in ids])
+    with open(ids_file, "w") as out:
+        out.write("\n".join(ids) + "\n")
+
+
+def resume_all(port, ids_file):
+    ids = [line.strip() for line in open(ids_file) if line.strip()]
+    parallel(port, [("POST", "/v1/subscriptions/%s/resume" % id, None) for id in ids])
+
+
+def ingest_addressed(port, total, tenants):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer " + TOKEN}
+    sent = 0
+    while sent < total:
+        count = min(500, total - sent)
+        events = [dict(EVENT, tenant=tenant_id(random.randrange(tenants))) for _ in range(count)]
+        connection.request("POST", "/v1/events/batch", json.dumps({"events": events}), headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 202:
+            sys.exit("batch failed: %d" % response.status)
+        sent += count
+
+
+def delivered(port):
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=60).read().decode()
+    for line in text.splitlines():
+        if line.startswith("gateway_delivery_attempts_total") and 'outcome="delivered"' in line:
+            return int(float(line.split()[-1]))
+    return 0
+
+
 def drain(port, subscription, total, others):
     start = time.monotonic()
     for resumed in [subscription] + others:
@@ -185,6 +266,18 @@ def main():
     command.add_argument("--resume", nargs="*", default=[])
     command = commands.add_parser("stats")
     command.add_argument("id")
+    command = commands.add_parser("tenants-many")
+    command.add_argument("count", type=int)
+    command.add_argument("per", type=int)
+    command.add_argument("url")
+    command.add_argument("--ids", required=True)
+    command.add_argument("--paused", action="store_true")
+    command = commands.add_parser("resume-all")
+    command.add_argument("ids")
+    command = commands.add_parser("ingest-addressed")
+    command.add_argument("total", type=int)
+    command.add_argument("tenants", type=int)
+    commands.add_parser("delivered")
     command = commands.add_parser("steady")
     command.add_argument("rate", type=int)
     command.add_argument("seconds", type=float)
@@ -204,6 +297,14 @@ def main():
         print(drain(port, arguments.id, arguments.total, arguments.resume))
     elif arguments.command == "steady":
         print(steady(port, arguments.rate, arguments.seconds))
+    elif arguments.command == "tenants-many":
+        tenants_many(port, arguments.count, arguments.per, arguments.url, arguments.ids, arguments.paused)
+    elif arguments.command == "resume-all":
+        resume_all(port, arguments.ids)
+    elif arguments.command == "ingest-addressed":
+        ingest_addressed(port, arguments.total, arguments.tenants)
+    elif arguments.command == "delivered":
+        print(delivered(port))
     elif arguments.command == "stats":
         print(json.dumps(call(port, "GET", "/v1/subscriptions/%s/stats" % arguments.id)[1]))
 

@@ -5,9 +5,11 @@ import Synchronization
 
 /// What is state rather than events, read once per scrape: nothing on a hot path keeps these
 /// up to date. Per subscription: pending deliveries, dead letters and the circuit breaker,
-/// labelled with the subscription id (bounded by configuration); the series of a deleted
-/// subscription are removed at the next scrape. Then attempts in flight, the journal's size
-/// and segments, and the process's memory, descriptors and uptime.
+/// labelled with the subscription id; the series of a deleted subscription are removed at
+/// the next scrape. Past `maxSubscriptionSeries` subscriptions (a gateway of thousands of
+/// tenants), only that many get series: those in trouble first (circuit not closed), then
+/// the largest backlogs. Then attempts in flight, the journal's size and segments, and the
+/// process's memory, descriptors and uptime.
 final class StateCollector: Sendable {
     /// Where the figures come from; any may be missing (a test, another store).
     struct Sources: Sendable {
@@ -45,6 +47,10 @@ final class StateCollector: Sendable {
             circuit.forEach { registry.unregisterGauge($0.gauge) }
         }
     }
+
+    /// Series per subscription are capped: a scrape stays small, and the registry (which
+    /// copies a family's series on every registration) stays fast.
+    static let maxSubscriptionSeries = 1000
 
     private let registry: PrometheusCollectorRegistry
     private let sources = Mutex(Sources())
@@ -90,8 +96,9 @@ final class StateCollector: Sendable {
     }
 
     private func collectSubscriptions(
-        _ backlogs: [String: DeliveryBacklog], statuses: [String: DeliveryStatusBoard.LaneStatus]
+        _ all: [String: DeliveryBacklog], statuses: [String: DeliveryStatusBoard.LaneStatus]
     ) {
+        let backlogs = Self.shown(all, statuses: statuses)
         subscriptions.withLock { known in
             for (id, series) in known where backlogs[id] == nil {
                 series.unregister(from: registry)
@@ -103,5 +110,19 @@ final class StateCollector: Sendable {
                 series.update(backlog, circuit: statuses[id]?.circuit ?? .closed)
             }
         }
+    }
+
+    /// The subscriptions that get series: all of them up to the cap; past it, the cap's worth
+    /// ranked by trouble (an open or half-open circuit), then backlog (pending + dead letters).
+    static func shown(
+        _ backlogs: [String: DeliveryBacklog], statuses: [String: DeliveryStatusBoard.LaneStatus]
+    ) -> [String: DeliveryBacklog] {
+        guard backlogs.count > maxSubscriptionSeries else { return backlogs }
+        func rank(_ entry: (key: String, value: DeliveryBacklog)) -> (Int, Int, String) {
+            let troubled = (statuses[entry.key]?.circuit ?? .closed) == .closed ? 0 : 1
+            return (troubled, entry.value.pending + entry.value.deadLettered, entry.key)
+        }
+        let ranked = backlogs.filter { rank($0).0 > 0 || rank($0).1 > 0 }.sorted { rank($0) > rank($1) }
+        return Dictionary(uniqueKeysWithValues: ranked.prefix(maxSubscriptionSeries).map { ($0.key, $0.value) })
     }
 }

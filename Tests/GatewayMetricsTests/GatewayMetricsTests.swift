@@ -181,6 +181,25 @@ struct GatewayMetricsTests {
             if type == "histogram" && family.name.contains("duration") { #expect(family.name.hasSuffix("_seconds")) }
         }
     }
+
+    @Test("Past 1,000 subscriptions, series go to those in trouble first, then the largest backlogs")
+    func subscriptionSeriesAreCapped() {
+        let cap = StateCollector.maxSubscriptionSeries
+        var backlogs: [String: DeliveryBacklog] = [:]
+        for n in 0..<(cap + 500) { backlogs["sub_\(n)"] = DeliveryBacklog(pending: n % 3 == 0 ? 0 : n, deadLettered: 0) }
+        let open = DeliveryStatusBoard.LaneStatus(inFlight: 0, circuit: .open, circuitOpenedAt: 1, nextProbeAt: nil)
+        // Quiet (nothing pending) but in trouble: shown before any backlog.
+        let statuses = ["sub_0": open, "sub_3": open]
+        let shown = StateCollector.shown(backlogs, statuses: statuses)
+        #expect(shown.count == cap)
+        #expect(shown["sub_0"] != nil && shown["sub_3"] != nil)
+        // The largest backlogs are in, the smallest and the quiet ones out.
+        #expect(shown["sub_\(cap + 498)"] != nil)
+        #expect(shown["sub_1"] == nil && shown["sub_6"] == nil)
+        // Up to the cap, every subscription is shown, quiet ones included.
+        let few = Dictionary(uniqueKeysWithValues: (0..<10).map { ("sub_\($0)", DeliveryBacklog(pending: 0, deadLettered: 0)) })
+        #expect(StateCollector.shown(few, statuses: [:]).count == 10)
+    }
 }
 
 /// A value a test changes while a collector reads it through a closure.
