@@ -30,7 +30,11 @@ final class GatewayState: Sendable {
     }
 
     private let storage: Mutex<Storage>
-    private let deliveryObserver = Mutex<(@Sendable ([FanOut]) -> Void)?>(nil)
+    /// Boxed: a closure stored directly in a `Mutex` is re-abstracted on every `withLock`
+    /// (its `inout` goes through the generic storage and back), so each read wrapped it in
+    /// two more thunks — a chain that grew with every commit, costing more time on every call
+    /// and memory (the soak's slow RSS growth), until it would overflow the stack.
+    private let deliveryObserver = Mutex<DeliveryObserverBox?>(nil)
     private let clock: @Sendable () -> Int64
 
     init(idempotencyWindow: Duration, clock: @escaping @Sendable () -> Int64 = wallClockMicroseconds) {
@@ -69,11 +73,11 @@ final class GatewayState: Sendable {
         }
         // Outside the lock: waiters answer requests; the observer may read state.
         for (waiters, receipt) in waiting { waiters.forEach { $0(receipt) } }
-        if !effects.fannedOut.isEmpty, let observer = deliveryObserver.withLock({ $0 }) { observer(effects.fannedOut) }
+        if !effects.fannedOut.isEmpty, let box = deliveryObserver.withLock({ $0 }) { box.observer(effects.fannedOut) }
     }
 
     func observeDeliveries(_ observer: @escaping @Sendable ([FanOut]) -> Void) {
-        deliveryObserver.withLock { $0 = observer }
+        deliveryObserver.withLock { $0 = DeliveryObserverBox(observer: observer) }
     }
 
     /// Reads the fold under the lock.
@@ -371,5 +375,14 @@ final class GatewayState: Sendable {
                                        deadLetteredAt: letter.deadLetteredAt, reason: letter.reason)
             }
         }
+    }
+}
+
+/// The delivery observer, held by reference (see `GatewayState.deliveryObserver`).
+final class DeliveryObserverBox: Sendable {
+    let observer: @Sendable ([FanOut]) -> Void
+
+    init(observer: @escaping @Sendable ([FanOut]) -> Void) {
+        self.observer = observer
     }
 }
