@@ -139,14 +139,16 @@ extension GatewayCore {
         }
     }
 
-    /// Whether the event was delivered to the tenant — addressed to it, or attempted or owed
-    /// to one of its subscriptions — and those attempts. Nil when it was not: to the tenant
-    /// the event does not exist.
+    /// Whether the event was delivered to the tenant — addressed to it while it existed, or
+    /// attempted or owed to one of its subscriptions — and those attempts. Nil when it was
+    /// not: to the tenant the event does not exist. (A tenant created again under the id of a
+    /// deleted one does not see what was addressed to its predecessor.)
     public func tenantView(of event: StoredEvent, tenant: String) throws(GatewayError) -> [AttemptEntry]? {
         let owned = Set(store.subscriptions(ofTenant: tenant).map(\.id))
         let all = try readingStore { () throws(StoreError) in try store.attempts(ofEvent: event.id) } ?? []
         let attempts = all.filter { owned.contains($0.outcome.subscriptionID) }
-        if event.tenant == tenant || !attempts.isEmpty || owned.contains(where: { store.owes($0, sequence: event.sequence) }) {
+        let addressed = event.tenant == tenant && event.receivedAt >= (store.tenant(tenant)?.createdAt ?? .max)
+        if addressed || !attempts.isEmpty || owned.contains(where: { store.owes($0, sequence: event.sequence) }) {
             return attempts
         }
         return nil
