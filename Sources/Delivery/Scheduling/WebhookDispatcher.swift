@@ -81,11 +81,10 @@ public final class WebhookDispatcher: @unchecked Sendable {
     // Owned by the dispatcher thread.
     private var lanes: [String: DeliveryLane] = [:]
     /// The lanes with deliveries pending or in flight: all a pass looks at, so a pass costs
-    /// what is owed now, not what every subscription (20,000 of 10,000 tenants) would.
+    /// what is owed now, not what every subscription (20,000 of 10,000 tenants) would. A
+    /// pass goes through them in order; one that took a tenant's shared tokens moves to the
+    /// back, so the tenant's other lanes are first to the next ones.
     private var busy: [DeliveryLane] = []
-    /// Where the next pass starts in `busy`: lanes sharing a tenant's rate limit take turns
-    /// being first to its tokens.
-    private var rotation = 0
     /// Each tenant's shared delivery rate limit.
     private var tenantBuckets: [String: TokenBucket] = [:]
     private var inFlight: [UInt64: InFlight] = [:]
@@ -317,13 +316,11 @@ public final class WebhookDispatcher: @unchecked Sendable {
         let wallNow = clock.wallMicroseconds()
         var wakeAt: Int64?
         var requests: [DeliveryRequest] = []
-        let count = busy.count
-        let start = count == 0 ? 0 : rotation % count
-        rotation &+= 1
         /// The shared bucket of each tenant met in this pass, refilled once (nil: no limit).
         var tenantRates: [String: TokenBucket?] = [:]
-        for offset in 0..<count {
-            let lane = busy[(start + offset) % count]
+        /// Lanes that took a tenant's shared tokens in this pass.
+        var servedShared = Set<ObjectIdentifier>()
+        for lane in busy {
             let id = lane.subscriptionID
             guard let subscription = store.subscription(id) else {
                 lanes[id] = nil  // deleted: what it was owed went with it
@@ -351,6 +348,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 shared: shared)
             if let laneWake { wakeAt = min(wakeAt ?? laneWake, laneWake) }
             guard !due.isEmpty else { continue }
+            if shared != nil { servedShared.insert(ObjectIdentifier(lane)) }
             // The same for every request of this lane in this pass.
             let signing = Signing(keys: subscription.activeSecrets(at: wallNow).compactMap(signingKey), now: wallNow)
             for item in due {
@@ -368,6 +366,16 @@ public final class WebhookDispatcher: @unchecked Sendable {
             let idle = !lane.listedBusy || (lane.pendingCount == 0 && lane.inFlight == 0 && !lane.heldForDisable)
             lane.listedBusy = !idle
             return idle
+        }
+        // Turns go by tokens taken, not by passes: starting each pass one lane further on
+        // let one lane win every time when tokens came once every so many passes (a multiple
+        // of the tenant's lanes), starving the others.
+        if !servedShared.isEmpty {
+            var waited: [DeliveryLane] = [], served: [DeliveryLane] = []
+            for lane in busy {
+                if servedShared.contains(ObjectIdentifier(lane)) { served.append(lane) } else { waited.append(lane) }
+            }
+            busy = waited + served
         }
         // Pause, resume and limit changes are read from the store at each pass; a pass at
         // least this often picks them up without a signal.
