@@ -6,27 +6,33 @@ import Testing
 /// Runs README.md's walkthrough, block by block, against the real `gatewayd serve` and
 /// `gatewayd listen` as child processes, and checks what each step should show — so the
 /// README cannot silently rot. The blocks are taken from the README itself (between the
-/// `walkthrough` markers, each after its `step` marker); only the ports are changed, to free
-/// ones, and `PATH` points at this build's binary.
+/// `walkthrough` markers, each after its `step` marker; the Tenants section continues the
+/// walkthrough in a second pair of markers, in the same shell); only the ports are changed,
+/// to free ones, and `PATH` points at this build's binary.
 @Suite("README walkthrough", .serialized)
 struct READMEWalkthroughTests {
     static let steps = [
         "path", "gateway", "listener", "subscribe", "publish", "failing-listener", "publish-failing",
         "dead-letter", "healthy-listener", "redeliver", "metrics",
+        "tenant-create", "tenant-subscribe", "tenant-publish", "tenant-refusals", "tenant-quotas", "tenant-revoke",
+        "tenant-delete",
     ]
 
-    /// The walkthrough's blocks by step name, in README order.
+    /// The walkthrough's blocks by step name, in README order, from every pair of markers.
     static func blocks() throws -> [(step: String, code: String)] {
         let root = OpenAPIContract.packageRoot
         let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
-        guard let begin = readme.range(of: "<!-- walkthrough:begin -->"),
-              let end = readme.range(of: "<!-- walkthrough:end -->") else { return [] }
         var blocks: [(String, String)] = []
-        for part in readme[begin.upperBound..<end.lowerBound].components(separatedBy: "<!-- step: ").dropFirst() {
-            guard let close = part.range(of: " -->"),
-                  let open = part.range(of: "```sh\n"),
-                  let fence = part.range(of: "\n```", range: open.upperBound..<part.endIndex) else { continue }
-            blocks.append((String(part[..<close.lowerBound]), String(part[open.upperBound..<fence.lowerBound])))
+        var rest = readme[...]
+        while let begin = rest.range(of: "<!-- walkthrough:begin -->"),
+              let end = rest.range(of: "<!-- walkthrough:end -->", range: begin.upperBound..<rest.endIndex) {
+            for part in rest[begin.upperBound..<end.lowerBound].components(separatedBy: "<!-- step: ").dropFirst() {
+                guard let close = part.range(of: " -->"),
+                      let open = part.range(of: "```sh\n"),
+                      let fence = part.range(of: "\n```", range: open.upperBound..<part.endIndex) else { continue }
+                blocks.append((String(part[..<close.lowerBound]), String(part[open.upperBound..<fence.lowerBound])))
+            }
+            rest = rest[end.upperBound...]
         }
         return blocks
     }
@@ -200,6 +206,31 @@ struct READMEWalkthroughTests {
         case "metrics":
             #expect(output.contains("gateway_events_ingested_total{"), "\(output)")
             #expect(output.contains(#"outcome="dead_lettered""#), "\(output)")
+        case "tenant-create":
+            #expect(output.contains(#""id":"acme""#) && output.contains(#""maxSubscriptions":5"#), "\(output)")
+            #expect(output.contains("tnt_"), "the tenant's token: \(output)")
+            #expect(output.contains(#""tenantVisible":true"#), "\(output)")
+        case "tenant-subscribe":
+            // Its own subscription, and not the admin's (`/hook`).
+            #expect(output.contains(#""tenantId":"acme""#) && output.contains("/acme"), "\(output)")
+            #expect(!output.contains("/hook"), "\(output)")
+        case "tenant-publish":
+            #expect(output.components(separatedBy: #""sequence":"#).count == 3, "\(output)")
+            #expect(listener?.waitFor("POST /acme", count: 2) == true, "\(listener?.output ?? "")")
+            #expect(listener?.output.contains(#""invoice": "in-1""#) == true, "\(listener?.output ?? "")")
+            #expect(listener?.output.contains(#""invoice": "in-2""#) == true, "\(listener?.output ?? "")")
+        case "tenant-refusals":
+            for status in [404, 403, 422] {
+                #expect(output.contains(#""status":\#(status)"#), "\(status): \(output)")
+            }
+        case "tenant-quotas":
+            #expect(output.contains(#""quotasInEffect":{"maxSubscriptions":5,"deliveryRateLimit":20}"#), "\(output)")
+            #expect(output.contains(#""subscriptionCount":1"#), "\(output)")
+        case "tenant-revoke":
+            #expect(output.contains(#""status":401"#) && output.contains("The token is not valid."), "\(output)")
+        case "tenant-delete":
+            #expect(output.contains("204\n"), "\(output)")
+            #expect(output.contains(#""status":404"#), "\(output)")
         default:
             Issue.record("no check for step \(step)")
         }
