@@ -54,14 +54,21 @@ struct TenantFanOutScaleTests {
         }
     }
 
-    /// Applies `count` addressed events; checks each went to exactly its tenant's two
-    /// subscriptions; returns the fan-outs made and the time the apply took.
-    static func addressedRun(tenants: Int, count: Int) -> (fanOuts: Int, took: Duration) {
+    /// Applies `count` addressed events, in three rounds; checks each went to exactly its
+    /// tenant's two subscriptions; returns the fan-outs made and the quickest round's time
+    /// (the least disturbed by whatever else the machine is doing).
+    static func addressedRun(tenants: Int, count: Int) -> (fanOuts: Int, quickestRound: Duration) {
         var fold = fold(tenants: tenants)
         let events = events(after: fold, count: count, tenants: tenants, type: "order.created", addressed: true)
         var fanOuts: [FanOut] = []
-        let took = ContinuousClock().measure {
-            fanOuts = fold.apply(events.map(\.0), now: now).fannedOut
+        var quickest = Duration.seconds(3600)
+        let round = (count + 2) / 3
+        for start in stride(from: 0, to: count, by: round) {
+            let records = events[start..<min(start + round, count)].map(\.0)
+            let took = ContinuousClock().measure {
+                fanOuts += fold.apply(records, now: now).fannedOut
+            }
+            quickest = min(quickest, took)
         }
         let bySequence = Dictionary(grouping: fanOuts, by: \.sequence)
         for (record, tenant) in events {
@@ -72,7 +79,7 @@ struct TenantFanOutScaleTests {
                 break
             }
         }
-        return (fanOuts.count, took)
+        return (fanOuts.count, quickest)
     }
 
     @Test func anAddressedEventReachesItsTenantsTwoSubscriptionsWhateverTheNumberOfTenants() {
@@ -81,10 +88,12 @@ struct TenantFanOutScaleTests {
         // The work, counted: two deliveries an event, with 50 tenants or with 5,000.
         #expect(few.fanOuts == 20_000)
         #expect(many.fanOuts == 20_000)
-        // Guards only, generous for a loaded debug build: a scan of every tenant's
-        // subscriptions would make the second run about a hundred times the first.
-        #expect(many.took < .seconds(10), "10,000 addressed events among 5,000 tenants took \(many.took)")
-        #expect(many.took < few.took * 10 + .milliseconds(200), "5,000 tenants: \(many.took); 50 tenants: \(few.took)")
+        // The fold keeps no count of the subscriptions it looks at, so these are time guards,
+        // generous for a loaded debug build: a scan of every tenant's subscriptions would
+        // make a round with 5,000 tenants about a hundred times one with 50.
+        #expect(many.quickestRound < .seconds(5), "a round of addressed events among 5,000 tenants took \(many.quickestRound)")
+        #expect(many.quickestRound < few.quickestRound * 10 + .milliseconds(100),
+                "5,000 tenants: \(many.quickestRound) a round; 50 tenants: \(few.quickestRound)")
     }
 
     @Test func aTypeHiddenFromTenantsGoesOnlyToTheAdminWhateverTheNumberOfTenants() {

@@ -252,7 +252,7 @@ struct TenantsAPITests {
     @Test func aTokenStopsWorkingWhenItExpires() async throws {
         let gateway = try GatewayHarness()
         try F.createTenant(gateway, "acme")
-        let expiry = wallClockMicroseconds() + 1_500_000
+        let expiry = wallClockMicroseconds() + 2_000_000
         let issued = try gateway.request("POST", "/v1/tenants/acme/tokens",
                                          body: "{\"expiresAt\":\"\(Timestamp.format(microseconds: expiry))\"}")
         #expect(issued.status == 201, "\(issued.text)")
@@ -286,6 +286,10 @@ struct TenantsAPITests {
         // The admin's own subscriptions do not count against any tenant's quota.
         _ = try F.subscribe(gateway, ["*"])
         #expect(try gateway.request("GET", "/v1/tenants/acme").json["subscriptionCount"] as? Int == 3)
+        let ofAcme = try gateway.request("GET", "/v1/subscriptions?tenant=acme")
+        #expect(Set((ofAcme.json["subscriptions"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }) == Set(made))
+        #expect((try gateway.request("GET", "/v1/subscriptions").json["subscriptions"] as? [Any])?.count == 4)
+        #expect(try gateway.request("GET", "/v1/subscriptions?tenant=nobody").status == 404)
 
         let lowered = try gateway.request("PATCH", "/v1/tenants/acme", body: #"{"quotas":{"maxSubscriptions":1}}"#)
         #expect(lowered.status == 200 && lowered.json["subscriptionCount"] as? Int == 3, "\(lowered.text)")
