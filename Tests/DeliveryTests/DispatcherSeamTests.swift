@@ -20,11 +20,13 @@ struct DispatcherSeamTests {
         let dispatcher: WebhookDispatcher
 
         init(policy: RetryPolicy = RetryPolicy(schedule: [.seconds(30), .seconds(60)], jitter: 0, maxAttempts: 3),
-             subscriptions: [Subscription] = [Rig.subscription()], setUp: (InMemoryDeliveryStore) -> Void = { _ in }) throws {
+             subscriptions: [Subscription] = [Rig.subscription()], tenantDeliveryRateLimit: Int? = nil,
+             setUp: (InMemoryDeliveryStore) -> Void = { _ in }) throws {
             subscriptions.forEach(store.put)
             setUp(store)
             var configuration = WebhookDispatcher.Configuration()
             configuration.retryPolicy = policy
+            configuration.tenantDeliveryRateLimit = tenantDeliveryRateLimit
             var made: HandTransport?
             dispatcher = WebhookDispatcher(
                 store: store, status: status, configuration: configuration,

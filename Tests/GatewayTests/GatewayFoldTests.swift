@@ -20,6 +20,7 @@ struct GatewayFoldTests {
         private let subscriptionIDs = ["sub_1", "sub_2", "sub_3", "sub_4"]
         private let types = ["a.b", "a.c", "order.created", "order.line.added", "x"]
         private let patterns = ["*", "a.*", "a.b", "order.*", "order.*.added", "x", "order.created"]
+        private let tenantIDs = ["t1", "t2", "t3"]
 
         init(_ seeds: [Int]) {
             for seed in seeds { add(seed) }
@@ -31,14 +32,14 @@ struct GatewayFoldTests {
             func chance(_ percent: UInt64) -> Bool { random.next() % 100 < percent }
             let sequence = UInt64(records.count + 1)
             let subscription = pick(subscriptionIDs)
-            switch random.next() % 12 {
+            switch random.next() % 15 {
             case 0, 1, 2, 3:
                 let key: String? = chance(40) ? "k\(random.next() % 6)" : nil
                 let event = EventRecord(
                     id: key.map { "id-\($0)-\(sequence)" } ?? "evt_\(sequence)", type: pick(types), source: pick(["admin", "shop"]),
                     partitionKey: chance(30) ? "p\(random.next() % 3)" : nil, occurredAt: nil, idempotencyKey: key,
                     bodyDigest: key == nil ? [] : [UInt8(random.next() % 3)], data: Array("{\"n\":\(random.next() % 10)}".utf8),
-                    targetSubscription: chance(10) ? subscription : nil)
+                    targetSubscription: chance(10) ? subscription : nil, tenant: chance(25) ? pick(tenantIDs) : nil)
                 eventSequences.append(sequence)
                 append(.event, event.encode())
             case 4:
@@ -50,6 +51,7 @@ struct GatewayFoldTests {
                     created.filterJSON = filter
                 }
                 created.ordered = chance(30)
+                if chance(50) { created.tenantID = pick(tenantIDs) }
                 append(.subscriptionUpserted, JSONParser.serialize(created.storedJSON()))
             case 5:
                 var change = SubscriptionChange(subscriptionID: subscription)
@@ -84,17 +86,43 @@ struct GatewayFoldTests {
                 let name = pick(["a.b", "order.created"])
                 if chance(70) {
                     append(.eventTypeUpserted, EventTypeRecord(name: name, description: "d\(sequence)",
-                                                               schema: chance(50) ? Array(#"{"type":"object"}"#.utf8) : []).encode())
+                                                               schema: chance(50) ? Array(#"{"type":"object"}"#.utf8) : [],
+                                                               tenantVisible: chance(60)).encode())
                 } else {
                     append(.eventTypeArchived, NameRecord(name: name).encode())
                 }
-            default:
+            case 11:
                 let name = pick(["shop", "crm"])
                 if chance(70) {
                     append(.sourceCreated, SourceRecord(name: name, tokenDigest: [UInt8(random.next() % 4)]).encode())
                 } else {
                     append(.sourceRevoked, NameRecord(name: name).encode())
                 }
+            case 12:
+                // Tenants: created (again, for one that exists), changed, deleted.
+                let tenant = pick(tenantIDs)
+                var fields = TenantInput()
+                switch random.next() % 4 {
+                case 0, 1:
+                    fields.name = "Tenant \(sequence)"
+                    fields.metadata = chance(50) ? ["plan": "p\(sequence)"] : nil
+                    fields.maxSubscriptions = chance(50) ? .some(Int(random.next() % 5)) : nil
+                    append(.tenantChanged, TenantChangeRecord(tenantID: tenant, created: true, fields: fields).encode())
+                case 2:
+                    fields.description = "d\(sequence)"
+                    fields.deliveryRateLimit = chance(50) ? .some(nil) : .some(Int(1 + random.next() % 9))
+                    append(.tenantChanged, TenantChangeRecord(tenantID: tenant, created: false, fields: fields).encode())
+                default:
+                    append(.tenantDeleted, NameRecord(name: tenant).encode())
+                }
+            case 13:
+                // Each token has its own digest, as SHA-256 digests of random tokens do.
+                let token = TenantToken(id: "tok_\(random.next() % 4)", tenantID: pick(tenantIDs), digest: [UInt8(sequence % 256), UInt8(sequence / 256)],
+                                        description: "t\(sequence)", expiresAt: chance(50) ? Self.timestamp(sequence) + 99 : nil,
+                                        createdAt: Self.timestamp(sequence))
+                append(.tenantTokenIssued, TenantTokenRecord(token: token).encode())
+            default:
+                append(.tenantTokenRevoked, TenantTokenRevokedRecord(tenantID: pick(tenantIDs), tokenID: "tok_\(random.next() % 4)").encode())
             }
         }
 
@@ -122,6 +150,10 @@ struct GatewayFoldTests {
         case .subscriptionDisabled: copy.payload = try SubscriptionDisabledRecord.decode(record.payload).encode()
         case .deliveryAttempted: copy.payload = try DeliveryAttemptRecord.decode(record.payload).encode()
         case .deadLettersChanged: copy.payload = try DeadLettersChangedRecord.decode(record.payload).encode()
+        case .tenantChanged: copy.payload = try TenantChangeRecord.decode(record.payload).encode()
+        case .tenantDeleted: copy.payload = try NameRecord.decode(record.payload).encode()
+        case .tenantTokenIssued: copy.payload = try TenantTokenRecord.decode(record.payload, at: record.timestamp).encode()
+        case .tenantTokenRevoked: copy.payload = try TenantTokenRevokedRecord.decode(record.payload).encode()
         default: Issue.record("unexpected kind \(record.kind)")
         }
         return copy
@@ -246,6 +278,7 @@ struct GatewayFoldTests {
             var fold = GatewayFold(idempotencyWindow: Self.window)
             for record in records {
                 let before = fold.subscriptions
+                let types = fold.eventTypes
                 let fanOuts = fold.apply([record], now: Self.now).fannedOut.filter { $0.cause == record.sequence }
                 guard record.kind == .event, let event = try? EventRecord.decode(record.payload) else { continue }
                 let data = try? JSONParser.parse(event.data)
@@ -253,11 +286,97 @@ struct GatewayFoldTests {
                     guard subscription.disabledReason == nil else { return false }
                     if let target = event.targetSubscription { return target == subscription.id }
                     guard subscription.eventTypes.contains(where: { $0.matches(event.type) }) else { return false }
+                    let visible = types[event.type].map { $0.tenantVisible && !$0.archived } ?? false
+                    guard TenantAddressing.reaches(subscription, eventTenant: event.tenant, typeVisible: visible) else { return false }
                     return subscription.filter.map { filter in data.map(filter.matches) ?? false } ?? true
                 }.map(\.id).sorted()
                 #expect(fanOuts.map(\.subscriptionID).sorted() == expected, "event \(event.type) at \(record.sequence)")
             }
         }
+    }
+
+    /// Issue 11: tenants, tokens, visible types and tenants' subscriptions read back from a
+    /// snapshot equal to what was folded, and the restored fold routes as the original does.
+    @Test func tenantsRoundTripThroughASnapshotAndRouteTheSame() throws {
+        var script: [JournalRecord] = []
+        func append(_ kind: RecordKind, _ payload: [UInt8]) {
+            let sequence = UInt64(script.count + 1)
+            script.append(JournalRecord(sequence: sequence, timestamp: Self.now + Int64(sequence), kind: kind, payload: payload,
+                                        location: RecordLocation(segment: 1, offset: sequence * 64, length: 64)))
+        }
+        func subscription(_ id: String, _ pattern: String, tenant: String?) -> [UInt8] {
+            var subscription = Subscription(id: id, url: "https://a.example/\(id)", eventTypes: [EventTypePattern(pattern)!],
+                                            secrets: [.init(value: "whsec_x", expiresAt: nil)])
+            subscription.tenantID = tenant
+            return JSONParser.serialize(subscription.storedJSON())
+        }
+        func event(_ id: String, _ type: String, tenant: String?) -> [UInt8] {
+            EventRecord(id: id, type: type, source: "admin", partitionKey: nil, occurredAt: nil, idempotencyKey: nil, bodyDigest: [],
+                        data: Array("{}".utf8), tenant: tenant).encode()
+        }
+        var acme = TenantInput()
+        acme.name = "Acme"
+        acme.description = "first customer"
+        acme.metadata = ["plan": "gold", "region": "eu"]
+        acme.maxSubscriptions = .some(3)
+        acme.deliveryRateLimit = .some(nil)
+        var globex = TenantInput()
+        globex.name = "Globex"
+        var patch = TenantInput()
+        patch.deliveryRateLimit = .some(25)
+        append(.eventTypeUpserted, EventTypeRecord(name: "order.created", description: "", schema: [], tenantVisible: true).encode())
+        append(.eventTypeUpserted, EventTypeRecord(name: "user.created", description: "", schema: []).encode())
+        append(.tenantChanged, TenantChangeRecord(tenantID: "acme", created: true, fields: acme).encode())
+        append(.tenantChanged, TenantChangeRecord(tenantID: "globex", created: true, fields: globex).encode())
+        append(.tenantChanged, TenantChangeRecord(tenantID: "acme", created: false, fields: patch).encode())
+        let token = TenantToken(id: "tok_1", tenantID: "acme", digest: Array(repeating: 7, count: 32), description: "CI",
+                                expiresAt: Self.now + 1_000_000, createdAt: 0)
+        append(.tenantTokenIssued, TenantTokenRecord(token: token).encode())
+        append(.tenantTokenIssued, TenantTokenRecord(token: TenantToken(id: "tok_2", tenantID: "globex", digest: [9], description: "",
+                                                                        expiresAt: nil, createdAt: 0)).encode())
+        append(.tenantTokenRevoked, TenantTokenRevokedRecord(tenantID: "globex", tokenID: "tok_2").encode())
+        append(.subscriptionUpserted, subscription("sub_acme", "*", tenant: "acme"))
+        append(.subscriptionUpserted, subscription("sub_globex", "order.*", tenant: "globex"))
+        append(.subscriptionUpserted, subscription("sub_admin", "*", tenant: nil))
+        append(.event, event("evt_1", "order.created", tenant: "acme"))
+
+        var fold = GatewayFold(idempotencyWindow: Self.window)
+        _ = fold.apply(script, now: Self.now)
+        #expect(fold.undecodable == 0)
+        let tenant = try #require(fold.tenants["acme"])
+        #expect(tenant.name == "Acme" && tenant.description == "first customer" && tenant.metadata == ["plan": "gold", "region": "eu"])
+        #expect(tenant.quotas == Tenant.Quotas(maxSubscriptions: 3, deliveryRateLimit: 25))
+        #expect(tenant.createdAt == Self.now + 3 && tenant.updatedAt == Self.now + 5)
+        #expect(fold.tenantTokens.keys.sorted() == ["tok_1"])
+        #expect(fold.tenantTokens["tok_1"]?.createdAt == Self.now + 6 && fold.tenantTokens["tok_1"]?.expiresAt == Self.now + 1_000_000)
+        #expect(fold.ledgers["sub_acme"]?.location(of: 12) != nil && fold.ledgers["sub_admin"] == nil)
+
+        let restored = try FoldSnapshot.decode(FoldSnapshot.encode(fold), idempotencyWindow: Self.window)
+        #expect(restored == fold)
+        #expect(restored.tenants == fold.tenants && restored.tenantTokens == fold.tenantTokens)
+        #expect(restored.tenantTokensByDigest == [Array(repeating: 7, count: 32): "tok_1"])
+        #expect(restored.eventTypes["order.created"]?.tenantVisible == true && restored.eventTypes["user.created"]?.tenantVisible == false)
+        #expect(restored.subscriptions["sub_acme"]?.tenantID == "acme" && restored.subscriptions["sub_admin"]?.tenantID == nil)
+        #expect(restored.tenantSubscriptions == ["acme": ["sub_acme"], "globex": ["sub_globex"]])
+
+        // The same fan-outs after the snapshot as without it.
+        let tail: [(String, String, String?)] = [("evt_2", "order.created", "globex"), ("evt_3", "order.created", nil),
+                                                 ("evt_4", "user.created", nil), ("evt_5", "order.created", "acme")]
+        let start = script.count
+        for (id, type, tenant) in tail { append(.event, event(id, type, tenant: tenant)) }
+        append(.tenantDeleted, NameRecord(name: "acme").encode())
+        append(.event, event("evt_6", "order.created", tenant: nil))
+        var original = fold, again = restored
+        let originalFanOuts = original.apply(Array(script.dropFirst(start)), now: Self.now).fannedOut
+        let againFanOuts = again.apply(Array(script.dropFirst(start)), now: Self.now).fannedOut
+        #expect(Self.normalized(againFanOuts) == Self.normalized(originalFanOuts))
+        #expect(again == original)
+        let routed = Dictionary(grouping: originalFanOuts, by: \.sequence).mapValues { Set($0.map(\.subscriptionID)) }
+        #expect(routed == [13: ["sub_globex"], 14: ["sub_acme", "sub_globex", "sub_admin"], 15: ["sub_admin"], 16: ["sub_acme"],
+                           18: ["sub_globex", "sub_admin"]])
+        // The deleted tenant took its subscription, what it was owed, and its token.
+        #expect(original.subscriptions["sub_acme"] == nil && original.ledgers["sub_acme"] == nil)
+        #expect(original.tenantTokens.isEmpty && original.tenantTokensByDigest.isEmpty)
     }
 
     @Test func aChangeAppliesOnlyItsFieldsToTheSubscriptionAsItStands() throws {

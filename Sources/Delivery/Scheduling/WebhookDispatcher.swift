@@ -87,15 +87,14 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// is owed now, not what every subscription (20,000 of 10,000 tenants) would. A lane
     /// leaves the list when it is done, or goes to sleep until a time (every delivery waits
     /// for a retry, the rate limit or the breaker's probe), or is parked (paused, disabled);
-    /// a fan-out to it brings it back at once.
+    /// a fan-out to it brings it back at once. A pass goes through them in order; one that
+    /// took a tenant's shared tokens moves to the back, so the tenant's other lanes are first
+    /// to the next ones.
     private var busy: [DeliveryLane] = []
     private var sleeping = Heap<Wake>()
     /// Paused and disabled subscriptions' lanes, looked at again every `parkedCheckInterval`.
     private var parked: [String: DeliveryLane] = [:]
     private var parkedCheckAt: Int64 = 0
-    /// Where the next pass starts in `busy`: lanes sharing a tenant's rate limit take turns
-    /// being first to its tokens.
-    private var rotation = 0
     /// Each tenant's shared delivery rate limit.
     private var tenantBuckets: [String: TokenBucket] = [:]
     private var inFlight: [UInt64: InFlight] = [:]
@@ -359,13 +358,11 @@ public final class WebhookDispatcher: @unchecked Sendable {
         var wakeAt: Int64?
         var requests: [DeliveryRequest] = []
         wakeLanes(now: now)
-        let count = busy.count
-        let start = count == 0 ? 0 : rotation % count
-        rotation &+= 1
         /// The shared bucket of each tenant met in this pass, refilled once (nil: no limit).
         var tenantRates: [String: TokenBucket?] = [:]
-        for offset in 0..<count {
-            let lane = busy[(start + offset) % count]
+        /// Lanes that took a tenant's shared tokens in this pass.
+        var servedShared = Set<ObjectIdentifier>()
+        for lane in busy {
             let id = lane.subscriptionID
             guard let subscription = store.subscription(id) else {
                 lanes[id] = nil  // deleted: what it was owed went with it
@@ -409,6 +406,7 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 }
             }
             guard !due.isEmpty else { continue }
+            if shared != nil { servedShared.insert(ObjectIdentifier(lane)) }
             // The same for every request of this lane in this pass.
             let signing = Signing(keys: subscription.activeSecrets(at: wallNow).compactMap(signingKey), now: wallNow)
             for item in due {
@@ -426,6 +424,16 @@ public final class WebhookDispatcher: @unchecked Sendable {
             let idle = !lane.listedBusy || (lane.pendingCount == 0 && lane.inFlight == 0 && !lane.heldForDisable)
             lane.listedBusy = !idle
             return idle
+        }
+        // Turns go by tokens taken, not by passes: starting each pass one lane further on
+        // let one lane win every time when tokens came once every so many passes (a multiple
+        // of the tenant's lanes), starving the others.
+        if !servedShared.isEmpty {
+            var waited: [DeliveryLane] = [], served: [DeliveryLane] = []
+            for lane in busy {
+                if servedShared.contains(ObjectIdentifier(lane)) { served.append(lane) } else { waited.append(lane) }
+            }
+            busy = waited + served
         }
         if let next = sleeping.min?.at { wakeAt = min(wakeAt ?? next, next) }
         // Pause and limit changes are read from the store at each pass of a busy lane; a pass

@@ -89,6 +89,7 @@ extension GatewayCore {
             if let reason = subscription.disabledReason {
                 throw .conflict("The subscription is disabled (\(reason)); enable it before resending to it.")
             }
+            try checkAddressing(event, to: subscription)
             targets = [subscription]
         } else {
             let candidates = ownership.tenantID.map { store.subscriptions(ofTenant: $0) } ?? store.subscriptions()
@@ -104,6 +105,23 @@ extension GatewayCore {
                 group.finish(result.mapError(GatewayError.notStored).failure)
             }
         }
+    }
+
+    /// A named resend skips the subscription's patterns, not the tenant rule
+    /// (`TenantAddressing`): an event addressed to a tenant never goes to another tenant's or
+    /// the admin's subscription, nor a type hidden from tenants to a tenant's. One that the
+    /// subscription was already sent (a test ping, a type hidden since) may go again.
+    private func checkAddressing(_ event: StoredEvent, to subscription: Subscription) throws(GatewayError) {
+        let visible = store.eventType(event.type)?.isVisibleToTenants == true
+        if TenantAddressing.reaches(subscription, eventTenant: event.tenant, typeVisible: visible) { return }
+        let attempted = try readingStore { () throws(StoreError) in try store.attempts(ofEvent: event.id) } ?? []
+        if store.owes(subscription.id, sequence: event.sequence) || attempted.contains(where: { $0.outcome.subscriptionID == subscription.id }) {
+            return
+        }
+        if let tenant = event.tenant, tenant != subscription.tenantID {
+            throw .invalid("The event '\(event.id)' is addressed to tenant '\(tenant)'; only that tenant's subscriptions may receive it.")
+        }
+        throw .invalid("The event type '\(event.type)' is not visible to tenants, so the event cannot go to a tenant's subscription.")
     }
 }
 

@@ -158,6 +158,10 @@ struct GatewayFold: Sendable, Equatable {
             // A whole copy (how older builds journaled every change) made from a snapshot
             // (createdAt set) of a subscription deleted since must not bring it back.
             if subscription.createdAt != 0 && subscriptions[subscription.id] == nil { return }
+            // The owner is fixed at creation: a later copy cannot move a subscription to
+            // another tenant (or to the admin), which would also leave it in the old owner's
+            // routes, where addressed events would still find it.
+            if let existing = subscriptions[subscription.id] { subscription.tenantID = existing.tenantID }
             // A subscription created for a tenant deleted meanwhile goes with it.
             if let tenant = subscription.tenantID, tenants[tenant] == nil { return }
             subscription.createdAt = subscriptions[subscription.id]?.createdAt ?? record.timestamp

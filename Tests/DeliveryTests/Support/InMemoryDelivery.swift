@@ -29,6 +29,8 @@ final class InMemoryDeliveryStore: DeliveryStore, @unchecked Sendable {
     var disablesTakeEffectAtOnce = true
 
     func put(_ subscription: Subscription) { state.withLock { $0.subscriptions[subscription.id] = subscription } }
+    func put(_ tenant: Tenant) { state.withLock { $0.tenants[tenant.id] = tenant } }
+    func remove(tenant id: String) { _ = state.withLock { $0.tenants.removeValue(forKey: id) } }
     func remove(subscription id: String) { _ = state.withLock { $0.subscriptions.removeValue(forKey: id) } }
 
     func update(_ id: String, _ change: (inout Subscription) -> Void) {
