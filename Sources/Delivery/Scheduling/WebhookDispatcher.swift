@@ -396,7 +396,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 now: now, maxInFlight: subscription.maxInFlight, rateLimit: subscription.rateLimit, ordered: subscription.ordered,
                 shared: shared)
             if let laneWake { wakeAt = min(wakeAt ?? laneWake, laneWake) }
-            if due.isEmpty, lane.inFlight == 0, let laneWake {
+            // A lane waiting for its tenant's shared tokens keeps its place in line instead.
+            if due.isEmpty, lane.inFlight == 0, shared == nil, let laneWake {
                 lane.listedBusy = false
                 // Once per time: a lane woken by fan-outs while it waits (an ordered key behind
                 // a retry) sleeps again until the same time without another entry.
