@@ -110,6 +110,26 @@ struct JournalTests {
         }
     }
 
+    /// A reader that jumps about (deliveries to thousands of tenants) gets small refills, not
+    /// 64 KiB per record; one going in order gets the whole read-ahead back.
+    @Test func readAheadShrinksForJumpsAndGrowsBackInOrder() throws {
+        let scratch = Scratch()
+        let journal = try Self.open(scratch.path)
+        defer { journal.close() }
+        // About 1 MiB of 2 KiB records: far apart, each refill would hold ~30 of them.
+        let records = try Self.append(journal, (0..<500).map { [UInt8](repeating: UInt8($0 % 251), count: 2048) }).get()
+        var readAhead = JournalReadAhead()
+        #expect(readAhead.window == JournalReadAhead.size)
+        for index in stride(from: 0, to: 500, by: 50) {
+            #expect(try journal.read(records[index].location, readAhead: &readAhead).payload == records[index].payload)
+        }
+        #expect(readAhead.window == JournalReadAhead.smallestWindow)
+        for index in 0..<500 {
+            #expect(try journal.read(records[index].location, readAhead: &readAhead).payload == records[index].payload)
+        }
+        #expect(readAhead.window == JournalReadAhead.size)
+    }
+
     @Test func readAheadRefusesARecordDamagedOnDisk() throws {
         let scratch = Scratch()
         let journal = try Self.open(scratch.path)

@@ -90,14 +90,15 @@ enum SegmentFile {
     /// `pread`s into `bytes` from `offset`: at least `count` bytes, more (up to the array's
     /// size) only as far as the calls made for those `count` bring them. Returns how many
     /// were read; fewer than `count` means the file is shorter than expected, an error.
-    static func read(_ fd: Int32, into bytes: inout [UInt8], atLeast count: Int, at offset: Int,
+    /// `upTo` bounds the extra to fewer bytes than the array holds.
+    static func read(_ fd: Int32, into bytes: inout [UInt8], atLeast count: Int, upTo limit: Int = .max, at offset: Int,
                      file: @autoclosure () -> String) throws(JournalError) -> Int {
         var done = 0
         // A short read means the end of the file (a segment's tail, while it is being
         // appended to): read again only for the bytes asked for, never for the extra.
         while done < count {
             let result = bytes.withUnsafeMutableBytes { raw in
-                pread(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
+                pread(fd, raw.baseAddress! + done, min(raw.count, max(limit, count)) - done, off_t(offset + done))
             }
             if result < 0 {
                 if errno == EINTR { continue }
