@@ -18,10 +18,11 @@ Usage: gateway_client.py PORT COMMAND ...
   stats ID                          print the subscription's stats
   steady RATE SECONDS               POST RATE standard events per second (a batch every 100 ms)
                                     for SECONDS; print "sent N errors E"
-  tenants-many COUNT PER URL --ids FILE [--paused]
-                                    mark order.created visible to tenants, create tenants
-                                    t00000.. and PER subscriptions of each to order.created at URL
-                                    (8 connections at once); write the subscription ids to FILE
+  tenants-many COUNT PER URL --ids FILE [--paused] [--type TYPE]
+                                    mark order.created and order.shipped visible to tenants,
+                                    create tenants t00000.. and PER subscriptions of each to TYPE
+                                    (default order.created) at URL (8 connections at once);
+                                    write the subscription ids to FILE
   resume-all FILE                   resume every subscription listed in FILE (8 connections)
   ingest-addressed TOTAL TENANTS    POST TOTAL standard events, 500 per batch, each addressed to
                                     one of tenants t00000..t{TENANTS-1} at random
@@ -186,12 +187,13 @@ def tenant_id(n):
     return "t%05d" % n
 
 
-def tenants_many(port, count, per, url, ids_file, paused):
-    status, _ = call(port, "PUT", "/v1/event-types/order.created", {"description": "bench", "tenantVisible": True})
-    if status // 100 != 2:
-        sys.exit("registering the event type failed: %d" % status)
+def tenants_many(port, count, per, url, ids_file, paused, event_type):
+    for name in ["order.created", "order.shipped"]:
+        status, _ = call(port, "PUT", "/v1/event-types/" + name, {"description": "bench", "tenantVisible": True})
+        if status // 100 != 2:
+            sys.exit("registering the event type failed: %d" % status)
     parallel(port, [("POST", "/v1/tenants", {"id": tenant_id(n), "name": "Tenant %d" % n}) for n in range(count)])
-    subscriptions = parallel(port, [("POST", "/v1/subscriptions", {"url": url, "eventTypes": ["order.created"], "tenantId": tenant_id(n)})
+    subscriptions = parallel(port, [("POST", "/v1/subscriptions", {"url": url, "eventTypes": [event_type], "tenantId": tenant_id(n)})
                                     for n in range(count) for _ in range(per)])
     ids = [subscription["id"] for subscription in subscriptions]
     if paused:
@@ -272,6 +274,7 @@ def main():
     command.add_argument("url")
     command.add_argument("--ids", required=True)
     command.add_argument("--paused", action="store_true")
+    command.add_argument("--type", default="order.created")
     command = commands.add_parser("resume-all")
     command.add_argument("ids")
     command = commands.add_parser("ingest-addressed")
@@ -298,7 +301,7 @@ def main():
     elif arguments.command == "steady":
         print(steady(port, arguments.rate, arguments.seconds))
     elif arguments.command == "tenants-many":
-        tenants_many(port, arguments.count, arguments.per, arguments.url, arguments.ids, arguments.paused)
+        tenants_many(port, arguments.count, arguments.per, arguments.url, arguments.ids, arguments.paused, arguments.type)
     elif arguments.command == "resume-all":
         resume_all(port, arguments.ids)
     elif arguments.command == "ingest-addressed":

@@ -20,6 +20,10 @@ final class CurlMultiLoop {
     private var incoming: [DeliveryRequest] = []
     /// Requests beyond `maxConcurrentTransfers`, started in order.
     private var waiting = ChunkedQueue<DeliveryRequest>()
+    /// Requests for a host that has as many transfers running as it may have connections.
+    private var hosts: HostGate
+    /// Held requests whose host freed a slot, started at the next step.
+    private var released: [DeliveryRequest] = []
     /// Results gathered for the next `onCompletions` call; its buffer is reused.
     private var results: [DeliveryResult] = []
 
@@ -36,6 +40,7 @@ final class CurlMultiLoop {
         connectTimeout = configuration.connectTimeout
         timeout = configuration.timeout
         maxConcurrentTransfers = max(1, configuration.maxConcurrentTransfers)
+        hosts = HostGate(limit: configuration.maxConnectionsPerHost)
         pool = CurlEasyPool(options: CurlTransfer.Options(
             userAgent: configuration.userAgent,
             responseBodyLimit: configuration.responseBodyLimit,
@@ -65,7 +70,7 @@ final class CurlMultiLoop {
             deliver()
             // Freed slots go to waiting requests now, not after the next poll's sleep; after
             // a stop, the last transfer done ends the loop at once.
-            if reaped > 0 && (waiting.first != nil || stopDeadline != nil) { continue }
+            if reaped > 0 && (waiting.first != nil || !released.isEmpty || stopDeadline != nil) { continue }
             poll(until: stopDeadline)
         }
         pool.removeAll()
@@ -87,10 +92,21 @@ final class CurlMultiLoop {
     }
 
     private func startWaiting() {
+        // A held request takes the slot its host's finished transfer left, before anything new.
+        while !released.isEmpty {
+            let due = released
+            released = []
+            due.forEach(start)
+        }
         while pool.activeCount < maxConcurrentTransfers, let next = waiting.first {
             waiting.popFirst()
-            start(next)
+            if hosts.admit(next) { start(next) }
         }
+    }
+
+    /// A started request ended (or never got going): its host's slot goes to the next one held.
+    private func ended(_ tag: UInt64) {
+        if let next = hosts.finished(tag) { released.append(next) }
     }
 
     private func start(_ request: DeliveryRequest) {
@@ -99,6 +115,7 @@ final class CurlMultiLoop {
             transfer = try pool.acquire()
         } catch {
             results.append(Self.failure(request.tag, DeliveryError(kind: .other, message: "could not create a libcurl handle: \(error.message)")))
+            ended(request.tag)
             return
         }
         if let error = transfer.prepare(
@@ -108,6 +125,7 @@ final class CurlMultiLoop {
         ) {
             pool.release(transfer)
             results.append(Self.failure(request.tag, error))
+            ended(request.tag)
             return
         }
         let added = curl_multi_add_handle(multi, transfer.handle)
@@ -115,6 +133,7 @@ final class CurlMultiLoop {
             let message = "curl_multi_add_handle failed: \(String(cString: curl_multi_strerror(added)))"
             results.append(transfer.abandon(DeliveryError(kind: .other, message: message), now: .now))
             pool.release(transfer)
+            ended(request.tag)
             return
         }
     }
@@ -135,8 +154,10 @@ final class CurlMultiLoop {
             let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
             let at = now ?? .now
             now = at
-            results.append(transfer.finish(code: code, now: at))
+            let result = transfer.finish(code: code, now: at)
+            results.append(result)
             pool.release(transfer)
+            ended(result.tag)
             count += 1
         }
         return count
@@ -175,6 +196,8 @@ final class CurlMultiLoop {
             waiting.popFirst()
             results.append(Self.failure(next.tag, error))
         }
+        for next in released + hosts.takeAllHeld() { results.append(Self.failure(next.tag, error)) }
+        released = []
     }
 
     private func abandonActive() {

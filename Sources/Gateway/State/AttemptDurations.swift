@@ -36,13 +36,19 @@ public struct AttemptDurations: Sendable, Equatable {
     var isEmpty: Bool { current.totalCount == 0 && previous == nil }
 
     public mutating func record(_ microseconds: Int64) {
+        let value = min(UInt64(max(0, microseconds)), Self.longest)
         if current.totalCount >= Self.window {
             previous = current
             // As large as the one it follows: growing bucket by bucket again costs an
             // unspecialized copy per step (≈290 ns a record over a window, against ≈10).
             current = Self.makeHistogram(coveringUpTo: previous!.highestTrackableValue)
+        } else if current.totalCount == 0, previous == nil, value > current.highestTrackableValue {
+            // The first attempt: sized to its duration's magnitude in one allocation, not
+            // grown step by step from nothing — with 20,000 subscriptions (10,000 tenants)
+            // each one's first attempts made those steps 14% of the journal writer's time.
+            current = Self.makeHistogram(coveringUpTo: min(Self.longest, max(1024, value * 4)))
         }
-        current.record(min(UInt64(max(0, microseconds)), Self.longest))
+        current.record(value)
     }
 
     /// The duration at `percentile` (0-100) of the recent attempts, nil when there were none.
