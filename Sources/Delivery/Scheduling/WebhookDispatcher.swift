@@ -396,6 +396,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 now: now, maxInFlight: subscription.maxInFlight, rateLimit: subscription.rateLimit, ordered: subscription.ordered,
                 shared: shared)
             if let laneWake { wakeAt = min(wakeAt ?? laneWake, laneWake) }
+            // Nothing can go before a transfer of its own ends (all its slots, or the keys it
+            // holds, are in flight): it leaves the list, and a completion brings it back.
+            if due.isEmpty, laneWake == nil, lane.inFlight > 0 { lane.listedBusy = false }
             // A lane waiting for its tenant's shared tokens keeps its place in line instead.
             if due.isEmpty, lane.inFlight == 0, shared == nil, let laneWake {
                 lane.listedBusy = false
@@ -554,6 +557,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
         let decision = policy.decision(
             afterAttempt: sent.attempt, firstAttemptAt: sent.firstAttemptAt, now: wallNow, outcome: outcome, random: &random)
         let lane = lane(sent.subscriptionID)
+        // A slot is free (or a retry is scheduled): the lane has something to decide again.
+        markBusy(lane)
         var record = DeliveryAttemptRecord(
             subscriptionID: sent.subscriptionID, sequence: sent.sequence, attempt: UInt32(sent.attempt),
             status: result.status, error: result.error?.message ?? "",
