@@ -96,7 +96,7 @@ extension GatewayCore {
     /// An event addressed to a tenant goes to that tenant's subscriptions, which receive only
     /// types visible to tenants: one that could reach nobody is refused rather than lost.
     func checkAddress(_ tenant: String, type: String) throws(GatewayError) {
-        guard store.tenant(tenant) != nil else {
+        guard store.hasTenant(tenant) else {
             throw .invalid("No tenant with id '\(tenant)': an event can be addressed only to an existing tenant.")
         }
         guard store.eventType(type)?.isVisibleToTenants == true else {

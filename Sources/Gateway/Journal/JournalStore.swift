@@ -387,6 +387,7 @@ public final class JournalStore: GatewayStore {
     public func source(named name: String) -> SourceState? { state.source(named: name) }
     public func source(tokenDigest: [UInt8]) -> String? { state.source(tokenDigest: tokenDigest) }
     public func tenant(_ id: String) -> Tenant? { state.tenant(id) }
+    public func hasTenant(_ id: String) -> Bool { state.hasTenant(id) }
     public func tenants() -> [Tenant] { state.tenants() }
     public func tenantToken(digest: [UInt8]) -> TenantToken? { state.tenantToken(digest: digest) }
     public func tenantTokens(of tenantID: String) -> [TenantToken] { state.tenantTokens(of: tenantID) }

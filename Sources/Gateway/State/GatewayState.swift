@@ -30,6 +30,15 @@ final class GatewayState: Sendable {
     }
 
     private let storage: Mutex<Storage>
+    /// What every ingest request reads — event types (schemas, visibility) and which tenants
+    /// exist — under a lock of its own, kept up to date as the fold applies their records:
+    /// ingest never waits for the writer folding a batch in.
+    private let catalog = Mutex(Catalog())
+
+    private struct Catalog {
+        var eventTypes: [String: EventTypeState] = [:]
+        var tenants: Set<String> = []
+    }
     /// Boxed: a closure stored directly in a `Mutex` is re-abstracted on every `withLock`
     /// (its `inout` goes through the generic storage and back), so each read wrapped it in
     /// two more thunks — a chain that grew with every commit, costing more time on every call
@@ -45,6 +54,7 @@ final class GatewayState: Sendable {
     /// Starts from a fold restored from a snapshot (before any record is applied).
     func restore(_ fold: GatewayFold) {
         storage.withLock { $0.fold = fold }
+        catalog.withLock { $0 = Catalog(eventTypes: fold.eventTypes, tenants: Set(fold.tenants.keys)) }
     }
 
     /// The fold as it stands: a copy that shares storage until either side changes (the
@@ -60,6 +70,7 @@ final class GatewayState: Sendable {
         let now = clock()
         let (effects, waiting) = storage.withLock { state -> (GatewayFold.Effects, [(waiters: [@Sendable (EventReceipt?) -> Void], receipt: EventReceipt)]) in
             let effects = state.fold.apply(records, now: now)
+            updateCatalog(from: records, fold: state.fold)
             var waiting: [(waiters: [@Sendable (EventReceipt?) -> Void], receipt: EventReceipt)] = []
             for committed in effects.committedKeys {
                 if let held = state.reserved.keys.removeValue(forKey: committed.key), !held.waiters.isEmpty {
@@ -74,6 +85,28 @@ final class GatewayState: Sendable {
         // Outside the lock: waiters answer requests; the observer may read state.
         for (waiters, receipt) in waiting { waiters.forEach { $0(receipt) } }
         if !effects.fannedOut.isEmpty, let box = deliveryObserver.withLock({ $0 }) { box.observer(effects.fannedOut) }
+    }
+
+    /// Brings the catalog up to date with the records just folded in: the event types as a
+    /// whole (a few, rarely changed), tenants one by one (there may be 10,000).
+    private func updateCatalog(from records: [JournalRecord], fold: GatewayFold) {
+        var typesChanged = false
+        var tenantsChanged: [String] = []
+        for record in records {
+            switch record.kind {
+            case .eventTypeUpserted, .eventTypeArchived: typesChanged = true
+            case .tenantChanged: if let change = try? TenantChangeRecord.decode(record.payload) { tenantsChanged.append(change.tenantID) }
+            case .tenantDeleted: if let id = try? NameRecord.decode(record.payload).name { tenantsChanged.append(id) }
+            default: continue
+            }
+        }
+        guard typesChanged || !tenantsChanged.isEmpty else { return }
+        catalog.withLock { catalog in
+            if typesChanged { catalog.eventTypes = fold.eventTypes }
+            for id in tenantsChanged {
+                if fold.tenants[id] != nil { catalog.tenants.insert(id) } else { catalog.tenants.remove(id) }
+            }
+        }
     }
 
     func observeDeliveries(_ observer: @escaping @Sendable ([FanOut]) -> Void) {
@@ -278,9 +311,11 @@ final class GatewayState: Sendable {
         }
     }
 
-    func eventType(_ name: String) -> EventTypeState? { read { $0.eventTypes[name] } }
+    func eventType(_ name: String) -> EventTypeState? { catalog.withLock { $0.eventTypes[name] } }
 
-    func eventTypes() -> [EventTypeState] { read { $0.eventTypes.values.sorted { $0.name < $1.name } } }
+    func eventTypes() -> [EventTypeState] { catalog.withLock { $0.eventTypes.values.sorted { $0.name < $1.name } } }
+
+    func hasTenant(_ id: String) -> Bool { catalog.withLock { $0.tenants.contains(id) } }
 
     func subscription(_ id: String) -> Subscription? { read { $0.subscriptions[id] } }
 

@@ -30,6 +30,8 @@ public protocol ConfigurationStore: Sendable {
     ) -> SubscriptionCreationRefusal?
 
     func tenant(_ id: String) -> Tenant?
+    /// Whether a tenant has this id: what ingest asks of an addressed event, cheaply.
+    func hasTenant(_ id: String) -> Bool
     /// Oldest first.
     func tenants() -> [Tenant]
     /// The tenant token with this SHA-256 digest (expired ones too: the caller decides).
