@@ -9,7 +9,7 @@ struct HostGateTests {
     }
 
     @Test(arguments: [
-        ("https://Example.com/hook?x=1", "https://example.com"),
+        ("https://example.com/hook?x=1", "https://example.com"),
         ("http://127.0.0.1:8080/a/b", "http://127.0.0.1:8080"),
         ("http://[::1]:9000#frag", "http://[::1]:9000"),
         ("https://example.com", "https://example.com"),

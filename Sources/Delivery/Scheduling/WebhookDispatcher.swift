@@ -63,8 +63,6 @@ public final class WebhookDispatcher: @unchecked Sendable {
 
     /// The longest the dispatcher sleeps between passes (microseconds).
     static let passInterval: Int64 = 200_000
-    /// How soon a resumed (or re-enabled) subscription's deliveries start again.
-    static let parkedCheckInterval: Int64 = 1_000_000
     /// See `Configuration.attemptBatchInterval`.
     static let attemptFlushCount = 512
 
@@ -92,9 +90,10 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// to the next ones.
     private var busy: [DeliveryLane] = []
     private var sleeping = Heap<Wake>()
-    /// Paused and disabled subscriptions' lanes, looked at again every `parkedCheckInterval`.
+    /// Paused and disabled subscriptions' lanes, looked at again when a subscription changed
+    /// (`DeliveryStore.subscriptionsVersion`), or every pass when the store cannot tell.
     private var parked: [String: DeliveryLane] = [:]
-    private var parkedCheckAt: Int64 = 0
+    private var parkedCheckedVersion: UInt64?
     /// Each tenant's shared delivery rate limit.
     private var tenantBuckets: [String: TokenBucket] = [:]
     private var inFlight: [UInt64: InFlight] = [:]
@@ -294,8 +293,10 @@ public final class WebhookDispatcher: @unchecked Sendable {
             wake.lane.sleepingUntil = nil
             markBusy(wake.lane)
         }
-        guard now >= parkedCheckAt, !parked.isEmpty else { return }
-        parkedCheckAt = now + Self.parkedCheckInterval
+        guard !parked.isEmpty else { return }
+        let version = store.subscriptionsVersion
+        guard version == nil || version != parkedCheckedVersion else { return }
+        parkedCheckedVersion = version
         for (id, lane) in parked {
             let subscription = store.subscription(id)
             if subscription == nil || subscription?.paused == false && subscription?.disabledReason == nil {

@@ -63,11 +63,25 @@ struct HostGate {
         return all
     }
 
-    /// `scheme://authority` of a URL, as libcurl would share connections by it (case aside).
+    /// `scheme://authority` of a URL, as libcurl shares connections by it (a host spelled
+    /// in two cases counts twice, which only loosens the gate). A byte scan: it runs for
+    /// every transfer.
     static func host(of url: String) -> String {
-        let utf8 = url.utf8
-        guard let schemeEnd = utf8.firstRange(of: "://".utf8)?.upperBound else { return url }
-        let end = utf8[schemeEnd...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }
-        return String(Substring(utf8[..<(end ?? utf8.endIndex)])).lowercased()
+        var url = url
+        return url.withUTF8 { bytes in
+            var index = 0
+            var slashes = 0
+            // Past "scheme://", then up to the first '/', '?' or '#'.
+            while index < bytes.count {
+                let byte = bytes[index]
+                if slashes < 2 {
+                    if byte == UInt8(ascii: "/") { slashes += 1 } else if slashes == 1 { slashes = 0 }
+                } else if byte == UInt8(ascii: "/") || byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") {
+                    break
+                }
+                index += 1
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[0..<index]), as: UTF8.self)
+        }
     }
 }

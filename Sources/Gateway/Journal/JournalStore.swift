@@ -418,6 +418,8 @@ public final class JournalStore: GatewayStore {
 
     public func pendingSnapshot() -> PendingSnapshot { state.pendingSnapshot() }
 
+    public var subscriptionsVersion: UInt64? { state.subscriptionsVersion }
+
     public func makeEventReader() -> any DeliveryEventReader {
         let state = self.state
         return JournalEventReader(journal: journal) { state.owedLocation(of: $0) }

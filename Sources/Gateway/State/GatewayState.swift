@@ -34,6 +34,8 @@ final class GatewayState: Sendable {
     /// exist — under a lock of its own, kept up to date as the fold applies their records:
     /// ingest never waits for the writer folding a batch in.
     private let catalog = Mutex(Catalog())
+    /// Counts the records that changed a subscription (`DeliveryStore.subscriptionsVersion`).
+    private let subscriptionChanges = Atomic<UInt64>(0)
 
     private struct Catalog {
         var eventTypes: [String: EventTypeState] = [:]
@@ -88,18 +90,24 @@ final class GatewayState: Sendable {
     }
 
     /// Brings the catalog up to date with the records just folded in: the event types as a
-    /// whole (a few, rarely changed), tenants one by one (there may be 10,000).
+    /// whole (a few, rarely changed), tenants one by one (there may be 10,000); and counts a
+    /// batch that changed subscriptions.
     private func updateCatalog(from records: [JournalRecord], fold: GatewayFold) {
         var typesChanged = false
         var tenantsChanged: [String] = []
+        var subscriptionsChanged = false
         for record in records {
             switch record.kind {
+            case .subscriptionUpserted, .subscriptionChanged, .subscriptionDeleted, .subscriptionDisabled: subscriptionsChanged = true
             case .eventTypeUpserted, .eventTypeArchived: typesChanged = true
             case .tenantChanged: if let change = try? TenantChangeRecord.decode(record.payload) { tenantsChanged.append(change.tenantID) }
-            case .tenantDeleted: if let id = try? NameRecord.decode(record.payload).name { tenantsChanged.append(id) }
+            case .tenantDeleted:
+                if let id = try? NameRecord.decode(record.payload).name { tenantsChanged.append(id) }
+                subscriptionsChanged = true
             default: continue
             }
         }
+        if subscriptionsChanged { subscriptionChanges.add(1, ordering: .releasing) }
         guard typesChanged || !tenantsChanged.isEmpty else { return }
         catalog.withLock { catalog in
             if typesChanged { catalog.eventTypes = fold.eventTypes }
@@ -316,6 +324,8 @@ final class GatewayState: Sendable {
     func eventTypes() -> [EventTypeState] { catalog.withLock { $0.eventTypes.values.sorted { $0.name < $1.name } } }
 
     func hasTenant(_ id: String) -> Bool { catalog.withLock { $0.tenants.contains(id) } }
+
+    var subscriptionsVersion: UInt64 { subscriptionChanges.load(ordering: .acquiring) }
 
     func subscription(_ id: String) -> Subscription? { read { $0.subscriptions[id] } }
 

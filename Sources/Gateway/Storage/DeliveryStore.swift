@@ -19,6 +19,11 @@ public protocol DeliveryStore: AnyObject, Sendable {
     /// A tenant (its quotas: the delivery rate its subscriptions share); nil once deleted.
     func tenant(_ id: String) -> Tenant?
 
+    /// A number that changes whenever any subscription changes (a resume, a delete), so the
+    /// dispatcher looks again at the subscriptions it holds back only then; nil when the
+    /// store cannot tell, and the dispatcher looks at every pass.
+    var subscriptionsVersion: UInt64? { get }
+
     /// A reader of event bodies for one thread (the dispatcher's): it may keep state, such as
     /// bytes read ahead, between calls.
     func makeEventReader() -> any DeliveryEventReader
@@ -100,4 +105,8 @@ public struct PendingSnapshot: Sendable {
     /// The last record the snapshot covers.
     public var through: UInt64
     public var owed: [Owed]
+}
+
+extension DeliveryStore {
+    public var subscriptionsVersion: UInt64? { nil }
 }
