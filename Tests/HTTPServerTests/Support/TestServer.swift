@@ -13,7 +13,12 @@ import TestSupport
 func testServerConfiguration(_ address: String = "127.0.0.1:0") throws -> HTTPServerConfiguration {
     var configuration = HTTPServerConfiguration(address: try SocketAddress(parsing: address))
     configuration.eventLoopCount = 1
+    // Generous: under a full parallel test run the cooperative pool can be busy with blocking
+    // tests for tens of seconds between a test's two sends. Tests of the timeouts set short
+    // ones themselves.
     configuration.headerReadTimeout = .seconds(120)
+    configuration.bodyReadTimeout = .seconds(120)
+    configuration.writeTimeout = .seconds(120)
     return configuration
 }
 
