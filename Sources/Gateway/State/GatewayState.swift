@@ -253,26 +253,32 @@ final class GatewayState: Sendable {
 
     /// Holds a source name for a create, unless a source has it or another create holds it.
     func reserveSourceName(_ name: String) -> Bool {
-        storage.withLock { state in
-            guard state.fold.sources[name] == nil else { return false }
-            return state.reserved.sourceNames.insert(name).inserted
-        }
+        reserve(name, in: \.sourceNames) { $0.sources[name] != nil }
     }
 
     func releaseSourceName(_ name: String) {
-        _ = storage.withLock { $0.reserved.sourceNames.remove(name) }
+        release(name, in: \.sourceNames)
     }
 
     /// Holds a tenant id for a create, unless a tenant has it or another create holds it.
     func reserveTenantID(_ id: String) -> Bool {
-        storage.withLock { state in
-            guard state.fold.tenants[id] == nil else { return false }
-            return state.reserved.tenantIDs.insert(id).inserted
-        }
+        reserve(id, in: \.tenantIDs) { $0.tenants[id] != nil }
     }
 
     func releaseTenantID(_ id: String) {
-        _ = storage.withLock { $0.reserved.tenantIDs.remove(id) }
+        release(id, in: \.tenantIDs)
+    }
+
+    /// Holds a name unless the fold has it (`taken`) or another create holds it already.
+    private func reserve(_ name: String, in held: WritableKeyPath<Reservations, Set<String>>, taken: (GatewayFold) -> Bool) -> Bool {
+        storage.withLock { state in
+            guard !taken(state.fold) else { return false }
+            return state.reserved[keyPath: held].insert(name).inserted
+        }
+    }
+
+    private func release(_ name: String, in held: WritableKeyPath<Reservations, Set<String>>) {
+        _ = storage.withLock { $0.reserved[keyPath: held].remove(name) }
     }
 
     /// Holds one of a tenant's subscription slots for a create, unless the tenant is gone or
