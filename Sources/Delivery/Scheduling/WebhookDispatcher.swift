@@ -316,7 +316,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 event: fanOut.event, partitionKey: fanOut.partitionKey, attempts: 0, firstAttemptAt: nil, notBefore: 0,
                 owedSinceCommit: fanOut.cause == fanOut.sequence),
                 ordered: ordered)
-            // A paused subscription's lane stays parked: its resume is noticed within a second.
+            // A paused subscription's lane stays parked: its resume changes the store's
+            // subscriptions version, which `wakeLanes` watches.
             if parked[fanOut.subscriptionID] == nil { markBusy(lane) }
         }
     }
