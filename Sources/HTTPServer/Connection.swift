@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One client connection, owned by exactly one event loop and touched only on its thread.
 final class Connection {
     enum State {
@@ -27,6 +31,9 @@ final class Connection {
     var peerClosed = false
     /// The epoll events currently registered.
     var interest: UInt32
+
+    /// The client's address, as `accept` gave it.
+    var peer: sockaddr_storage?
 
     var requestSerial: UInt64 = 0
     var respondingToHead = false

@@ -151,9 +151,10 @@ final class EventLoop: @unchecked Sendable {
     private func acceptConnections() {
         for _ in 0..<64 {
             let fd: Int32
+            let peer: sockaddr_storage
             do {
                 guard let accepted = try Socket.accept(listenFD) else { return }
-                fd = accepted
+                (fd, peer) = accepted
             } catch {
                 if error.errno == ECONNABORTED || error.errno == EPROTO { continue }
                 // Out of descriptors (EMFILE/ENFILE) or memory: a level-triggered listener
@@ -173,6 +174,7 @@ final class EventLoop: @unchecked Sendable {
             let token = UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
             let connection = Connection(
                 fd: fd, token: token, limits: configuration.limits, now: now, interest: CSYSTEM_EPOLLIN)
+            connection.peer = peer
             do {
                 try control(CSYSTEM_EPOLL_CTL_ADD, fd, CSYSTEM_EPOLLIN, token)
             } catch {
@@ -446,6 +448,14 @@ final class EventLoop: @unchecked Sendable {
                 beginShutdown(deadline: deadline)
             }
         }
+    }
+
+    /// The client address of the connection with `token` (for `RequestContext.peer`, on
+    /// this loop's thread).
+    func peer(ofConnection token: UInt64) -> SocketAddress? {
+        guard let connection = connections[Int32(truncatingIfNeeded: token & 0xFFFF_FFFF)], connection.token == token,
+              let peer = connection.peer else { return nil }
+        return SocketAddress(peer)
     }
 
     private func complete(token: UInt64, serial: UInt64, _ response: HTTPResponse) {

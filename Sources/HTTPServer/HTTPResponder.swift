@@ -23,6 +23,10 @@ public struct RequestContext: Sendable {
     /// The request's `X-Request-Id` (the client's, or one made for it), also in its log line.
     public var requestID: String { id.text(prefix: loop.requestIDPrefix) }
 
+    /// The client's address (the TCP peer: behind a proxy, the proxy's). Read it in the
+    /// handler, on the loop's thread; nil once the connection is gone.
+    public var peer: SocketAddress? { loop.peer(ofConnection: connectionToken) }
+
     /// The router tells the loop which route answers, for `HTTPServerObserver`. Only ever
     /// called by `Router.respond`, which runs on the loop's thread.
     func noteRoute(_ index: Int) {

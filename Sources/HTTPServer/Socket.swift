@@ -63,10 +63,17 @@ enum Socket {
         }
     }
 
-    /// Accepts one connection; `nil` when none is waiting.
-    static func accept(_ fd: Int32) throws(SystemError) -> Int32? {
-        switch try syscall("accept4", { csystem_accept4(fd, nil, nil) }) {
-        case .done(let client): return client
+    /// Accepts one connection, with the client's address; `nil` when none is waiting.
+    static func accept(_ fd: Int32) throws(SystemError) -> (fd: Int32, peer: sockaddr_storage)? {
+        var peer = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = try withUnsafeMutablePointer(to: &peer) { (pointer) throws(SystemError) -> IOResult<Int32> in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (address) throws(SystemError) -> IOResult<Int32> in
+                try syscall("accept4", { csystem_accept4(fd, address, &length) })
+            }
+        }
+        switch result {
+        case .done(let client): return (client, peer)
         case .wouldBlock: return nil
         }
     }

@@ -239,6 +239,23 @@ struct HTTPServerLiveTests {
         }
     }
 
+    /// Handlers see the client's address (what a per-source IP allowlist checks).
+    @Test func handlersSeeTheClientsAddress() async throws {
+        try await withTestServer(routes: { router in
+            router.get("/peer") { _, context in
+                .response(.json(200, "{\"peer\":\"\(context.peer?.host ?? "none")\",\"port\":\(context.peer?.port ?? 0)}"))
+            }
+        }) { _, port in
+            let client = try RawClient(port: port)
+            try await client.send("GET /peer HTTP/1.1\r\nHost: t\r\n\r\nGET /peer HTTP/1.1\r\nHost: t\r\n\r\n")
+            let first = try #require(await client.readResponse())
+            #expect(first.text.hasPrefix(#"{"peer":"127.0.0.1","port":"#), "\(first.text)")
+            #expect(!first.text.hasSuffix(#""port":0}"#))
+            // The same connection, the same address.
+            #expect(await client.readResponse()?.text == first.text)
+        }
+    }
+
     @Test func asyncRoutesAnswer() async throws {
         try await withTestServer(routes: { router in
             router.addAsync(.get, "/async") { request in
