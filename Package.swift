@@ -164,6 +164,8 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
+            // Signed provider requests and the script that makes them, read by path.
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Gateway", "HTTPServer", "JSON", "Runtime", "TargetPolicy", "TestSupport"], swiftSettings: strictSettings),

@@ -13,9 +13,23 @@ public struct InboundRequest: Sendable {
         self.body = body
     }
 
-    /// Every value of a header, in order (names compare without case).
+    /// Every value of a header, in order (names compare without case, RFC 9110 §5.1).
     public func values(_ name: String) -> [String] {
-        headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
+        headers.filter { Self.sameName($0.name, name) }.map(\.value)
+    }
+
+    /// ASCII case-insensitive equality, without building lowercased copies: it runs for every
+    /// header of every inbound request. Field names are tokens (ASCII), so folding the 0x20
+    /// bit of letters is enough.
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        return zip(a.utf8, b.utf8).allSatisfy { x, y in
+            x == y || (Self.isLetter(x) && x | 0x20 == y | 0x20)
+        }
+    }
+
+    private static func isLetter(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20)
     }
 
     /// The value of a header that must appear once: nil when absent; `.duplicated` when it
@@ -24,6 +38,17 @@ public struct InboundRequest: Sendable {
         let found = values(name)
         if found.count > 1 { return .failure(.duplicated(name)) }
         return .success(found.first)
+    }
+
+    /// `single`, for the schemes: a header that must be there once.
+    func required(_ name: String) throws(VerificationFailure) -> String {
+        guard let value = try optional(name) else { throw .missing(name) }
+        return value
+    }
+
+    /// `single`, for the schemes: a header that may be absent but never repeated.
+    func optional(_ name: String) throws(VerificationFailure) -> String? {
+        try single(name).get()
     }
 }
 
@@ -113,6 +138,10 @@ public struct VerificationFailure: Error, Sendable, Equatable {
         case futureTimestamp = "future-timestamp"
         case signatureMismatch = "signature-mismatch"
         case credentials
+        /// The source's settings cannot verify anything (an `hmac` source without a header, a
+        /// `basic` source without a user name, ...): the operator's mistake, not the sender's.
+        /// `VerificationSettings.configurationProblem` finds these when the source is saved.
+        case sourceMisconfigured = "source-misconfigured"
     }
 
     public var check: Check
@@ -129,5 +158,27 @@ public struct VerificationFailure: Error, Sendable, Equatable {
 
     public static func duplicated(_ header: String) -> VerificationFailure {
         VerificationFailure(.duplicatedHeader, "The request has more than one '\(header)' header.")
+    }
+
+    /// `why` completes "The '<header>' header …" and must not quote the value: a malformed
+    /// signature may still be most of a real one.
+    public static func malformed(_ header: String, _ why: String) -> VerificationFailure {
+        VerificationFailure(.malformedHeader, "The '\(header)' header \(why).")
+    }
+
+    /// No signature matched. Says how much was tried, never what was expected.
+    public static func mismatch(signatures: Int, keys: Int) -> VerificationFailure {
+        mismatch(signatures: signatures, against: counted(keys, "active secret"))
+    }
+
+    /// `against` completes "… checked against …", e.g. "2 active secrets and 1 public key".
+    public static func mismatch(signatures: Int, against: String) -> VerificationFailure {
+        VerificationFailure(.signatureMismatch,
+                            "No signature matched the body: \(counted(signatures, "signature")) checked against \(against).")
+    }
+
+    /// "1 signature", "2 signatures".
+    static func counted(_ count: Int, _ noun: String) -> String {
+        count == 1 ? "1 \(noun)" : "\(count) \(noun)s"
     }
 }
