@@ -152,6 +152,9 @@ struct TenantIsolationTests {
             "POST /v1/sources": (.adminOnly, admin(["/v1/sources"], body: #"{"name":"mine"}"#)),
             "GET /v1/sources": (.adminOnly, admin(["/v1/sources"])),
             "DELETE /v1/sources/{name}": (.adminOnly, admin(["/v1/sources/shop"])),
+            "POST /v1/sources/{name}/rotate-secret": (.adminOnly, admin(["/v1/sources/shop/rotate-secret"], body: #"{"secret":"x"}"#)),
+            // A provider's webhook takes no token: its signature is what authenticates it.
+            "POST /in/{source}": (.open, []),
             "POST /v1/subscriptions": (.tenant, [Attempt(path: "/v1/subscriptions", body: F.subscriptionBody(["order.*"], tenantId: "beta"), expected: 404)]),
             "GET /v1/subscriptions": (.tenant, [Attempt(path: "/v1/subscriptions?tenant=beta", expected: 404)]),
             "GET /v1/subscriptions/{id}": (.tenant, subs("", nil)),

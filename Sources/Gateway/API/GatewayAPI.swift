@@ -11,5 +11,6 @@ public enum GatewayAPI {
         SubscriptionsAPI(core: core, auth: auth).register(on: &router)
         ReplaysAPI(core: core, auth: auth).register(on: &router)
         TenantsAPI(core: core, auth: auth).register(on: &router)
+        InboundAPI(core: core).register(on: &router)
     }
 }

@@ -22,9 +22,10 @@ enum FoldSnapshot {
     static let prefix = "snapshot-"
     static let suffix = ".snap"
     static let headerSize = 32
+    /// 4: each source's inbound configuration (stored JSON, empty for none).
     /// 3: event types' tenant visibility, then tenants and their tokens at the end.
     /// 2: attempt durations as histograms (`AttemptDurations`); 1, still read: as a ring.
-    static let version: UInt8 = 3
+    static let version: UInt8 = 4
 
     /// What a snapshot holds: the fold minus what can be derived from it.
     struct Parts: Equatable {
@@ -101,6 +102,7 @@ enum FoldSnapshot {
             writer.string(source.name)
             writer.blob(source.tokenDigest)
             writer.integer(source.createdAt)
+            writer.blob(source.inbound.map(JournalStore.stored) ?? [])
         }
         // Kept as it is rather than derived: which name a token finds is the journal's order.
         writer.integer(UInt32(parts.sourcesByDigest.count))
@@ -210,7 +212,11 @@ enum FoldSnapshot {
                                                     createdAt: try reader.integer(), updatedAt: try reader.integer())
         }
         for _ in 0..<(try reader.count()) {
-            parts.sources.append(SourceState(name: try reader.string(), tokenDigest: try reader.blob(), createdAt: try reader.integer()))
+            var source = SourceState(name: try reader.string(), tokenDigest: try reader.blob(), createdAt: try reader.integer())
+            if version >= 4 {
+                source.inbound = try GatewayFold.inbound(SourceRecord(name: source.name, tokenDigest: [], inbound: try reader.blob()))
+            }
+            parts.sources.append(source)
         }
         for _ in 0..<(try reader.count()) {
             parts.sourcesByDigest[try reader.blob()] = try reader.string()

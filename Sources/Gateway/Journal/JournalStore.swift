@@ -335,10 +335,11 @@ public final class JournalStore: GatewayStore {
     }
 
     public func createSource(
-        name: String, tokenDigest: [UInt8], completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void
+        name: String, tokenDigest: [UInt8], inbound: InboundConfiguration?,
+        completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void
     ) -> SourceCreationRefusal? {
         guard state.reserveSourceName(name) else { return .nameTaken }
-        let payload = SourceRecord(name: name, tokenDigest: tokenDigest).encode()
+        let payload = SourceRecord(name: name, tokenDigest: tokenDigest, inbound: inbound.map(Self.stored) ?? []).encode()
         let state = self.state
         journal.append([JournalEntry(kind: .sourceCreated, payload: payload)]) { result in
             // Folded in (or failed): the name is the source's now, or free again.
@@ -375,6 +376,11 @@ public final class JournalStore: GatewayStore {
             completion(result)
         }
         return nil
+    }
+
+    /// An inbound configuration as the journal keeps it.
+    static func stored(_ inbound: InboundConfiguration) -> [UInt8] {
+        JSONParser.serialize(inbound.json(showingSecrets: true))
     }
 
     /// The stamp of a one-record append.
@@ -637,6 +643,8 @@ extension JournalEntry {
             self.init(kind: .eventTypeArchived, payload: NameRecord(name: name).encode())
         case .sourceRevoked(let name):
             self.init(kind: .sourceRevoked, payload: NameRecord(name: name).encode())
+        case .sourceConfigured(let name, let inbound):
+            self.init(kind: .sourceConfigured, payload: SourceRecord(name: name, tokenDigest: [], inbound: JournalStore.stored(inbound)).encode())
         case .subscriptionCreated(let subscription):
             self.init(kind: .subscriptionUpserted, payload: JSONParser.serialize(subscription.storedJSON()))
         case .subscriptionChanged(let change):

@@ -58,15 +58,36 @@ extension GatewayCore {
 extension GatewayCore {
     /// Creates a producer with its own token, shown to the caller this once; only its
     /// SHA-256 digest is stored. Two creates of one name cannot both succeed.
-    public func createSource(_ name: String, completion: @escaping OperationCompletion<(token: String, createdAt: Int64)>) throws(GatewayError) {
+    public func createSource(
+        _ name: String, inbound: InboundConfiguration? = nil, completion: @escaping OperationCompletion<(token: String, createdAt: Int64)>
+    ) throws(GatewayError) {
         guard SourceName.isValid(name) else {
             throw .invalid("'\(name)' is not a valid source name: use 1 to 64 lowercase letters, digits, '_' or '-'.")
         }
         let token = Tokens.generate(prefix: "src_")
-        let refusal = store.createSource(name: name, tokenDigest: Tokens.digest(token)) { result in
+        let refusal = store.createSource(name: name, tokenDigest: Tokens.digest(token), inbound: inbound) { result in
             completion(result.map { (token, $0.timestamp) }.mapError(GatewayError.notStored))
         }
         if refusal == .nameTaken { throw .conflict("A source named '\(name)' already exists.") }
+    }
+
+    /// A new secret verifies a source's provider webhooks from now on; those in force keep
+    /// verifying until `overlap` (default `secretRotationOverlap`) has passed.
+    public func rotateSourceSecret(
+        _ name: String, to secret: String, overlap: Duration?, completion: @escaping OperationCompletion<InboundConfiguration>
+    ) throws(GatewayError) {
+        guard var inbound = store.source(named: name)?.inbound else { throw .notFound("No source named '\(name)' with verification.") }
+        let now = wallClockMicroseconds()
+        let expiry = now + (overlap ?? configuration.secretRotationOverlap).microseconds
+        let previous = inbound.verification.secrets.filter { ($0.expiresAt ?? .max) > now }
+            .map { SourceSecret(value: $0.value, expiresAt: min($0.expiresAt ?? .max, expiry)) }
+        inbound.verification.secrets = [SourceSecret(value: secret)] + previous
+        let store = self.store
+        store.commit(.sourceConfigured(name: name, inbound)) { result in
+            completion(result.mapError(GatewayError.notStored).flatMap { _ in
+                store.source(named: name)?.inbound.map(Result.success) ?? .failure(.notFound("No source named '\(name)'."))
+            })
+        }
     }
 
     public func revokeSource(_ name: String, completion: @escaping OperationCompletion<Void>) throws(GatewayError) {

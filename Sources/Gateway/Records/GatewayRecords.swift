@@ -153,18 +153,32 @@ struct SourceRecord: Equatable {
     var name: String
     /// SHA-256 of the source's token; the token itself is shown once and never stored.
     var tokenDigest: [UInt8]
+    /// How provider webhooks to `/in/{name}` are taken, as stored JSON
+    /// (`InboundConfiguration.json(showingSecrets: true)`); empty for a token-only source.
+    /// Version 2; a version 1 record is a token-only source.
+    var inbound: [UInt8] = []
 
     func encode() -> [UInt8] {
         var writer = BinaryWriter()
-        writer.byte(1)
+        writer.byte(2)
         writer.string(name)
         writer.blob(tokenDigest)
+        writer.blob(inbound)
         return writer.bytes
     }
 
     static func decode(_ payload: [UInt8]) throws(BinaryReader.Malformed) -> SourceRecord {
         var reader = BinaryReader(payload)
-        guard try reader.byte() == 1 else { throw BinaryReader.Malformed() }
-        return SourceRecord(name: try reader.string(), tokenDigest: try reader.blob())
+        let version = try reader.byte()
+        guard version == 1 || version == 2 else { throw BinaryReader.Malformed() }
+        var record = SourceRecord(name: try reader.string(), tokenDigest: try reader.blob())
+        if version == 2 { record.inbound = try reader.blob() }
+        return record
     }
+}
+
+extension RecordKind {
+    /// A source's inbound configuration replaced (a secret rotated): `SourceRecord` with an
+    /// empty token digest, which keeps the source's token.
+    static let sourceConfigured = RecordKind(rawValue: 19)
 }

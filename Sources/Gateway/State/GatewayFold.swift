@@ -145,8 +145,13 @@ struct GatewayFold: Sendable, Equatable {
             // One token per name: a create that raced an earlier one (before names were
             // reserved) replaces its token rather than leaving it alive behind a revoke.
             if let replaced = sources[source.name] { sourcesByDigest[replaced.tokenDigest] = nil }
-            sources[source.name] = SourceState(name: source.name, tokenDigest: source.tokenDigest, createdAt: record.timestamp)
+            sources[source.name] = SourceState(name: source.name, tokenDigest: source.tokenDigest, createdAt: record.timestamp,
+                                               inbound: try Self.inbound(source))
             sourcesByDigest[source.tokenDigest] = source.name
+        case .sourceConfigured:
+            let source = try SourceRecord.decode(record.payload)
+            guard sources[source.name] != nil else { return }
+            sources[source.name]?.inbound = try Self.inbound(source)
         case .sourceRevoked:
             let name = try NameRecord.decode(record.payload).name
             if let source = sources.removeValue(forKey: name) {
@@ -282,6 +287,14 @@ struct GatewayFold: Sendable, Equatable {
             // A kind this build does not know (a newer writer): skip it, do not fail start-up.
             break
         }
+    }
+
+    /// A source record's inbound configuration, nil for a token-only source.
+    static func inbound(_ source: SourceRecord) throws(BinaryReader.Malformed) -> InboundConfiguration? {
+        guard !source.inbound.isEmpty else { return nil }
+        guard let json = try? JSONParser.parse(source.inbound),
+              let inbound = try? InboundConfiguration(json, sourceName: source.name, stored: true) else { throw BinaryReader.Malformed() }
+        return inbound
     }
 
     /// Keeps the newest `keptReplays` of a subscription's finished replays.

@@ -13,7 +13,8 @@ public protocol ConfigurationStore: Sendable {
     /// both succeed (and leave a token alive behind a later revoke). Returns `.nameTaken` at
     /// once; otherwise nil, and `completion` runs once the source is durable (or failed).
     func createSource(
-        name: String, tokenDigest: [UInt8], completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void
+        name: String, tokenDigest: [UInt8], inbound: InboundConfiguration?,
+        completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void
     ) -> SourceCreationRefusal?
 
     /// Creates a tenant unless its id is taken (by a tenant or a create in flight), decided
@@ -88,6 +89,8 @@ public enum StateChange: Sendable, Equatable {
     case eventTypeUpserted(name: String, description: String, schema: [UInt8], tenantVisible: Bool)
     case eventTypeArchived(name: String)
     case sourceRevoked(name: String)
+    /// Replaces a source's inbound configuration (a rotated secret).
+    case sourceConfigured(name: String, InboundConfiguration)
     case subscriptionCreated(Subscription)
     /// Applies only the fields it names, to the subscription as it stands when the change
     /// is folded in: two changes of different fields both stick.
@@ -138,6 +141,8 @@ public struct SourceState: Sendable, Equatable {
     public var name: String
     public var tokenDigest: [UInt8]
     public var createdAt: Int64
+    /// How it takes provider webhooks at `/in/{name}`; nil for a token-only source.
+    public var inbound: InboundConfiguration? = nil
 }
 
 public struct DeliveryCounts: Sendable, Equatable {

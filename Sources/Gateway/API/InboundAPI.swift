@@ -1,0 +1,66 @@
+import HTTPServer
+import JSON
+import Runtime
+import TargetPolicy
+
+/// `POST /in/{source}`: a provider's webhook (issue 12). No bearer token: the signature is
+/// the authentication. In order: the source (404), its IP allowlist (403), the signature
+/// (401, the detail naming the check that failed), Slack's challenge (answered at once), the
+/// event type, then the same durable ingest as `POST /v1/events` — `202` once stored, `200`
+/// for a repeated delivery (the provider's delivery id is the idempotency key).
+struct InboundAPI {
+    let core: GatewayCore
+
+    func register(on router: inout Router) {
+        router.route(.post, "/in/{source}") { request, context in try receive(request, context) }
+    }
+
+    private func receive(_ request: HTTPRequest, _ context: RequestContext) throws -> Reply {
+        let name = request.pathParameters["source"] ?? ""
+        guard let source = core.store.source(named: name), let inbound = source.inbound else {
+            throw HTTPError(404, "No source '\(name)' takes provider webhooks.")
+        }
+        if !inbound.allowedNetworks.isEmpty {
+            guard let peer = context.peer, let address = IPAddress(peer.host), inbound.allows(address) else {
+                throw HTTPError(403, "Requests to this source are not accepted from this address.")
+            }
+        }
+        let received = InboundRequest(headers: request.headers.map { ($0.name, $0.value) }, body: request.body)
+        let verified: VerifiedRequest
+        switch ProviderVerifier.verify(received, with: inbound.verification, now: wallClockMicroseconds()) {
+        case .success(let result): verified = result
+        case .failure(let failure): throw HTTPError(401, "The request is not verified (\(failure.check.rawValue)): \(failure.detail)")
+        }
+        if let challenge = verified.challenge {
+            var json = JSONObjectWriter()
+            json.add("challenge", string: challenge)
+            return .response(.json(200, json.finish()))
+        }
+        let (data, parsed) = Self.data(of: request)
+        let type = inbound.eventType.type(of: received, verified: verified, body: parsed)
+        let envelope = EventEnvelope(type: type, data: data)
+        return reply(context, render: { receipts in
+            .json(receipts[0].duplicate ? 200 : 202, EventsAPI.receiptJSON(receipts[0], markingDuplicate: true))
+        }, nowOrLater: { done in
+            core.ingest([envelope], headerKey: verified.deliveryID, from: .source(name), batch: false, completion: done)
+        })
+    }
+
+    /// The body as the event's `data`: a JSON body as it came, byte for byte; anything else
+    /// (form-encoded, XML, text, binary) as `{"contentType": ..., "body": "<text>"}`, or
+    /// `"bodyBase64"` when it is not UTF-8 — delivered faithfully, never reinterpreted.
+    static func data(of request: HTTPRequest) -> (data: [UInt8], parsed: JSONValue?) {
+        let contentType = request.headers["content-type"] ?? ""
+        if EventsAPI.isJSONMediaType(contentType.utf8), let parsed = try? JSONParser.parse(request.body) {
+            return (request.body, parsed)
+        }
+        var json = JSONObjectWriter()
+        json.add("contentType", string: contentType)
+        if let text = String(validating: request.body, as: UTF8.self) {
+            json.add("body", string: text)
+        } else {
+            json.add("bodyBase64", string: Base64.encode(request.body))
+        }
+        return (json.finish(), nil)
+    }
+}
