@@ -150,14 +150,14 @@ struct ProviderVerifierTests {
     }
 
     @Test func gitHubTypeIgnoresBodiesThatAreNotOneUnambiguousObject() {
-        #expect(GitHubVerification.providerType(event: "issues", body: Array(#"{"action":"opened"}"#.utf8)) == "issues.opened")
-        #expect(GitHubVerification.providerType(event: "issues", body: Array(#"{"action":7}"#.utf8)) == "issues")
-        #expect(GitHubVerification.providerType(event: "issues", body: Array(#"{"action":""}"#.utf8)) == "issues")
-        #expect(GitHubVerification.providerType(event: "issues", body: Array(#"{"action":"a","action":"b"}"#.utf8)) == "issues")
-        #expect(GitHubVerification.providerType(event: "issues", body: Array(#"["action"]"#.utf8)) == "issues")
-        #expect(GitHubVerification.providerType(event: "issues", body: Array("payload=%7B%7D".utf8)) == "issues")
+        #expect(GitHubVerification.providerType(event: "issues", fields: BodyFields(json: Array(#"{"action":"opened"}"#.utf8))) == "issues.opened")
+        #expect(GitHubVerification.providerType(event: "issues", fields: BodyFields(json: Array(#"{"action":7}"#.utf8))) == "issues")
+        #expect(GitHubVerification.providerType(event: "issues", fields: BodyFields(json: Array(#"{"action":""}"#.utf8))) == "issues")
+        #expect(GitHubVerification.providerType(event: "issues", fields: BodyFields(json: Array(#"{"action":"a","action":"b"}"#.utf8))) == "issues")
+        #expect(GitHubVerification.providerType(event: "issues", fields: BodyFields(json: Array(#"["action"]"#.utf8))) == "issues")
+        #expect(GitHubVerification.providerType(event: "issues", fields: BodyFields(json: Array("payload=%7B%7D".utf8))) == "issues")
         // Only the top level counts: a nested "action" is some other object's.
-        #expect(GitHubVerification.providerType(event: "issues", body: Array(#"{"issue":{"action":"x"}}"#.utf8)) == "issues")
+        #expect(GitHubVerification.providerType(event: "issues", fields: BodyFields(json: Array(#"{"issue":{"action":"x"}}"#.utf8))) == "issues")
     }
 
     @Test func slackDescribesWhatTheBodySays() {

@@ -36,7 +36,10 @@ struct InboundAPI {
             json.add("challenge", string: challenge)
             return .response(.json(200, json.finish()))
         }
-        let (data, parsed) = Self.data(of: request)
+        let (data, isJSON) = Self.data(of: request, knownJSON: verified.bodyIsJSONObject)
+        // A tree of the body only when a JSON pointer needs one.
+        var parsed: JSONValue?
+        if isJSON, case .pointer = inbound.eventType.source { parsed = try? JSONParser.parse(data) }
         let type = inbound.eventType.type(of: received, verified: verified, body: parsed)
         let envelope = EventEnvelope(type: type, data: data)
         return reply(context, render: { receipts in
@@ -49,10 +52,11 @@ struct InboundAPI {
     /// The body as the event's `data`: a JSON body as it came, byte for byte; anything else
     /// (form-encoded, XML, text, binary) as `{"contentType": ..., "body": "<text>"}`, or
     /// `"bodyBase64"` when it is not UTF-8 — delivered faithfully, never reinterpreted.
-    static func data(of request: HTTPRequest) -> (data: [UInt8], parsed: JSONValue?) {
+    /// `knownJSON`: the verifier already found it one strict JSON object.
+    static func data(of request: HTTPRequest, knownJSON: Bool) -> (data: [UInt8], isJSON: Bool) {
         let contentType = request.headers["content-type"] ?? ""
-        if EventsAPI.isJSONMediaType(contentType.utf8), let parsed = try? JSONParser.parse(request.body) {
-            return (request.body, parsed)
+        if EventsAPI.isJSONMediaType(contentType.utf8), knownJSON || (try? JSONParser.validate(request.body)) != nil {
+            return (request.body, true)
         }
         var json = JSONObjectWriter()
         json.add("contentType", string: contentType)
@@ -61,6 +65,6 @@ struct InboundAPI {
         } else {
             json.add("bodyBase64", string: Base64.encode(request.body))
         }
-        return (json.finish(), nil)
+        return (json.finish(), false)
     }
 }

@@ -119,11 +119,15 @@ public struct VerifiedRequest: Sendable, Equatable {
     public var providerType: String?
     /// Slack's `url_verification`: answer with this challenge instead of storing an event.
     public var challenge: String?
+    /// True when verifying found the body to be one strict JSON object (it read members of
+    /// it): whoever stores the body need not check it again.
+    public var bodyIsJSONObject = false
 
-    public init(deliveryID: String? = nil, providerType: String? = nil, challenge: String? = nil) {
+    public init(deliveryID: String? = nil, providerType: String? = nil, challenge: String? = nil, bodyIsJSONObject: Bool = false) {
         self.deliveryID = deliveryID
         self.providerType = providerType
         self.challenge = challenge
+        self.bodyIsJSONObject = bodyIsJSONObject
     }
 }
 

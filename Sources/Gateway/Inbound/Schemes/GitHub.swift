@@ -26,14 +26,16 @@ enum GitHubVerification {
         try MessageAuthentication.verify(presented: [mac], secrets: settings.activeSecrets(at: now), body: request.body)
 
         let event = try request.optional(eventHeader)
+        let fields = BodyFields(json: request.body)
         return VerifiedRequest(deliveryID: try request.optional(deliveryHeader),
-                               providerType: event.map { providerType(event: $0, body: request.body) })
+                               providerType: event.map { providerType(event: $0, fields: fields) },
+                               bodyIsJSONObject: fields != nil)
     }
 
     /// `pull_request.opened` from `pull_request` and a body whose `action` is `opened`; the
     /// event alone (`push`, `ping`) when the body names no action.
-    static func providerType(event: String, body: [UInt8]) -> String {
-        guard let action = BodyFields(json: body)?.string("action"), !action.isEmpty else { return event }
+    static func providerType(event: String, fields: BodyFields?) -> String {
+        guard let action = fields?.string("action"), !action.isEmpty else { return event }
         return event + "." + action
     }
 }

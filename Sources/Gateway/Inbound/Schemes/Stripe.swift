@@ -20,7 +20,7 @@ enum StripeVerification {
         try MessageAuthentication.verify(presented: parsed.signatures, secrets: settings.activeSecrets(at: now),
                                          prefix: Array("\(parsed.timestamp).".utf8), body: request.body)
         let fields = BodyFields(json: request.body)
-        return VerifiedRequest(deliveryID: fields?.string("id"), providerType: fields?.string("type"))
+        return VerifiedRequest(deliveryID: fields?.string("id"), providerType: fields?.string("type"), bodyIsJSONObject: fields != nil)
     }
 
     /// `t=` once, and the `v1=` signatures (hex, 32 bytes each). A `v1` that is not hex of
