@@ -2,7 +2,7 @@
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test build deps bench-http bench-ingest bench-ingest-ab bench-fsync bench-subscriptions bench-tenants bench-restart bench-fanout bench-fanout-ab bench-latency bench-pending bench-isolation bench-history bench-soak crash-test clean
+.PHONY: run test build deps bench-http bench-ingest bench-ingest-ab bench-fsync bench-subscriptions bench-tenants bench-inbound bench-restart bench-fanout bench-fanout-ab bench-latency bench-pending bench-isolation bench-history bench-soak crash-test clean
 
 # libcurl's headers (and pkg-config) are the only system packages the build needs.
 deps:
@@ -44,6 +44,10 @@ bench-subscriptions: deps
 ## 10,000 tenants x 2 subscriptions: ingest routed by tenant, and fan-out (see BENCHMARKS.md).
 bench-tenants: deps
 	Benchmarks/tenants_scale.sh
+
+## POST /in/{source} with GitHub verification against POST /v1/events (see BENCHMARKS.md).
+bench-inbound: deps
+	Benchmarks/inbound_github.sh
 
 ## Restart time and RSS with 1 M events in the journal (see BENCHMARKS.md).
 bench-restart: deps
