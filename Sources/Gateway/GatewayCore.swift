@@ -25,6 +25,8 @@ public final class GatewayCore: Sendable {
         public var ingestObserver: (any IngestObserver)?
         /// The quotas of a tenant the admin set none for.
         public var tenantDefaults = TenantDefaults()
+        /// Told what became of each provider webhook (metrics).
+        public var inboundObserver: (any InboundObserver)?
 
         public init() {}
     }
@@ -35,6 +37,8 @@ public final class GatewayCore: Sendable {
     public let deliveryStatus = DeliveryStatusBoard()
     /// What `/readyz` checks: the store here; the delivery engine adds itself when it starts.
     public let readiness = Readiness()
+    /// Each source's `/in/{source}` outcomes since start.
+    public let inboundStatistics = InboundStatistics()
     let eventIDs = EventIDGenerator()
     let subscriptionIDs = EventIDGenerator(prefix: "sub_")
     let replayIDs = EventIDGenerator(prefix: "rpl_")

@@ -12,6 +12,7 @@ import Synchronization
 ///     metrics.bootstrapMetricsSystem()                       // swift-metrics users land here too
 ///     storeConfiguration.journalObserver = metrics.journal   // group sizes, fsyncs
 ///     coreConfiguration.ingestObserver = metrics.ingest      // events stored, refused
+///     coreConfiguration.inboundObserver = metrics.inbound    // provider webhooks
 ///     dispatcherConfiguration.observer = metrics.delivery    // attempts, latency
 ///     metrics.watch(core: core, journal: store)              // state read at scrape time
 ///     MetricsAPI.register(on: &router, metrics: metrics)     // GET /metrics
@@ -24,6 +25,7 @@ import Synchronization
 public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let ingest: any IngestObserver
+    public let inbound: any InboundObserver
     public let journal: any JournalObserver
     public let delivery: any DeliveryObserver
     private let state: StateCollector
@@ -33,6 +35,7 @@ public final class GatewayMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         ingest = IngestMetrics(registry: registry)
+        inbound = InboundMetrics(registry: registry)
         journal = JournalMetrics(registry: registry)
         delivery = DeliveryMetrics(registry: registry)
         state = StateCollector(registry: registry)

@@ -29,6 +29,9 @@ struct MetricFamily: Sendable {
     static let eventsRejected = MetricFamily(
         name: "gateway_events_rejected_total",
         help: "Ingest requests refused (a batch counts once), by reason.")
+    static let inboundRequests = MetricFamily(
+        name: "gateway_inbound_requests_total",
+        help: "Provider webhooks to /in/{source}, by source and outcome: accepted, duplicate, challenge, or why it was refused.")
 
     // MARK: - Journal
 
@@ -83,7 +86,7 @@ struct MetricFamily: Sendable {
 
     /// All of them, in the order README lists them.
     static let all: [MetricFamily] = [
-        httpRequests, httpRequestDuration, eventsIngested, eventsRejected, journalBatchRecords, journalWrittenBytes,
+        httpRequests, httpRequestDuration, eventsIngested, eventsRejected, inboundRequests, journalBatchRecords, journalWrittenBytes,
         journalFsyncDuration, journalSize, journalSegments, deliveryAttempts, deliveryLatency, deliveryInFlight,
         subscriptionPending, subscriptionDeadLetters, subscriptionCircuit, residentMemory, openFileDescriptors, uptime,
     ]

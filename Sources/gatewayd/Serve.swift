@@ -87,6 +87,7 @@ struct Serve: ParsableCommand {
         coreConfiguration.maxBatchEvents = settings.maxBatchEvents
         coreConfiguration.tenantDefaults = settings.tenantDefaults
         coreConfiguration.ingestObserver = metrics.ingest
+        coreConfiguration.inboundObserver = metrics.inbound
         let targets = settings.targets
         coreConfiguration.targetPolicy = targets
         let started = ContinuousClock.now

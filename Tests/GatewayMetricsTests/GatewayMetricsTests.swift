@@ -162,6 +162,19 @@ struct GatewayMetricsTests {
         #expect(exposition.value("gateway_delivery_attempts_in_flight") == 0)
     }
 
+    @Test("Provider webhooks count by source and outcome")
+    func inboundRequestsBySourceAndOutcome() {
+        let metrics = GatewayMetrics()
+        metrics.inbound.inboundRequest(source: "github", outcome: .accepted)
+        metrics.inbound.inboundRequest(source: "github", outcome: .accepted)
+        metrics.inbound.inboundRequest(source: "github", outcome: .signatureMismatch)
+        metrics.inbound.inboundRequest(source: "stripe", outcome: .duplicate)
+        let exposition = Exposition(metrics.exposition())
+        #expect(exposition.value("gateway_inbound_requests_total", ["source": "github", "outcome": "accepted"]) == 2)
+        #expect(exposition.value("gateway_inbound_requests_total", ["source": "github", "outcome": "signature_mismatch"]) == 1)
+        #expect(exposition.value("gateway_inbound_requests_total", ["source": "stripe", "outcome": "duplicate"]) == 1)
+    }
+
     @Test("every family has a HELP and a TYPE line, and its name says its unit")
     func familiesAreDocumented() {
         let metrics = GatewayMetrics()
@@ -169,6 +182,7 @@ struct GatewayMetricsTests {
         router.get("/a") { _, _ in .response(HTTPResponse(status: 200)) }
         metrics.http(for: router).responded(route: 0, status: 200, nanoseconds: 1)
         metrics.ingest.eventStored(type: "a.b", publisher: .admin)
+        metrics.inbound.inboundRequest(source: "github", outcome: .accepted)
         let exposition = Exposition(metrics.exposition())
         for family in MetricFamily.all where !family.name.hasPrefix("gateway_subscription_") {
             #expect(exposition.helps[family.name] == family.help, "\(family.name)")

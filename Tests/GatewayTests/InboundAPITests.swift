@@ -50,6 +50,8 @@ struct InboundAPITests {
         let again = try Self.post(gateway, "gh", "github push")
         #expect(again.status == 200 && again.json["id"] as? String == id && again.json["duplicate"] as? Bool == true, "\(again.text)")
         #expect(gateway.store.eventCount == 1)
+        let stats = try #require(try gateway.request("GET", "/v1/sources").json["sources"] as? [[String: Any]])[0]["stats"] as? [String: Any]
+        #expect(stats?["accepted"] as? Int == 1 && stats?["duplicates"] as? Int == 1)
     }
 
     @Test func refusalsSayWhichCheckFailedAndStoreNothing() throws {
@@ -65,6 +67,12 @@ struct InboundAPITests {
         try Self.createSource(gateway, #"{"name":"plain"}"#)
         #expect(try Self.post(gateway, "plain", "github push").status == 404)
         #expect(gateway.store.eventCount == 0)
+        // Each source counts what became of its requests.
+        let listed = try gateway.request("GET", "/v1/sources")
+        let sources = try #require(listed.json["sources"] as? [[String: Any]])
+        let stats = try #require(sources.first { $0["name"] as? String == "gh" }?["stats"] as? [String: Any])
+        #expect(stats["accepted"] as? Int == 0)
+        #expect((stats["rejected"] as? [String: Int]) == ["signature_mismatch": 1, "missing_header": 1], "\(listed.text)")
     }
 
     @Test func anAllowlistIsCheckedBeforeAnythingElse() throws {

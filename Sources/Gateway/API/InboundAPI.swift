@@ -20,8 +20,13 @@ struct InboundAPI {
         guard let source = core.store.source(named: name), let inbound = source.inbound else {
             throw HTTPError(404, "No source '\(name)' takes provider webhooks.")
         }
+        let observe: @Sendable (InboundOutcome) -> Void = { [core] outcome in
+            core.inboundStatistics.record(name, outcome)
+            core.configuration.inboundObserver?.inboundRequest(source: name, outcome: outcome)
+        }
         if !inbound.allowedNetworks.isEmpty {
             guard let peer = context.peer, let address = IPAddress(peer.host), inbound.allows(address) else {
+                observe(.ipNotAllowed)
                 throw HTTPError(403, "Requests to this source are not accepted from this address.")
             }
         }
@@ -29,9 +34,12 @@ struct InboundAPI {
         let verified: VerifiedRequest
         switch ProviderVerifier.verify(received, with: inbound.verification, now: wallClockMicroseconds()) {
         case .success(let result): verified = result
-        case .failure(let failure): throw HTTPError(401, "The request is not verified (\(failure.check.rawValue)): \(failure.detail)")
+        case .failure(let failure):
+            observe(InboundOutcome(failure.check))
+            throw HTTPError(401, "The request is not verified (\(failure.check.rawValue)): \(failure.detail)")
         }
         if let challenge = verified.challenge {
+            observe(.challenge)
             var json = JSONObjectWriter()
             json.add("challenge", string: challenge)
             return .response(.json(200, json.finish()))
@@ -45,7 +53,15 @@ struct InboundAPI {
         return reply(context, render: { receipts in
             .json(receipts[0].duplicate ? 200 : 202, EventsAPI.receiptJSON(receipts[0], markingDuplicate: true))
         }, nowOrLater: { done in
-            core.ingest([envelope], headerKey: verified.deliveryID, from: .source(name), batch: false, completion: done)
+            let counted: @Sendable (Result<[EventReceipt], GatewayError>) -> Result<[EventReceipt], GatewayError> = { result in
+                switch result {
+                case .success(let receipts): observe(receipts[0].duplicate ? .duplicate : .accepted)
+                case .failure(let error): observe(error.status >= 500 ? .unavailable : .refused)
+                }
+                return result
+            }
+            return core.ingest([envelope], headerKey: verified.deliveryID, from: .source(name), batch: false) { done(counted($0)) }
+                .map(counted)
         })
     }
 

@@ -55,6 +55,21 @@ struct SourcesAPI {
         json.add("path", string: "/in/" + name)
     }
 
+    /// What `/in/{name}` did since the gateway started: accepted, duplicates, Slack
+    /// challenges, and refusals by reason.
+    private static func statistics(_ counts: [InboundOutcome: Int]) -> [UInt8] {
+        var json = JSONObjectWriter()
+        json.add("accepted", number: counts[.accepted] ?? 0)
+        json.add("duplicates", number: counts[.duplicate] ?? 0)
+        json.add("challenges", number: counts[.challenge] ?? 0)
+        var rejected = JSONObjectWriter()
+        for outcome in InboundOutcome.allCases where outcome.isRejection {
+            if let count = counts[outcome] { rejected.add(outcome.rawValue, number: count) }
+        }
+        json.add("rejected", raw: rejected.finish())
+        return json.finish()
+    }
+
     private func list(_ request: HTTPRequest) throws -> HTTPResponse {
         if let refusal = auth.requireAdmin(request) { throw refusal }
         let items = core.store.sources().map { source in
@@ -62,6 +77,7 @@ struct SourcesAPI {
             json.add("name", string: source.name)
             json.add("createdAt", string: Timestamp.format(microseconds: source.createdAt))
             Self.addInbound(source.inbound, name: source.name, to: &json)
+            if source.inbound != nil { json.add("stats", raw: Self.statistics(core.inboundStatistics.counts(of: source.name))) }
             return json.finish()
         }
         var json = JSONObjectWriter()
