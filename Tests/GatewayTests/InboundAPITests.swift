@@ -40,6 +40,10 @@ struct InboundAPITests {
         let event = try gateway.request("GET", "/v1/events/\(id)")
         #expect(event.json["type"] as? String == "github.push")
         #expect(event.json["source"] as? String == "gh")
+        // The provider's headers a subscriber may need are kept with it; its signature is not.
+        let headers = try #require(event.json["headers"] as? [String: String], "\(event.text)")
+        #expect(headers["x-github-event"] == "push" && headers["x-github-delivery"] == "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+        #expect(headers["x-hub-signature-256"] == nil && headers["host"] == nil, "\(headers)")
         // `data` is the provider's body exactly: the raw bytes sit in the event's JSON.
         let document = try Fixture.loaded.get()
         let body = try #require(document.bodies["github-push"])
@@ -52,6 +56,10 @@ struct InboundAPITests {
         #expect(gateway.store.eventCount == 1)
         let stats = try #require(try gateway.request("GET", "/v1/sources").json["sources"] as? [[String: Any]])[0]["stats"] as? [String: Any]
         #expect(stats?["accepted"] as? Int == 1 && stats?["duplicates"] as? Int == 1)
+        // The headers survive a restart, like the event (the counts start again from zero).
+        try gateway.restart()
+        let reread = try gateway.request("GET", "/v1/events/\(id)")
+        #expect((reread.json["headers"] as? [String: String])?["x-github-event"] == "push")
     }
 
     @Test func refusalsSayWhichCheckFailedAndStoreNothing() throws {

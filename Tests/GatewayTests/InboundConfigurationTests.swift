@@ -111,6 +111,25 @@ struct InboundConfigurationTests {
         #expect(later.contains(#""activeSecrets":1"#))
     }
 
+    @Test func eventRecordsKeepHeadersAndAVersion4RecordStillReads() throws {
+        var event = EventRecord(id: "evt_1", type: "github.push", source: "gh", partitionKey: nil, occurredAt: nil,
+                                idempotencyKey: "d-1", bodyDigest: [1, 2], data: Array("{}".utf8), tenant: "acme")
+        event.headers = [("X-GitHub-Event", "push"), ("Content-Type", "application/json")]
+        let encoded = event.encode()
+        #expect(try EventRecord.decode(encoded) == event)
+        // The fold reads no headers; the envelope's fields are where they were.
+        #expect(try EventRecord.decode(encoded, includeData: false).headers.isEmpty)
+        let fields = try EventRecord.envelopeFields(encoded)
+        #expect(Array(encoded[fields.data]) == Array("{}".utf8))
+        // A version 4 record (no headers) is the same bytes without the trailing count.
+        var older = Array(encoded.dropLast(4 + 4 + 14 + 4 + 4 + 4 + 12 + 4 + 16))
+        older[0] = 4
+        var decoded = try EventRecord.decode(older)
+        #expect(decoded.headers.isEmpty && decoded.tenant == "acme")
+        decoded.headers = event.headers
+        #expect(decoded == event)
+    }
+
     @Test func sourceRecordsOfBothVersionsRead() throws {
         var writer = BinaryWriter()
         writer.byte(1)

@@ -227,6 +227,21 @@ struct EventsAPI {
         if let occurredAt = event.occurredAt { json.add("occurredAt", string: occurredAt) }
         if let partitionKey = event.partitionKey { json.add("partitionKey", string: partitionKey) }
         if let tenant = event.tenant { json.add("tenant", string: tenant) }
+        if !event.headers.isEmpty {
+            // Lowercase names; a header sent twice is one value, joined as RFC 9110 §5.3 allows.
+            var merged: [(name: String, value: String)] = []
+            for header in event.headers {
+                let name = header.name.lowercased()
+                if let index = merged.firstIndex(where: { $0.name == name }) {
+                    merged[index].value += ", " + header.value
+                } else {
+                    merged.append((name, header.value))
+                }
+            }
+            var headers = JSONObjectWriter()
+            for header in merged { headers.add(header.name, string: header.value) }
+            json.add("headers", raw: headers.finish())
+        }
         json.add("data", raw: event.data)
         return json.finish()
     }

@@ -49,7 +49,8 @@ struct InboundAPI {
         var parsed: JSONValue?
         if isJSON, case .pointer = inbound.eventType.source { parsed = try? JSONParser.parse(data) }
         let type = inbound.eventType.type(of: received, verified: verified, body: parsed)
-        let envelope = EventEnvelope(type: type, data: data)
+        var envelope = EventEnvelope(type: type, data: data)
+        envelope.headers = Self.keptHeaders(request, verification: inbound.verification)
         return reply(context, render: { receipts in
             .json(receipts[0].duplicate ? 200 : 202, EventsAPI.receiptJSON(receipts[0], markingDuplicate: true))
         }, nowOrLater: { done in
@@ -63,6 +64,29 @@ struct InboundAPI {
             return core.ingest([envelope], headerKey: verified.deliveryID, from: .source(name), batch: false) { done(counted($0)) }
                 .map(counted)
         })
+    }
+
+    /// Headers never kept: credentials and signatures (whoever reads an event must not be
+    /// able to replay the request), and what describes the connection rather than the event.
+    static let droppedHeaders: Set<String> = [
+        "authorization", "proxy-authorization", "cookie", "x-gitlab-token", "x-hub-signature", "x-hub-signature-256",
+        "stripe-signature", "x-shopify-hmac-sha256", "x-slack-signature", "webhook-signature", "svix-signature",
+        "host", "connection", "keep-alive", "content-length", "transfer-encoding", "te", "trailer", "upgrade", "expect",
+    ]
+    static let keptHeaderLimit = 50
+
+    /// The provider's headers a subscriber may need (`X-GitHub-Event`, `X-Shopify-Shop-Domain`,
+    /// `webhook-id`, `Content-Type`, ...), kept with the event: every header but the dropped
+    /// ones and the `hmac` scheme's own signature header, at most 50, values of at most 1 KiB.
+    static func keptHeaders(_ request: HTTPRequest, verification: VerificationSettings) -> [(name: String, value: String)] {
+        let signature = verification.header?.lowercased()
+        var kept: [(name: String, value: String)] = []
+        for field in request.headers where kept.count < keptHeaderLimit && field.value.utf8.count <= 1024 {
+            let name = field.name.lowercased()
+            if droppedHeaders.contains(name) || name == signature { continue }
+            kept.append((field.name, field.value))
+        }
+        return kept
     }
 
     /// The body as the event's `data`: a JSON body as it came, byte for byte; anything else

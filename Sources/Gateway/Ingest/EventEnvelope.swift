@@ -13,6 +13,8 @@ public struct EventEnvelope: Sendable {
     public var source: String?
     /// The tenant the event is addressed to: only its subscriptions receive it.
     public var tenant: String?
+    /// A provider's request headers kept with the event (`/in/{source}`; never parsed from a body).
+    public var headers: [(name: String, value: String)] = []
     /// Where `data` starts in the request body, so errors inside it name body offsets.
     public var dataOffset = 0
 }

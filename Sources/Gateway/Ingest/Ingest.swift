@@ -47,7 +47,7 @@ extension GatewayCore {
                     digest: key == nil ? [] : IngestDigest.canonical(
                         type: envelope.type, data: envelope.data, partitionKey: envelope.partitionKey,
                         occurredAt: envelope.occurredAt, producerID: envelope.id, tenant: envelope.tenant),
-                    tenant: envelope.tenant))
+                    tenant: envelope.tenant, headers: envelope.headers))
             } catch {
                 return observed(.failure(batch ? error.inBatch(at: index) : error), events: [], publisher: publisher)
             }

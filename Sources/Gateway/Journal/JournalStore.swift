@@ -619,7 +619,7 @@ extension StoredEvent {
         self.init(
             reference: EventReference(sequence: record.sequence, location: record.location), id: event.id, type: event.type,
             source: event.source, partitionKey: event.partitionKey, occurredAt: event.occurredAt, receivedAt: record.timestamp,
-            data: event.data, idempotencyKey: event.idempotencyKey, tenant: event.tenant)
+            data: event.data, idempotencyKey: event.idempotencyKey, tenant: event.tenant, headers: event.headers)
     }
 }
 
@@ -628,7 +628,7 @@ extension EventRecord {
         self.init(
             id: event.id, type: event.type, source: event.source, partitionKey: event.partitionKey,
             occurredAt: event.occurredAt, idempotencyKey: event.idempotencyKey, bodyDigest: event.digest, data: event.data,
-            targetSubscription: event.targetSubscription, tenant: event.tenant)
+            targetSubscription: event.targetSubscription, tenant: event.tenant, headers: event.headers)
     }
 }
 

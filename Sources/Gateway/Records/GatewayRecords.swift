@@ -33,11 +33,21 @@ struct EventRecord: Equatable {
     var digestIsCanonical = true
     /// The tenant the event was addressed to: only its subscriptions receive it.
     var tenant: String? = nil
+    /// A provider's request headers kept with an event received at `/in/{source}`.
+    var headers: [(name: String, value: String)] = []
 
+    /// Version 5: version 4 and the provider's headers (a count, then name and value each).
     /// Version 4: version 3 and the tenant (empty for none). Version 3: the layout of
     /// version 2 with the ping target always present (empty for none) and a canonical
-    /// digest. Versions 1 (no target), 2 and 3 stay readable.
-    static let currentVersion: UInt8 = 4
+    /// digest. Versions 1 (no target), 2, 3 and 4 stay readable.
+    static let currentVersion: UInt8 = 5
+
+    static func == (lhs: EventRecord, rhs: EventRecord) -> Bool {
+        lhs.id == rhs.id && lhs.type == rhs.type && lhs.source == rhs.source && lhs.partitionKey == rhs.partitionKey
+            && lhs.occurredAt == rhs.occurredAt && lhs.idempotencyKey == rhs.idempotencyKey && lhs.bodyDigest == rhs.bodyDigest
+            && lhs.data == rhs.data && lhs.targetSubscription == rhs.targetSubscription && lhs.digestIsCanonical == rhs.digestIsCanonical
+            && lhs.tenant == rhs.tenant && lhs.headers.elementsEqual(rhs.headers) { $0.name == $1.name && $0.value == $1.value }
+    }
 
     func encode() -> [UInt8] {
         var writer = BinaryWriter(capacity: data.count + 96)
@@ -52,6 +62,11 @@ struct EventRecord: Equatable {
         writer.blob(data)
         writer.string(targetSubscription ?? "")
         writer.string(tenant ?? "")
+        writer.integer(UInt32(headers.count))
+        for header in headers {
+            writer.string(header.name)
+            writer.string(header.value)
+        }
         return writer.bytes
     }
 
@@ -60,7 +75,7 @@ struct EventRecord: Equatable {
     static func decode(_ payload: [UInt8], includeData: Bool = true) throws(BinaryReader.Malformed) -> EventRecord {
         var reader = BinaryReader(payload)
         let version = try reader.byte()
-        guard (1...4).contains(version) else { throw BinaryReader.Malformed() }
+        guard (1...5).contains(version) else { throw BinaryReader.Malformed() }
         let id = try reader.string()
         let type = try reader.string()
         let source = try reader.string()
@@ -72,11 +87,20 @@ struct EventRecord: Equatable {
         if includeData { data = try reader.blob() } else { _ = try reader.blobRange() }
         let target = version >= 2 ? try reader.string() : ""
         let tenant = version >= 4 ? try reader.string() : ""
-        return EventRecord(
+        // The fold (`includeData: false`) never needs them.
+        var headers: [(name: String, value: String)] = []
+        if version >= 5 && includeData {
+            let count = Int(try reader.integer(UInt32.self))
+            guard count <= 1000 else { throw BinaryReader.Malformed() }
+            for _ in 0..<count { headers.append((try reader.string(), try reader.string())) }
+        }
+        var record = EventRecord(
             id: id, type: type, source: source, partitionKey: partitionKey.isEmpty ? nil : partitionKey,
             occurredAt: occurredAt.isEmpty ? nil : occurredAt, idempotencyKey: key.isEmpty ? nil : key,
             bodyDigest: digest, data: data, targetSubscription: target.isEmpty ? nil : target,
             digestIsCanonical: version >= 3, tenant: tenant.isEmpty ? nil : tenant)
+        record.headers = headers
+        return record
     }
 }
 
@@ -93,7 +117,7 @@ extension EventRecord {
     static func envelopeFields(_ payload: [UInt8]) throws(BinaryReader.Malformed) -> EnvelopeFields {
         var reader = BinaryReader(payload)
         let version = try reader.byte()
-        guard (1...4).contains(version) else { throw BinaryReader.Malformed() }
+        guard (1...5).contains(version) else { throw BinaryReader.Malformed() }
         let id = try reader.blobRange()
         let type = try reader.blobRange()
         let source = try reader.blobRange()

@@ -50,11 +50,20 @@ public struct NewEvent: Sendable, Equatable {
     public var targetSubscription: String?
     /// The tenant the event is addressed to: only its subscriptions receive it.
     public var tenant: String?
+    /// A provider's request headers, for an event received at `/in/{source}`.
+    public var headers: [(name: String, value: String)] = []
+
+    public static func == (lhs: NewEvent, rhs: NewEvent) -> Bool {
+        lhs.id == rhs.id && lhs.type == rhs.type && lhs.source == rhs.source && lhs.partitionKey == rhs.partitionKey
+            && lhs.occurredAt == rhs.occurredAt && lhs.data == rhs.data && lhs.idempotencyKey == rhs.idempotencyKey
+            && lhs.digest == rhs.digest && lhs.targetSubscription == rhs.targetSubscription && lhs.tenant == rhs.tenant
+            && lhs.headers.elementsEqual(rhs.headers) { $0.name == $1.name && $0.value == $1.value }
+    }
 
     public init(
         id: String, type: String, source: String, partitionKey: String? = nil, occurredAt: String? = nil,
         data: [UInt8], idempotencyKey: String? = nil, digest: [UInt8] = [], targetSubscription: String? = nil,
-        tenant: String? = nil
+        tenant: String? = nil, headers: [(name: String, value: String)] = []
     ) {
         self.id = id
         self.type = type
@@ -66,6 +75,7 @@ public struct NewEvent: Sendable, Equatable {
         self.digest = digest
         self.targetSubscription = targetSubscription
         self.tenant = tenant
+        self.headers = headers
     }
 }
 
@@ -119,6 +129,15 @@ public struct StoredEvent: Sendable, Equatable {
     public var idempotencyKey: String? = nil
     /// The tenant it was addressed to.
     public var tenant: String? = nil
+    /// The provider's request headers it was received with (`/in/{source}`).
+    public var headers: [(name: String, value: String)] = []
+
+    public static func == (lhs: StoredEvent, rhs: StoredEvent) -> Bool {
+        lhs.reference == rhs.reference && lhs.id == rhs.id && lhs.type == rhs.type && lhs.source == rhs.source
+            && lhs.partitionKey == rhs.partitionKey && lhs.occurredAt == rhs.occurredAt && lhs.receivedAt == rhs.receivedAt
+            && lhs.data == rhs.data && lhs.idempotencyKey == rhs.idempotencyKey && lhs.tenant == rhs.tenant
+            && lhs.headers.elementsEqual(rhs.headers) { $0.name == $1.name && $0.value == $1.value }
+    }
 
     public var sequence: UInt64 { reference.sequence }
 }
