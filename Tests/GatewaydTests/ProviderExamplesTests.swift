@@ -44,7 +44,7 @@ struct ProviderExamplesTests {
         }
         // Slack's url_verification is answered with its challenge.
         #expect(output.contains(#"{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}"#), "\(output)")
-        #expect(!output.contains(#""status":401"#) && !output.contains(#""status":4"#), "\(output)")
+        #expect(!output.contains(#""status":4"#), "no example was refused: \(output)")
         let listed = try HTTPTestClient.request(port: daemon.port, "GET", "/v1/events?limit=100", token: CrashTests.Daemon.adminToken)
         let events = try #require(listed.json["events"] as? [[String: Any]])
         let stored = Set(events.compactMap { event -> String? in

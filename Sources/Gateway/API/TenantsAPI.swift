@@ -69,7 +69,7 @@ struct TenantsAPI {
             return Int(value)
         } ?? 100
         let after = request.queryValue("after")
-        let sorted = core.store.tenants().filter { after == nil || $0.id > after! }.sorted { $0.id < $1.id }
+        let sorted = core.store.tenants().filter { after == nil || $0.id > after! }
         let page = sorted.prefix(limit)
         let defaults = core.configuration.tenantDefaults
         var json = JSONObjectWriter()

@@ -46,7 +46,7 @@ struct EventRecord: Equatable {
         lhs.id == rhs.id && lhs.type == rhs.type && lhs.source == rhs.source && lhs.partitionKey == rhs.partitionKey
             && lhs.occurredAt == rhs.occurredAt && lhs.idempotencyKey == rhs.idempotencyKey && lhs.bodyDigest == rhs.bodyDigest
             && lhs.data == rhs.data && lhs.targetSubscription == rhs.targetSubscription && lhs.digestIsCanonical == rhs.digestIsCanonical
-            && lhs.tenant == rhs.tenant && lhs.headers.elementsEqual(rhs.headers) { $0.name == $1.name && $0.value == $1.value }
+            && lhs.tenant == rhs.tenant && sameHeaderFields(lhs.headers, rhs.headers)
     }
 
     func encode() -> [UInt8] {

@@ -343,7 +343,7 @@ final class GatewayState: Sendable {
 
     func tenant(_ id: String) -> Tenant? { read { $0.tenants[id] } }
 
-    func tenants() -> [Tenant] { read { $0.tenants.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) } } }
+    func tenants() -> [Tenant] { read { $0.tenants.values.sorted { $0.id < $1.id } } }
 
     func tenantToken(digest: [UInt8]) -> TenantToken? {
         read { fold in fold.tenantTokensByDigest[digest].flatMap { fold.tenantTokens[$0] } }

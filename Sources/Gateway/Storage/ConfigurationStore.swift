@@ -33,7 +33,7 @@ public protocol ConfigurationStore: Sendable {
     func tenant(_ id: String) -> Tenant?
     /// Whether a tenant has this id: what ingest asks of an addressed event, cheaply.
     func hasTenant(_ id: String) -> Bool
-    /// Oldest first.
+    /// Sorted by id (the order `GET /v1/tenants` pages in).
     func tenants() -> [Tenant]
     /// The tenant token with this SHA-256 digest (expired ones too: the caller decides).
     func tenantToken(digest: [UInt8]) -> TenantToken?

@@ -57,7 +57,7 @@ public struct NewEvent: Sendable, Equatable {
         lhs.id == rhs.id && lhs.type == rhs.type && lhs.source == rhs.source && lhs.partitionKey == rhs.partitionKey
             && lhs.occurredAt == rhs.occurredAt && lhs.data == rhs.data && lhs.idempotencyKey == rhs.idempotencyKey
             && lhs.digest == rhs.digest && lhs.targetSubscription == rhs.targetSubscription && lhs.tenant == rhs.tenant
-            && lhs.headers.elementsEqual(rhs.headers) { $0.name == $1.name && $0.value == $1.value }
+            && sameHeaderFields(lhs.headers, rhs.headers)
     }
 
     public init(
@@ -136,7 +136,7 @@ public struct StoredEvent: Sendable, Equatable {
         lhs.reference == rhs.reference && lhs.id == rhs.id && lhs.type == rhs.type && lhs.source == rhs.source
             && lhs.partitionKey == rhs.partitionKey && lhs.occurredAt == rhs.occurredAt && lhs.receivedAt == rhs.receivedAt
             && lhs.data == rhs.data && lhs.idempotencyKey == rhs.idempotencyKey && lhs.tenant == rhs.tenant
-            && lhs.headers.elementsEqual(rhs.headers) { $0.name == $1.name && $0.value == $1.value }
+            && sameHeaderFields(lhs.headers, rhs.headers)
     }
 
     public var sequence: UInt64 { reference.sequence }
@@ -167,4 +167,10 @@ public struct AttemptEntry: Sendable, Equatable {
     public var outcome: DeliveryAttemptRecord
     /// When it was recorded (microseconds since the epoch).
     public var recordedAt: Int64
+}
+
+/// Header fields held as `(name, value)` tuples, which are not `Equatable`: equal when the
+/// same fields come in the same order (a subscription's extra headers, a provider's kept ones).
+func sameHeaderFields(_ lhs: [(name: String, value: String)], _ rhs: [(name: String, value: String)]) -> Bool {
+    lhs.elementsEqual(rhs) { $0.name == $1.name && $0.value == $1.value }
 }

@@ -44,7 +44,7 @@ public struct Subscription: Sendable, Equatable {
     public static func == (lhs: Subscription, rhs: Subscription) -> Bool {
         lhs.id == rhs.id && lhs.tenantID == rhs.tenantID && lhs.url == rhs.url && lhs.eventTypes == rhs.eventTypes && lhs.description == rhs.description
             && lhs.filterJSON == rhs.filterJSON && lhs.secrets == rhs.secrets
-            && lhs.headers.elementsEqual(rhs.headers, by: { $0.name == $1.name && $0.value == $1.value })
+            && sameHeaderFields(lhs.headers, rhs.headers)
             && lhs.ordered == rhs.ordered && lhs.maxInFlight == rhs.maxInFlight && lhs.rateLimit == rhs.rateLimit
             && lhs.retry == rhs.retry && lhs.paused == rhs.paused && lhs.disabledReason == rhs.disabledReason
             && lhs.createdAt == rhs.createdAt && lhs.updatedAt == rhs.updatedAt
