@@ -35,6 +35,15 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "CCurl", dependencies: ["CLibcurl"]),
+        // libpq, PostgreSQL's C client, for cluster mode (`--database-url`).
+        .systemLibrary(
+            name: "CLibpq",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        // A small synchronous PostgreSQL client over libpq: connections, binary parameters
+        // and results, transactions, notifications. No gateway types.
+        .target(name: "Postgres", dependencies: ["CLibpq"], swiftSettings: strictSettings),
         // epoll, eventfd, accept4, thread names and CRC-32C, which Swift's Glibc module lacks.
         .target(name: "CPlatform"),
         // The shared low-level runtime: system calls with EINTR retry, threads, work queues,
@@ -66,6 +75,7 @@ let package = Package(
                 "TargetPolicy",
                 "HTTPServer",
                 "CPlatform",
+                "Postgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

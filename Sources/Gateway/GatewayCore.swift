@@ -57,7 +57,7 @@ public final class GatewayCore: Sendable {
             name: "url-check", threads: configuration.targetCheckThreads, capacity: configuration.targetCheckQueue)
         replayer = Replayer(store: store, logger: logger)
         try replayer.start()
-        readiness.register("journal") { [store] in store.unavailableReason }
+        readiness.register(store.readinessCheck) { [store] in store.unavailableReason }
     }
 
     /// Stops the URL checks and replays, then the store (which finishes what is queued).

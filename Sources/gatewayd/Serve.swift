@@ -77,11 +77,6 @@ struct Serve: ParsableCommand {
         configuration.keepAliveTimeout = settings.keepAliveTimeout
         configuration.writeTimeout = settings.writeTimeout
 
-        var storeConfiguration = JournalStore.Configuration(directory: dataDir + "/journal")
-        storeConfiguration.idempotencyWindow = settings.idempotencyWindow
-        storeConfiguration.segmentSize = settings.segmentSize
-        storeConfiguration.retention = settings.retention
-        storeConfiguration.journalObserver = metrics.journal
         var coreConfiguration = GatewayCore.Configuration()
         coreConfiguration.requireEventTypes = settings.requireEventTypes
         coreConfiguration.maxBatchEvents = settings.maxBatchEvents
@@ -90,37 +85,25 @@ struct Serve: ParsableCommand {
         coreConfiguration.inboundObserver = metrics.inbound
         let targets = settings.targets
         coreConfiguration.targetPolicy = targets
-        let started = ContinuousClock.now
-        let store: JournalStore
-        do {
-            store = try JournalStore(configuration: storeConfiguration, logger: logger)
-        } catch {
-            logger.critical("cannot open the journal", metadata: ["error": "\(error)"])
-            throw ExitCode(70)
-        }
-        let recovery = store.recovery
-        logger.info("journal recovered", metadata: [
-            "segments": "\(recovery.segments)", "records": "\(recovery.records)", "events": "\(store.eventCount)",
-            "truncated-bytes": "\(recovery.truncatedBytes)", "took": "\(ContinuousClock.now - started)",
-        ])
+        var dispatcherConfiguration = WebhookDispatcher.Configuration()
+        let store = try Self.openStore(settings, metrics: metrics, transferTimeout: dispatcherConfiguration.engine.timeout, logger: logger)
         let core = try GatewayCore(configuration: coreConfiguration, store: store)
         let token = try AdminToken.resolve(configured: settings.adminToken, dataDirectory: dataDir)
         logger.info("delivery transport", metadata: ["libcurl": "\(Libcurl.version)"])
 
-        var dispatcherConfiguration = WebhookDispatcher.Configuration()
         // Checked again when connecting: a name may resolve elsewhere by then (DNS rebinding).
         dispatcherConfiguration.engine.addressCheck = { peer in targets.check(peer.ip) == nil }
         dispatcherConfiguration.observer = metrics.delivery
         dispatcherConfiguration.tenantDeliveryRateLimit = settings.tenantDefaults.deliveryRateLimit
         let dispatcher = WebhookDispatcher(
-            store: store, status: core.deliveryStatus, configuration: dispatcherConfiguration, logger: logger)
+            store: store.deliveries, status: core.deliveryStatus, configuration: dispatcherConfiguration, logger: logger)
         try dispatcher.start()
         core.readiness.register("delivery") { dispatcher.notRunningReason }
 
         var router = Router()
         GatewayAPI.register(on: &router, core: core, adminToken: token.value)
         MetricsAPI.register(on: &router, metrics: metrics)
-        metrics.watch(core: core, journal: store)
+        metrics.watch(core: core, journal: store as? JournalStore)
         configuration.observer = metrics.http(for: router)
 
         let server = HTTPServer(configuration: configuration, responder: router, logger: logger)
@@ -136,7 +119,8 @@ struct Serve: ParsableCommand {
                 reason: "cannot listen on \(settings.listen): \(String(cString: strerror(error.errno)))"))
         }
         // Written straight to fd 1 so it is seen at once even when stdout is a pipe.
-        var banner = "gatewayd listening on http://\(bound) (data dir \(dataDir))\n"
+        let storage = (store as? PostgresStore).map { "cluster node \($0.nodeID) on PostgreSQL" } ?? "data dir \(dataDir)"
+        var banner = "gatewayd listening on http://\(bound) (\(storage))\n"
         if token.generated {
             banner += "admin token (shown once, stored in \(dataDir)/admin-token): \(token.value)\n"
         }
@@ -149,11 +133,67 @@ struct Serve: ParsableCommand {
         server.wait()
         dispatcher.shutdown()
         core.close()
-        let statistics = store.statistics
-        logger.info("stopped", metadata: [
-            "journal-records": "\(statistics.records)", "journal-syncs": "\(statistics.syncs)",
-            "records-per-sync": "\(statistics.syncs == 0 ? 0 : Double(statistics.records) / Double(statistics.syncs))",
+        if let journal = store as? JournalStore {
+            let statistics = journal.statistics
+            logger.info("stopped", metadata: [
+                "journal-records": "\(statistics.records)", "journal-syncs": "\(statistics.syncs)",
+                "records-per-sync": "\(statistics.syncs == 0 ? 0 : Double(statistics.records) / Double(statistics.syncs))",
+            ])
+        } else {
+            logger.info("stopped")
+        }
+    }
+
+    /// The embedded journal in the data dir, or a cluster node's store on PostgreSQL with
+    /// `--database-url`. Exits 70 when it cannot be opened (78 for a setting at fault).
+    static func openStore(
+        _ settings: ServeConfiguration, metrics: GatewayMetrics, transferTimeout: Duration, logger: Logger
+    ) throws -> any GatewayStore {
+        let started = ContinuousClock.now
+        if let url = settings.databaseURL {
+            var configuration = PostgresStore.Configuration(url: url, nodeID: settings.nodeID ?? defaultNodeID(settings.listen))
+            configuration.idempotencyWindow = settings.idempotencyWindow
+            configuration.leaseDuration = settings.leaseDuration
+            configuration.transferTimeout = transferTimeout
+            do {
+                let store = try PostgresStore(configuration: configuration, logger: logger)
+                logger.info("joined the cluster", metadata: [
+                    "node": "\(store.nodeID)", "events": "\(store.eventCount)", "took": "\(ContinuousClock.now - started)",
+                ])
+                return store
+            } catch .configuration(let problem) {
+                throw refuse(SettingError(setting: "lease-duration", source: settings.source(of: "lease-duration"), reason: problem))
+            } catch {
+                logger.critical("cannot open the cluster's database", metadata: ["error": "\(error)"])
+                throw ExitCode(70)
+            }
+        }
+        var configuration = JournalStore.Configuration(directory: settings.dataDir + "/journal")
+        configuration.idempotencyWindow = settings.idempotencyWindow
+        configuration.segmentSize = settings.segmentSize
+        configuration.retention = settings.retention
+        configuration.journalObserver = metrics.journal
+        let store: JournalStore
+        do {
+            store = try JournalStore(configuration: configuration, logger: logger)
+        } catch {
+            logger.critical("cannot open the journal", metadata: ["error": "\(error)"])
+            throw ExitCode(70)
+        }
+        let recovery = store.recovery
+        logger.info("journal recovered", metadata: [
+            "segments": "\(recovery.segments)", "records": "\(recovery.records)", "events": "\(store.eventCount)",
+            "truncated-bytes": "\(recovery.truncatedBytes)", "took": "\(ContinuousClock.now - started)",
         ])
+        return store
+    }
+
+    /// A node's name when none is set: the host name and the port it listens on, unique
+    /// among nodes on one host.
+    static func defaultNodeID(_ listen: SocketAddress) -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count) == 0 ? String(cString: name) : "node"
+        return "\(host):\(listen.port)"
     }
 }
 

@@ -48,6 +48,10 @@ public final class WebhookDispatcher: @unchecked Sendable {
         case completed([DeliveryResult])
         /// The disabling of this subscription (after a 410) is in effect, or failed.
         case disableRecorded(String)
+        /// Cluster mode: subscriptions this node now delivers, with what they are owed.
+        case takenOver(PendingSnapshot)
+        /// Cluster mode: subscriptions another node may deliver from now on.
+        case released([String])
         case nudge
     }
 
@@ -179,6 +183,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
     func prepare() throws {
         transport = try makeTransport { [weak self] results in self?.post(.completed(results)) }
         store.observeDeliveries { [weak self] fanOuts in self?.post(.fanOut(fanOuts)) }
+        store.observeOwnership(
+            gained: { [weak self] snapshot in self?.post(.takenOver(snapshot)) },
+            lost: { [weak self] ids in self?.post(.released(ids)) })
         events = store.makeEventReader()
     }
 
@@ -221,6 +228,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
             case .fanOut(let fanOuts): accept(fanOuts)
             case .completed(let results): results.forEach(complete)
             case .disableRecorded(let id): lanes[id]?.heldForDisable = false
+            case .takenOver(let snapshot): take(snapshot.owed)
+            case .released(let ids): ids.forEach(forget)
             case .nudge: break
             }
         }
@@ -252,11 +261,16 @@ public final class WebhookDispatcher: @unchecked Sendable {
     func load() {
         let snapshot = store.pendingSnapshot()
         loadedThrough = snapshot.through
+        take(snapshot.owed)
+    }
+
+    /// Puts what is owed into the lanes, with each delivery's attempts and schedule.
+    private func take(_ owedBySubscription: [PendingSnapshot.Owed]) {
         let wall = clock.wallMicroseconds()
         let monotonic = clock.monotonicMicroseconds()
         let policy = configuration.retryPolicy
         let longestWait = max(policy.maximumDelay, policy.retryAfterCap).microseconds
-        for owed in snapshot.owed {
+        for owed in owedBySubscription {
             let lane = lane(owed.subscriptionID)
             for delivery in owed.pending {
                 let notBefore = delivery.nextAttemptAt.map { max(1, monotonic + min($0 - wall, longestWait)) } ?? 0
@@ -266,6 +280,21 @@ public final class WebhookDispatcher: @unchecked Sendable {
             }
             markBusy(lane)
         }
+    }
+
+    /// Drops a subscription's lane (deleted, or delivered by another node from now on):
+    /// nothing more is sent for it; transfers in flight finish, and their outcomes are
+    /// recorded without a lane.
+    private func forget(_ id: String) {
+        guard let lane = lanes.removeValue(forKey: id) else { return }
+        lane.listedBusy = false
+        // Its wake, if any, is stale now; it leaves the busy list at the end of the pass, and
+        // no pass visits it meanwhile (`dispatch` skips a lane that is not the current one).
+        lane.sleepingUntil = nil
+        parked[id] = nil
+        settings[id] = nil
+        posted[id] = nil
+        status.post(nil, for: id)
     }
 
     private func markBusy(_ lane: DeliveryLane) {
@@ -366,13 +395,12 @@ public final class WebhookDispatcher: @unchecked Sendable {
         var servedShared = Set<ObjectIdentifier>()
         for lane in busy {
             let id = lane.subscriptionID
+            guard lanes[id] === lane else {
+                lane.listedBusy = false  // forgotten; a lane taken over again since is another
+                continue
+            }
             guard let subscription = store.subscription(id) else {
-                lanes[id] = nil  // deleted: what it was owed went with it
-                lane.listedBusy = false
-                parked[id] = nil
-                settings[id] = nil
-                posted[id] = nil
-                status.post(nil, for: id)
+                forget(id)  // deleted: what it was owed went with it
                 continue
             }
             settings[id] = laneSettings(subscription)
@@ -558,9 +586,10 @@ public final class WebhookDispatcher: @unchecked Sendable {
         let policy = settings(sent.subscriptionID)?.retryPolicy ?? configuration.retryPolicy
         let decision = policy.decision(
             afterAttempt: sent.attempt, firstAttemptAt: sent.firstAttemptAt, now: wallNow, outcome: outcome, random: &random)
-        let lane = lane(sent.subscriptionID)
+        // Nil when the subscription went (deleted, or taken over by another node) meanwhile.
+        let lane = lanes[sent.subscriptionID]
         // A slot is free (or a retry is scheduled): the lane has something to decide again.
-        markBusy(lane)
+        if let lane { markBusy(lane) }
         var record = DeliveryAttemptRecord(
             subscriptionID: sent.subscriptionID, sequence: sent.sequence, attempt: UInt32(sent.attempt),
             status: result.status, error: result.error?.message ?? "",
@@ -569,14 +598,14 @@ public final class WebhookDispatcher: @unchecked Sendable {
         switch decision {
         case .done:
             record.result = .delivered
-            lane.finish(sent.sequence, succeeded: true)
+            lane?.finish(sent.sequence, succeeded: true)
         case .retry(let after):
             record.nextAttemptAt = wallNow + after.microseconds
-            lane.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: now + after.microseconds)
+            lane?.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: now + after.microseconds)
         case .deadLetter(let reason):
             record.result = .deadLettered
             if record.error.isEmpty && result.status == nil { record.error = reason }
-            lane.finish(sent.sequence, succeeded: false)
+            lane?.finish(sent.sequence, succeeded: false)
             logger.info("delivery dead-lettered", metadata: [
                 "subscription": "\(sent.subscriptionID)", "sequence": "\(sent.sequence)", "attempts": "\(sent.attempt)",
                 "reason": "\(reason)",
@@ -587,11 +616,12 @@ public final class WebhookDispatcher: @unchecked Sendable {
                 "subscription": "\(sent.subscriptionID)",
             ])
             record.nextAttemptAt = wallNow
-            lane.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: now)
+            lane?.reschedule(sent.sequence, attempts: sent.attempt, firstAttemptAt: sent.firstAttemptAt, at: now)
             let id = sent.subscriptionID
-            lane.heldForDisable = store.disableSubscription(id, reason: reason) { [weak self] in
+            let held = store.disableSubscription(id, reason: reason) { [weak self] in
                 self?.post(.disableRecorded(id))
             }
+            lane?.heldForDisable = held
         }
         if attempts.isEmpty { attemptsQueuedAt = now }
         attempts.append(record)

@@ -146,109 +146,24 @@ public final class JournalStore: GatewayStore {
     // MARK: - EventStore
 
     public func ingest(_ events: [NewEvent], completion: @escaping @Sendable (IngestOutcome) -> Void) -> IngestOutcome? {
-        // Without keys there is nothing to check, hold, wait for or settle (the ids are the
-        // gateway's own): the common case goes straight to the journal.
-        if events.allSatisfy({ $0.idempotencyKey == nil }) {
-            write(events) { result in
-                switch result {
-                case .success(let receipts): completion(.stored(receipts))
-                case .failure(let error): completion(.unavailable(error))
-                }
-            }
-            return nil
-        }
-        let join = IngestJoin(count: events.count, completion: completion)
-        let (reservations, conflict) = state.reserve(events) { index in { receipt in join.resolve(index, receipt) } }
-        if let conflict { return .conflict(index: conflict.index, conflict.1) }
-        var fresh: [Int] = []
-        for (index, reservation) in reservations.enumerated() {
-            switch reservation {
-            case .fresh:
-                fresh.append(index)
-            case .repeated(let entry):
-                do throws(StoreError) {
-                    guard let receipt = try receipt(of: entry, repeating: events[index]) else {
-                        state.release(reservations.enumerated().compactMap { if case .fresh = $1 { events[$0] } else { nil } })
-                        return .conflict(index: index, .keyReused(events[index].idempotencyKey ?? ""))
-                    }
-                    join.resolve(index, receipt)
-                } catch {
-                    join.fail(error)
-                }
-            case .inFlight, .conflict:
-                break  // a waiter resolves it; conflicts were returned above
-            }
-        }
-        guard !fresh.isEmpty else { return join.arm() }
-        let written = fresh.map { events[$0] }
-        // A producer's id must be new to all history, not only to the window: looked up in
-        // the index now that the reservation keeps a concurrent request from taking it.
-        for event in written where event.idempotencyKey == event.id {
-            do throws(StoreError) {
-                if try eventLocation(id: event.id) != nil {
-                    state.release(written)
-                    return .conflict(index: events.firstIndex(of: event) ?? 0, .idTaken(event.id))
-                }
-            } catch {
-                state.release(written)
-                join.fail(error)
-                return join.arm()
-            }
-        }
-        let freshIndexes = fresh
-        // All or nothing: a repeat whose original could not be read back fails the request,
-        // so nothing new may be written for it either.
-        if join.hasFailed {
-            state.release(written)
-            return join.arm()
-        }
-        let state = self.state
-        let writeFresh: @Sendable () -> Void = { [self] in
-            write(written) { result in
-                switch result {
-                case .success(let receipts):
-                    // The fold settled these keys already; this settles any it could not.
-                    state.settle(written, receipts: receipts)
-                    for (index, receipt) in zip(freshIndexes, receipts) { join.resolve(index, receipt) }
-                case .failure(let error):
-                    state.release(written)
-                    join.fail(error)
-                }
-            }
-        }
-        // A repeat of a request still being written waits for it before this request writes
-        // anything: if that write is refused (a full disk is not sticky), this request fails
-        // whole, with nothing of its own stored that a retry would store again.
-        let waiting = reservations.indices.filter { if case .inFlight = reservations[$0] { true } else { false } }
-        if waiting.isEmpty {
-            writeFresh()
-        } else {
-            join.afterWaits(for: waiting) { succeeded in
-                if succeeded { writeFresh() } else { state.release(written) }
-            }
-        }
-        return join.arm()
+        IdempotentIngest(
+            state: state,
+            readBack: { reference throws(StoreError) in try self.read(reference) },
+            idTaken: { id throws(StoreError) in try self.eventLocation(id: id) != nil },
+            write: { events, done in self.write(events, then: done) }
+        ).ingest(events, completion: completion)
     }
 
     /// Appends new events in one durable group and reports their receipts, in order.
-    private func write(_ events: [NewEvent], then done: @escaping @Sendable (Result<[EventReceipt], StoreError>) -> Void) {
+    private func write(_ events: [NewEvent], then done: @escaping @Sendable (IngestOutcome) -> Void) {
         journal.append(events.map { JournalEntry(kind: .event, payload: EventRecord($0).encode()) }) { result in
-            done(result.map { records in
-                zip(events, records).map { EventReceipt(id: $0.id, sequence: $1.sequence, receivedAt: $1.timestamp) }
-            }.mapError(StoreError.init))
+            switch result {
+            case .success(let records):
+                done(.stored(zip(events, records).map { EventReceipt(id: $0.id, sequence: $1.sequence, receivedAt: $1.timestamp) }))
+            case .failure(let error):
+                done(.unavailable(StoreError(error)))
+            }
         }
-    }
-
-    /// The receipt of an event stored earlier (a repeat): its id is read back from the
-    /// journal, and its key compared, since the window holds keys by hash. Nil when the key
-    /// only collided with another's hash (astronomically rare: the request is refused as a
-    /// conflict rather than risk a second event under one key).
-    private func receipt(of entry: GatewayFold.KeyEntry, repeating event: NewEvent) throws(StoreError) -> EventReceipt? {
-        guard let stored = try read(EventReference(sequence: entry.sequence, location: entry.location)) else {
-            throw StoreError(.corrupt, "the original event at sequence \(entry.sequence) could not be read back")
-        }
-        guard stored.idempotencyKey == event.idempotencyKey, stored.source == event.source else { return nil }
-        return EventReceipt(id: stored.id, sequence: entry.sequence, receivedAt: entry.timestamp, duplicate: true)
     }
 
     /// Where the event with this id is, if it is retained.
@@ -404,17 +319,10 @@ public final class JournalStore: GatewayStore {
     public func subscriptions() -> [Subscription] { state.subscriptions() }
     public func deliveryCounts(for subscriptionID: String) -> DeliveryCounts { state.deliveryCounts(for: subscriptionID) }
     public func deadLetters(for subscriptionID: String) -> [DeadLetterEntry] { state.deadLetters(for: subscriptionID) }
-    public func owes(_ subscriptionID: String, sequence: UInt64) -> Bool {
-        state.read { $0.ledgers[subscriptionID]?.location(of: sequence) != nil }
-    }
+    public func owes(_ subscriptionID: String, sequence: UInt64) -> Bool { state.owes(subscriptionID, sequence: sequence) }
     public func deliveryBacklogs() -> [String: DeliveryBacklog] { state.deliveryBacklogs() }
-    public func replay(_ id: String) -> ReplayState? { state.read { $0.replays[id] } }
-    public func replays(for subscriptionID: String?) -> [ReplayState] {
-        state.read { fold in
-            fold.replays.values.filter { subscriptionID == nil || $0.subscriptionID == subscriptionID }
-                .sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
-        }
-    }
+    public func replay(_ id: String) -> ReplayState? { state.replay(id) }
+    public func replays(for subscriptionID: String?) -> [ReplayState] { state.replays(for: subscriptionID) }
 
     // MARK: - DeliveryStore
 
@@ -446,100 +354,6 @@ public final class JournalStore: GatewayStore {
     }
 }
 
-/// Collects the receipts of one ingest request as they resolve — from the synchronous checks,
-/// from the journal's completion, from the commits of concurrent requests it waited on — in
-/// any order, and answers once: synchronously from `arm` if everything is known by then,
-/// else through the completion.
-final class IngestJoin: Sendable {
-    private struct State {
-        var receipts: [EventReceipt?]
-        var remaining: Int
-        var failure: StoreError?
-        var armed = false
-        var answered = false
-        /// Repeats of requests in flight, and what runs once they are all known.
-        var waited: [Int] = []
-        var afterWaits: (@Sendable (Bool) -> Void)?
-    }
-
-    private let state: Mutex<State>
-    private let completion: @Sendable (IngestOutcome) -> Void
-
-    init(count: Int, completion: @escaping @Sendable (IngestOutcome) -> Void) {
-        state = Mutex(State(receipts: Array(repeating: nil, count: count), remaining: count))
-        self.completion = completion
-    }
-
-    /// An event's receipt; nil when the request it waited on stored nothing.
-    func resolve(_ index: Int, _ receipt: EventReceipt?) {
-        let (outcome, next) = state.withLock { state -> (IngestOutcome?, (() -> Void)?) in
-            guard state.receipts[index] == nil else { return (nil, nil) }
-            if let receipt {
-                state.receipts[index] = receipt
-                state.remaining -= 1
-            } else if state.failure == nil {
-                state.failure = StoreError(.unavailable, "the request this one repeats was not stored; send it again")
-            }
-            return (state.armed ? Self.finish(&state) : nil, Self.takeAfterWaits(&state))
-        }
-        next?()
-        if let outcome { completion(outcome) }
-    }
-
-    func fail(_ error: StoreError) {
-        let (outcome, next) = state.withLock { state -> (IngestOutcome?, (() -> Void)?) in
-            if state.failure == nil { state.failure = error }
-            return (state.armed ? Self.finish(&state) : nil, Self.takeAfterWaits(&state))
-        }
-        next?()
-        if let outcome { completion(outcome) }
-    }
-
-    /// Runs `action` once every event at `indexes` is resolved: with true when all were
-    /// stored, false as soon as the request failed.
-    func afterWaits(for indexes: [Int], _ action: @escaping @Sendable (Bool) -> Void) {
-        let next = state.withLock { state -> (() -> Void)? in
-            state.waited = indexes
-            state.afterWaits = action
-            return Self.takeAfterWaits(&state)
-        }
-        next?()
-    }
-
-    private static func takeAfterWaits(_ state: inout State) -> (() -> Void)? {
-        guard let action = state.afterWaits else { return nil }
-        if state.failure != nil {
-            state.afterWaits = nil
-            return { action(false) }
-        }
-        guard state.waited.allSatisfy({ state.receipts[$0] != nil }) else { return nil }
-        state.afterWaits = nil
-        return { action(true) }
-    }
-
-    var hasFailed: Bool { state.withLock { $0.failure != nil } }
-
-    /// Called once all work is started: the outcome if it is already known (the completion
-    /// is then never called), else nil.
-    func arm() -> IngestOutcome? {
-        state.withLock { state in
-            state.armed = true
-            return Self.finish(&state)
-        }
-    }
-
-    private static func finish(_ state: inout State) -> IngestOutcome? {
-        guard !state.answered else { return nil }
-        if let failure = state.failure {
-            state.answered = true
-            return .unavailable(failure)
-        }
-        guard state.remaining == 0 else { return nil }
-        state.answered = true
-        return .stored(state.receipts.map { $0! })
-    }
-}
-
 /// Event bodies for the dispatcher, read through a read-ahead (`JournalReadAhead`): the
 /// dispatcher goes through the journal roughly in order, so one `pread` covers many events.
 final class JournalEventReader: DeliveryEventReader {
@@ -553,34 +367,12 @@ final class JournalEventReader: DeliveryEventReader {
         self.relocated = relocated
     }
 
-    /// Written straight from the journal record's bytes: it runs for every delivery.
     func envelope(_ event: EventReference) throws(StoreError) -> WebhookEnvelope? {
-        let record = try self.record(event)
-        guard record.kind == .event, let fields = try? EventRecord.envelopeFields(record.payload) else { return nil }
-        let payload = record.payload
-        var body: [UInt8] = []
-        body.reserveCapacity(payload.count + 96)
-        payload.withUnsafeBytes { raw in
-            func field(_ name: StaticString, _ range: Range<Int>) {
-                name.withUTF8Buffer { body.append(contentsOf: $0) }
-                appendJSONString(utf8: UnsafeRawBufferPointer(rebasing: raw[range]), to: &body)
-            }
-            field("{\"id\":", fields.id)
-            field(",\"type\":", fields.type)
-            body.append(contentsOf: ",\"timestamp\":".utf8)
-            appendJSONString(Timestamp.format(microseconds: record.timestamp), to: &body)
-            field(",\"source\":", fields.source)
-            body.append(contentsOf: ",\"data\":".utf8)
-            body.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[fields.data]))
-            body.append(UInt8(ascii: "}"))
-        }
-        return WebhookEnvelope(eventID: String(decoding: payload[fields.id], as: UTF8.self), body: body, committedAt: record.timestamp)
+        WebhookEnvelope(eventRecord: try record(event))
     }
 
     func partitionKey(_ event: EventReference) throws(StoreError) -> String? {
-        let record = try self.record(event)
-        guard record.kind == .event else { return nil }
-        return (try? EventRecord.decode(record.payload, includeData: false))?.partitionKey
+        EventRecord.partitionKey(of: try record(event))
     }
 
     /// The event's record (a carried copy unwrapped), followed to its new place if moved.
@@ -676,5 +468,39 @@ extension JournalEntry {
         case .tenantTokenRevoked(let tenantID, let tokenID):
             self.init(kind: .tenantTokenRevoked, payload: TenantTokenRevokedRecord(tenantID: tenantID, tokenID: tokenID).encode())
         }
+    }
+}
+
+extension WebhookEnvelope {
+    /// The webhook body of an event record, written straight from the record's bytes (it
+    /// runs for every delivery); nil for a record of another kind.
+    init?(eventRecord record: JournalRecord) {
+        guard record.kind == .event, let fields = try? EventRecord.envelopeFields(record.payload) else { return nil }
+        let payload = record.payload
+        var body: [UInt8] = []
+        body.reserveCapacity(payload.count + 96)
+        payload.withUnsafeBytes { raw in
+            func field(_ name: StaticString, _ range: Range<Int>) {
+                name.withUTF8Buffer { body.append(contentsOf: $0) }
+                appendJSONString(utf8: UnsafeRawBufferPointer(rebasing: raw[range]), to: &body)
+            }
+            field("{\"id\":", fields.id)
+            field(",\"type\":", fields.type)
+            body.append(contentsOf: ",\"timestamp\":".utf8)
+            appendJSONString(Timestamp.format(microseconds: record.timestamp), to: &body)
+            field(",\"source\":", fields.source)
+            body.append(contentsOf: ",\"data\":".utf8)
+            body.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[fields.data]))
+            body.append(UInt8(ascii: "}"))
+        }
+        self.init(eventID: String(decoding: payload[fields.id], as: UTF8.self), body: body, committedAt: record.timestamp)
+    }
+}
+
+extension EventRecord {
+    /// An event record's partition key (for ordered delivery), without decoding its data.
+    static func partitionKey(of record: JournalRecord) -> String? {
+        guard record.kind == .event else { return nil }
+        return (try? decode(record.payload, includeData: false))?.partitionKey
     }
 }

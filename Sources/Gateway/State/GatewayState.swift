@@ -404,6 +404,21 @@ final class GatewayState: Sendable {
     }
 
     /// Pending deliveries and dead letters of every subscription, under one read.
+    /// Whether the subscription still owes the event at `sequence` (pending or dead-lettered).
+    func owes(_ subscriptionID: String, sequence: UInt64) -> Bool {
+        read { $0.ledgers[subscriptionID]?.location(of: sequence) != nil }
+    }
+
+    func replay(_ id: String) -> ReplayState? { read { $0.replays[id] } }
+
+    /// Replays of one subscription (all when nil), oldest first.
+    func replays(for subscriptionID: String?) -> [ReplayState] {
+        read { fold in
+            fold.replays.values.filter { subscriptionID == nil || $0.subscriptionID == subscriptionID }
+                .sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        }
+    }
+
     func deliveryBacklogs() -> [String: DeliveryBacklog] {
         read { fold in
             var backlogs: [String: DeliveryBacklog] = [:]

@@ -38,6 +38,13 @@ public protocol DeliveryStore: AnyObject, Sendable {
     /// readers, or once it failed.
     @discardableResult
     func disableSubscription(_ id: String, reason: String, done: @escaping @Sendable () -> Void) -> Bool
+
+    /// Cluster mode: registers who hears when this node takes subscriptions over from
+    /// another (`gained`: everything they are owed, as at one point of the store's order,
+    /// reported before any later fan-out to them) or stops delivering some (`lost`: their
+    /// ids; another node may deliver them from now on, so their lanes must go at once). A
+    /// store of one machine owns everything and never calls either.
+    func observeOwnership(gained: @escaping @Sendable (PendingSnapshot) -> Void, lost: @escaping @Sendable ([String]) -> Void)
 }
 
 /// Reads what deliveries need of their events. Used by one thread at a time.
@@ -109,4 +116,6 @@ public struct PendingSnapshot: Sendable {
 
 extension DeliveryStore {
     public var subscriptionsVersion: UInt64? { nil }
+
+    public func observeOwnership(gained: @escaping @Sendable (PendingSnapshot) -> Void, lost: @escaping @Sendable ([String]) -> Void) {}
 }

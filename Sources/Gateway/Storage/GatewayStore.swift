@@ -16,6 +16,16 @@ public protocol GatewayStore: EventStore, ConfigurationStore, DeliveryStore {
     var unavailableReason: String? { get }
     /// Stops accepting writes and finishes those already queued.
     func close()
+    /// What the delivery side of this node uses: the store itself on one machine; in a
+    /// cluster, a view of only the subscriptions this node delivers.
+    var deliveries: any DeliveryStore { get }
+    /// The name of its `/readyz` check: `journal`, or `database` in cluster mode.
+    var readinessCheck: String { get }
+}
+
+extension GatewayStore {
+    public var deliveries: any DeliveryStore { self }
+    public var readinessCheck: String { "journal" }
 }
 
 /// Why a store could not do what was asked. The message is fit for a problem `detail`.

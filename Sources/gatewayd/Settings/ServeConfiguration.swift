@@ -10,6 +10,10 @@ struct ServeConfiguration {
     var listen: SocketAddress
     var dataDir: String
     var adminToken: String?
+    /// Cluster mode's database; nil runs on the embedded journal.
+    var databaseURL: String?
+    var nodeID: String?
+    var leaseDuration: Duration
     var eventLoops: Int?
     var maxConnections: Int
     var maxBodySize: Int
@@ -46,6 +50,12 @@ struct ServeConfiguration {
         dataDir = try read.text("data-dir")
         guard !dataDir.isEmpty else { throw read.error("data-dir", "must not be empty") }
         adminToken = read.optionalText("admin-token")
+        databaseURL = read.optionalText("database-url").flatMap { $0.isEmpty ? nil : $0 }
+        nodeID = read.optionalText("node-id").flatMap { $0.isEmpty ? nil : $0 }
+        leaseDuration = try read.duration("lease-duration")
+        if databaseURL != nil, adminToken?.isEmpty ?? true {
+            throw read.error("database-url", "cluster mode needs --admin-token (or GATEWAY_ADMIN_TOKEN): every node must accept the same one")
+        }
         eventLoops = try read.text("event-loops") == "auto" ? nil : read.integer("event-loops", atLeast: 1)
         maxConnections = try read.integer("max-connections", atLeast: 1)
         maxBodySize = try read.size("max-body-size", atMost: Self.largestBody)

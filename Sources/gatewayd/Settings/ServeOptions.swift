@@ -11,6 +11,9 @@ struct ServeOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp(ServeSettings.help("listen"), valueName: "host:port")) var listen: String?
     @Option(help: ArgumentHelp(ServeSettings.help("data-dir"), valueName: "path")) var dataDir: String?
+    @Option(help: ArgumentHelp(ServeSettings.help("database-url"), valueName: "url")) var databaseUrl: String?
+    @Option(help: ArgumentHelp(ServeSettings.help("node-id"), valueName: "name")) var nodeId: String?
+    @Option(help: ArgumentHelp(ServeSettings.help("lease-duration"), valueName: "duration")) var leaseDuration: String?
     @Option(help: ArgumentHelp(ServeSettings.help("admin-token"), valueName: "token")) var adminToken: String?
     @Option(help: ArgumentHelp(ServeSettings.help("event-loops"), valueName: "count")) var eventLoops: String?
     @Option(help: ArgumentHelp(ServeSettings.help("max-connections"), valueName: "count")) var maxConnections: String?
@@ -40,7 +43,8 @@ struct ServeOptions: ParsableArguments {
     var given: [String: SettingValue] {
         var values: [String: SettingValue] = [:]
         let texts: [(String, String?)] = [
-            ("listen", listen), ("data-dir", dataDir), ("admin-token", adminToken), ("event-loops", eventLoops),
+            ("listen", listen), ("data-dir", dataDir), ("database-url", databaseUrl), ("node-id", nodeId),
+            ("lease-duration", leaseDuration), ("admin-token", adminToken), ("event-loops", eventLoops),
             ("max-connections", maxConnections), ("max-body-size", maxBodySize), ("max-header-size", maxHeaderSize),
             ("header-timeout", headerTimeout), ("body-timeout", bodyTimeout), ("keep-alive-timeout", keepAliveTimeout),
             ("write-timeout", writeTimeout), ("shutdown-grace", shutdownGrace), ("idempotency-window", idempotencyWindow),
