@@ -15,7 +15,7 @@ struct TestPostgresTests {
         #expect(identity == "gateway|gateway")
 
         #expect(try await offThePool { try postgres.psql("select 1") } == "1")
-        try await offThePool {
+        _ = try await offThePool {
             try postgres.psql("create table committed (n int); insert into committed values (1), (2), (3)")
         }
 
