@@ -2,11 +2,11 @@
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test build deps bench-http bench-ingest bench-ingest-ab bench-fsync bench-subscriptions bench-tenants bench-inbound bench-restart bench-fanout bench-fanout-ab bench-latency bench-pending bench-isolation bench-history bench-soak crash-test clean
+.PHONY: run test build deps bench-http bench-ingest bench-ingest-ab bench-fsync bench-subscriptions bench-tenants bench-inbound bench-restart bench-fanout bench-fanout-ab bench-latency bench-pending bench-isolation bench-history bench-soak crash-test cluster-demo clean
 
-# libcurl's headers (and pkg-config) are the only system packages the build needs.
+# libcurl's and libpq's headers (and pkg-config) are the only system packages the build needs.
 deps:
-	@scripts/ensure-tools.sh libcurl
+	@scripts/ensure-tools.sh libcurl libpq
 
 build: deps
 	swift build -c release --product gatewayd
@@ -86,6 +86,11 @@ CRASH_ROUNDS ?= 50
 crash-test: deps
 	swift build
 	CRASH_ROUNDS=$(CRASH_ROUNDS) swift test --filter CrashTests
+
+## Three nodes on a throwaway PostgreSQL in ./cluster-demo, behind nginx on 127.0.0.1:8080;
+## prints what to try, runs until Ctrl-C (scripts/cluster-demo.sh stop ends one left running).
+cluster-demo: build
+	scripts/cluster-demo.sh
 
 clean:
 	rm -rf .build Benchmarks/out

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Makes sure the named tools (and, with "libcurl", libcurl's headers and pkg-config) are on
-# this machine. On Debian/Ubuntu as root it installs them with apt-get; otherwise it prints
-# the exact command to run and fails.
-# Usage: scripts/ensure-tools.sh libcurl [nginx wrk redis-server ...]
+# Makes sure the named tools are on this machine: with "libcurl" or "libpq", that library's
+# headers and pkg-config; with "postgresql", PostgreSQL's server programs (initdb, pg_ctl),
+# which scripts/pg-throwaway.sh runs. On Debian/Ubuntu as root it installs them with apt-get;
+# otherwise it prints the exact command to run and fails.
+# Usage: scripts/ensure-tools.sh libcurl [libpq postgresql nginx wrk redis-server ...]
 set -euo pipefail
 missing=()
 for tool in "$@"; do
@@ -12,6 +13,21 @@ for tool in "$@"; do
       if ! { pkg-config --exists libcurl 2>/dev/null && [ -e "$(pkg-config --variable=includedir libcurl 2>/dev/null)/curl/curl.h" -o -e /usr/include/x86_64-linux-gnu/curl/curl.h -o -e /usr/include/curl/curl.h ]; }; then
         missing+=(libcurl4-openssl-dev)
       fi
+      ;;
+    libpq)
+      command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+      if ! { pkg-config --exists libpq 2>/dev/null && [ -e "$(pkg-config --variable=includedir libpq 2>/dev/null)/libpq-fe.h" ]; }; then
+        missing+=(libpq-dev)
+      fi
+      ;;
+    postgresql)
+      # Where pg-throwaway.sh looks: pg_config's bindir (libpq-dev's pg_config names the
+      # server's folder even when the server is not installed), else Debian's versioned folders.
+      found=no
+      for bindir in "$(pg_config --bindir 2>/dev/null || true)" /usr/lib/postgresql/*/bin; do
+        if [ -x "$bindir/initdb" ] && [ -x "$bindir/pg_ctl" ]; then found=yes; fi
+      done
+      [ "$found" = yes ] || missing+=(postgresql)
       ;;
     wrk|nginx|bc) command -v "$tool" >/dev/null 2>&1 || missing+=("$tool") ;;
     redis-server) command -v redis-server >/dev/null 2>&1 || missing+=(redis-server) ;;
