@@ -22,12 +22,10 @@ struct DeliveryLedgerTests {
         return UInt64(try #require(response.json["sequence"] as? Int))
     }
 
-    /// Waits until the journal has folded every record appended so far (attempt records are
+    /// Waits until the store has folded every record appended so far (attempt records are
     /// not waited for by their writer).
     static func settle(_ gateway: GatewayHarness) {
-        let done = DispatchSemaphore(value: 0)
-        gateway.store.journal.append([]) { _ in done.signal() }
-        done.wait()
+        gateway.store.waitForWrites()
     }
 
     @Test func eventsFanOutByTypeAndFilterInJournalOrder() throws {
@@ -237,7 +235,7 @@ struct DeliveryLedgerTests {
         #expect(fanOuts[2].cause > snapshot.through)
     }
 
-    @Test func theWebhookEnvelopeIsWrittenFromTheRecordBytes() throws {
+    @Test(.enabled(if: GatewayHarness.onJournal)) func theWebhookEnvelopeIsWrittenFromTheRecordBytes() throws {
         let gateway = try GatewayHarness()
         // A producer id that needs escaping, and data kept byte for byte.
         let event = EventRecord(id: "ord\"1\\x", type: "order.created", source: "shop", partitionKey: "k", occurredAt: nil,
@@ -247,7 +245,7 @@ struct DeliveryLedgerTests {
         // The event, and a record of another kind (deleting a subscription nobody has).
         let entries = [JournalEntry(kind: .event, payload: event.encode()),
                        JournalEntry(kind: .subscriptionDeleted, payload: NameRecord(name: "sub_none").encode())]
-        gateway.store.journal.append(entries) { result in
+        gateway.journal.journal.append(entries) { result in
             committed.withLock { $0 = (try? result.get()) ?? [] }
             done.signal()
         }

@@ -46,7 +46,7 @@ struct HistoryTests {
         gateway.store.recordAttempts([DeliveryAttemptRecord(
             subscriptionID: "sub_01JD8X3Q5W7E2M9K4T6V8B0N1P", sequence: first.sequence, attempt: 1, status: 500, error: "", durationMicroseconds: 10,
             response: [], result: .retryScheduled, nextAttemptAt: 1)])
-        gateway.store.maintainer.pass()
+        gateway.journal.maintainer.pass()
         let segments = Self.files(gateway, endingWith: ".seg")
         #expect(segments.count >= 4)
         #expect(Self.files(gateway, endingWith: ".idx").count == segments.count - 1)
@@ -68,8 +68,8 @@ struct HistoryTests {
         try check()
         try gateway.restart()
         // Recovery started from a snapshot and read only the active segment.
-        #expect(gateway.store.recoveredFromSnapshot > 0)
-        #expect(gateway.store.recovery.records < 20)
+        #expect(gateway.journal.recoveredFromSnapshot > 0)
+        #expect(gateway.journal.recovery.records < 20)
         try check()
     }
 
@@ -95,7 +95,7 @@ struct HistoryTests {
             let id = try Self.publish(gateway, n % 3 == 0 ? wanted : colliding, n: n)
             if n % 3 == 0 { expected.append(id) }
         }
-        gateway.store.maintainer.pass()
+        gateway.journal.maintainer.pass()
         let page = try gateway.request("GET", "/v1/events?type=\(wanted)&limit=7")
         let ids = (page.json["events"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
         #expect(ids == Array(expected.prefix(7)), "\(page.text)")
@@ -106,7 +106,7 @@ struct HistoryTests {
         let gateway = try GatewayHarness { settings, _ in Self.smallSegments(&settings) }
         var ids: [String] = []
         for n in 0..<150 { ids.append(try Self.publish(gateway, "a.b", n: n)) }
-        gateway.store.maintainer.pass()
+        gateway.journal.maintainer.pass()
         gateway.stop()
         let indexes = Self.files(gateway, endingWith: ".idx")
         try #require(indexes.count >= 3)
@@ -122,7 +122,7 @@ struct HistoryTests {
         }
         try gateway.start()
         // The body damage is found by the maintainer's check (start-up reads headers only).
-        gateway.store.maintainer.pass()
+        gateway.journal.maintainer.pass()
         for id in ids {
             #expect(try gateway.request("GET", "/v1/events/\(id)").status == 200, "\(id)")
         }
@@ -146,7 +146,7 @@ struct HistoryTests {
         }
         _ = try Self.publish(gateway, "a.b", id: "mine-1", n: 1)
         for n in 0..<60 { _ = try Self.publish(gateway, "a.b", n: n) }
-        gateway.store.maintainer.pass()
+        gateway.journal.maintainer.pass()
         Thread.sleep(forTimeInterval: 0.3)
         let again = try gateway.request("POST", "/v1/events", body: #"{"id":"mine-1","type":"a.b","data":{"n":1}}"#)
         #expect(again.status == 409 && (again.json["detail"] as? String)?.contains("already exists") == true, "\(again.text)")
@@ -158,7 +158,7 @@ struct HistoryTests {
         let response = try gateway.request("POST", "/v1/subscriptions", body: #"{"url":"https://a.example/","eventTypes":["a.*"]}"#)
         let subscription = try #require(response.json["id"] as? String)
         for n in 0..<40 { _ = try Self.publish(gateway, "a.b", n: n) }
-        gateway.store.maintainer.pass()
+        gateway.journal.maintainer.pass()
         for n in 40..<60 { _ = try Self.publish(gateway, "a.b", n: n) }
         let pending = gateway.store.state.pendingDeliveries(for: subscription).map(\.sequence)
         #expect(pending.count == 60)
@@ -171,8 +171,8 @@ struct HistoryTests {
         try handle.write(contentsOf: Data([0xFF]))
         try handle.close()
         try gateway.start()
-        #expect(gateway.store.recoveredFromSnapshot > 0)
-        #expect(gateway.store.recoveredFromSnapshot < UInt64(try #require(UInt64(snapshots.last!.filter(\.isNumber)))))
+        #expect(gateway.journal.recoveredFromSnapshot > 0)
+        #expect(gateway.journal.recoveredFromSnapshot < UInt64(try #require(UInt64(snapshots.last!.filter(\.isNumber)))))
         #expect(gateway.store.state.pendingDeliveries(for: subscription).map(\.sequence) == pending)
         #expect(gateway.store.state.subscription(subscription) != nil)
     }
@@ -183,7 +183,7 @@ struct HistoryTests {
         for round in 0..<rounds {
             Thread.sleep(forTimeInterval: 1.1)
             _ = try publish(gateway, "tick.tock", n: round)
-            gateway.store.maintainer.pass()
+            gateway.journal.maintainer.pass()
         }
     }
 
@@ -226,7 +226,7 @@ struct HistoryTests {
         try Self.ageAndMaintain(gateway)
         let remaining = Self.files(gateway, endingWith: ".seg")
         #expect(!remaining.contains(firstSegments[0]), "the oldest segment was not deleted: \(remaining)")
-        #expect(gateway.store.maintainer.segmentsDeleted > 0)
+        #expect(gateway.journal.maintainer.segmentsDeleted > 0)
 
         // An owed event keeps its key (a repeat answers with it); an expired one's key is
         // forgotten with it, so the same request stores a new event.
@@ -272,13 +272,13 @@ struct HistoryTests {
         var ids: [String] = []
         for round in 0..<4 {
             for n in 0..<80 { ids.append(try Self.publish(gateway, "a.b", n: round * 100 + n)) }
-            gateway.store.maintainer.pass()
+            gateway.journal.maintainer.pass()
         }
         let segments = Self.files(gateway, endingWith: ".seg")
         #expect(segments.count > 4 && Self.files(gateway, endingWith: ".snap").count == 2)
-        gateway.store.maintainer.pass()
+        gateway.journal.maintainer.pass()
         #expect(Self.files(gateway, endingWith: ".seg") == segments, "nothing is past an hour's retention")
-        #expect(gateway.store.maintainer.segmentsDeleted == 0)
+        #expect(gateway.journal.maintainer.segmentsDeleted == 0)
 
         // The same journal under a size limit: the oldest segments go, as far as the older
         // snapshot covers them, until the rest fits.
@@ -289,7 +289,7 @@ struct HistoryTests {
             settings.retention.retentionBytes = 3 * 4096
         }
         try gateway.start()
-        gateway.store.maintainer.pass()
+        gateway.journal.maintainer.pass()
         let remaining = Self.files(gateway, endingWith: ".seg")
         #expect(remaining.count < segments.count && remaining.first != segments.first)
         #expect(remaining == Array(segments.suffix(remaining.count)), "only the oldest are deleted")
@@ -306,10 +306,10 @@ struct HistoryTests {
             subscriptionID: dead, sequence: sequence, attempt: 3, status: 500, error: "", durationMicroseconds: 10,
             response: [], result: .deadLettered)])
         _ = try Self.publish(gateway, "other.x", n: 1)  // after the attempt: folded once this is
-        gateway.store.maintainer.pass()
+        gateway.journal.maintainer.pass()
         #expect(gateway.store.state.deadLetters(for: dead).count == 1)
         Thread.sleep(forTimeInterval: 0.4)
-        gateway.store.maintainer.pass()
+        gateway.journal.maintainer.pass()
         #expect(gateway.store.state.deadLetters(for: dead).isEmpty)
         try gateway.restart()
         #expect(gateway.store.state.deadLetters(for: dead).isEmpty)

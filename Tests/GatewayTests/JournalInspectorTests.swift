@@ -12,7 +12,7 @@ struct JournalInspectorTests {
         for n in 0..<120 {
             #expect(try gateway.request("POST", "/v1/events", body: "{\"type\":\"a.b\",\"data\":{\"n\":\(n)}}").status == 202)
         }
-        gateway.store.maintainer.pass()
+        gateway.journal.maintainer.pass()
         return (gateway, subscription)
     }
 

@@ -123,3 +123,35 @@ public final class TestPostgres: Sendable {
         return output
     }
 }
+
+extension TestPostgres {
+    /// One server for the whole test process, started on first use and stopped when the
+    /// process exits; tests that share it each take a database of their own.
+    public static func shared() throws -> TestPostgres {
+        try sharedServer.withLock { server in
+            if let server { return server }
+            let started = try TestPostgres.start()
+            server = started
+            atexit { TestPostgres.stopShared() }
+            return started
+        }
+    }
+
+    private static let sharedServer = Mutex<TestPostgres?>(nil)
+
+    private static func stopShared() {
+        let server = sharedServer.withLock { server -> TestPostgres? in
+            defer { server = nil }
+            return server
+        }
+        try? server?.stop()
+    }
+
+    /// A new empty database on this server; its URL.
+    public func freshDatabase() throws -> String {
+        let name = "test_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
+        _ = try psql("CREATE DATABASE \(name)")
+        // postgresql://gateway@127.0.0.1:PORT/gateway: the last path component is the database.
+        return String(url[..<url.lastIndex(of: "/")!]) + "/" + name
+    }
+}

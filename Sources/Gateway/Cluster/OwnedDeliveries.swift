@@ -86,18 +86,29 @@ final class OwnedDeliveries: DeliveryStore, Sendable {
         ClusterEventReader(folder: folder, connector: connector)
     }
 
-    func recordAttempts(_ outcomes: [DeliveryAttemptRecord]) {
+    func recordAttempts(_ outcomes: [DeliveryAttemptRecord]) { recordAttempts(outcomes, fenced: true) }
+
+    @discardableResult
+    func disableSubscription(_ id: String, reason: String, done: @escaping @Sendable () -> Void) -> Bool {
+        disableSubscription(id, reason: reason, fenced: true, done: done)
+    }
+
+    /// Fenced: only outcomes of subscriptions this node holds, each written only if it still
+    /// holds the lease at commit. Unfenced (the store's own, for tools and tests): all.
+    func recordAttempts(_ outcomes: [DeliveryAttemptRecord], fenced: Bool) {
         let entries = outcomes.compactMap { outcome -> ClusterEntry? in
-            guard let lease = lease(of: outcome.subscriptionID) else { return nil }  // another node's now
+            let lease = fenced ? lease(of: outcome.subscriptionID) : nil
+            if fenced && lease == nil { return nil }  // another node's now
             return ClusterEntry(entry: JournalEntry(kind: .deliveryAttempted, payload: outcome.encode()), subject: outcome.sequence, fence: lease)
         }
         guard !entries.isEmpty else { return }
         log.append(ClusterLog.Append(entries: entries, kind: .records, durable: false) { _ in })
     }
 
-    @discardableResult
-    func disableSubscription(_ id: String, reason: String, done: @escaping @Sendable () -> Void) -> Bool {
-        guard let subscription = state.subscription(id), subscription.disabledReason == nil, let lease = lease(of: id) else { return false }
+    func disableSubscription(_ id: String, reason: String, fenced: Bool, done: @escaping @Sendable () -> Void) -> Bool {
+        guard let subscription = state.subscription(id), subscription.disabledReason == nil else { return false }
+        let lease = fenced ? lease(of: id) : nil
+        if fenced && lease == nil { return false }
         let payload = SubscriptionDisabledRecord(subscriptionID: id, reason: reason).encode()
         log.append(ClusterLog.Append(
             entries: [ClusterEntry(entry: JournalEntry(kind: .subscriptionDisabled, payload: payload), fence: lease)],

@@ -18,7 +18,7 @@ import Synchronization
 /// event's record, before the 202. Which node sends them is the shard leases' business
 /// (`ShardLeases`): the dispatcher of a node sees only the subscriptions it holds
 /// (`deliveries`).
-public final class PostgresStore: GatewayStore {
+public final class PostgresStore: FoldBackedStore {
     public struct Configuration: Sendable {
         public var url: String
         /// This node's name in the cluster (`pg_stat_activity`, the leases table, logs).
@@ -107,6 +107,12 @@ public final class PostgresStore: GatewayStore {
     }
 
     public var deliveries: any DeliveryStore { view }
+
+    func waitForWrites() {
+        let done = WorkQueue<Bool>()
+        log.append(ClusterLog.Append(entries: [], kind: .records, durable: false) { _ in _ = done.push(true) })
+        _ = done.takeAll()
+    }
 
     public var readinessCheck: String { "database" }
 
@@ -315,15 +321,17 @@ public final class PostgresStore: GatewayStore {
     public func replay(_ id: String) -> ReplayState? { state.replay(id) }
     public func replays(for subscriptionID: String?) -> [ReplayState] { state.replays(for: subscriptionID) }
 
-    // MARK: - DeliveryStore (the whole cluster's; the dispatcher uses `deliveries`)
+    // MARK: - DeliveryStore (the whole cluster's, unfenced; the dispatcher uses `deliveries`)
 
-    public func observeDeliveries(_ observer: @escaping @Sendable ([FanOut]) -> Void) { view.observeDeliveries(observer) }
+    /// Every fan-out, of every shard (the one observer: the dispatcher's view takes the slot
+    /// when it registers through `deliveries`).
+    public func observeDeliveries(_ observer: @escaping @Sendable ([FanOut]) -> Void) { state.observeDeliveries(observer) }
     public func pendingSnapshot() -> PendingSnapshot { state.pendingSnapshot() }
     public var subscriptionsVersion: UInt64? { state.subscriptionsVersion }
     public func makeEventReader() -> any DeliveryEventReader { view.makeEventReader() }
-    public func recordAttempts(_ outcomes: [DeliveryAttemptRecord]) { view.recordAttempts(outcomes) }
+    public func recordAttempts(_ outcomes: [DeliveryAttemptRecord]) { view.recordAttempts(outcomes, fenced: false) }
     @discardableResult
     public func disableSubscription(_ id: String, reason: String, done: @escaping @Sendable () -> Void) -> Bool {
-        view.disableSubscription(id, reason: reason, done: done)
+        view.disableSubscription(id, reason: reason, fenced: false, done: done)
     }
 }

@@ -8,7 +8,7 @@ import Synchronization
 
 /// The embedded store: the journal on local disk and the fold of it in memory. The default
 /// backend, and the only one that knows about journal records, segments and locations.
-public final class JournalStore: GatewayStore {
+public final class JournalStore: FoldBackedStore {
     public struct Configuration: Sendable {
         public var directory: String
         /// A segment is sealed and a new one started once it reaches this size.
@@ -115,6 +115,12 @@ public final class JournalStore: GatewayStore {
     }
 
     public var recovery: Journal.RecoveryReport { journal.recovery }
+
+    func waitForWrites() {
+        let done = WorkQueue<Bool>()
+        journal.append([]) { _ in _ = done.push(true) }
+        _ = done.takeAll()
+    }
 
     /// Records written and `fdatasync` calls made since open.
     public var statistics: (records: Int, syncs: Int) { journal.statistics }

@@ -28,6 +28,15 @@ extension GatewayStore {
     public var readinessCheck: String { "journal" }
 }
 
+/// A store whose state is the fold of its records in memory (both are): what tests and the
+/// gateway's own tools may look into.
+protocol FoldBackedStore: GatewayStore {
+    var state: GatewayState { get }
+    /// Returns once everything appended before (attempt outcomes too, which nobody waits
+    /// for) is written and folded in.
+    func waitForWrites()
+}
+
 /// Why a store could not do what was asked. The message is fit for a problem `detail`.
 public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {

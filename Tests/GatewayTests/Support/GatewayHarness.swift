@@ -7,8 +7,20 @@ import TestSupport
 
 /// A real gateway — journal on disk, HTTP server on 127.0.0.1 port 0 — in a scratch
 /// directory that outlives restarts of the gateway and is removed at the end.
+///
+/// With `GATEWAY_TEST_BACKEND=postgres` the same gateway runs as a cluster node instead, on a
+/// database of its own in a throwaway PostgreSQL (`make test` runs the API suites that way
+/// too, so every route is checked on both backends).
 final class GatewayHarness {
     static let adminToken = "adm_test_token"
+
+    enum Backend {
+        case journal, postgres
+    }
+
+    static let backend: Backend = ProcessInfo.processInfo.environment["GATEWAY_TEST_BACKEND"] == "postgres" ? .postgres : .journal
+    /// For tests of the journal's own workings (segments, snapshots, the maintainer).
+    static let onJournal = backend == .journal
 
     /// The settings tests change, split between the core and the store when it starts.
     struct Settings {
@@ -29,7 +41,11 @@ final class GatewayHarness {
 
     let directory: String
     private(set) var core: GatewayCore!
-    private(set) var store: JournalStore!
+    private(set) var store: (any FoldBackedStore)!
+    /// The embedded store, for tests of the journal itself (`.enabled(if: GatewayHarness.onJournal)`).
+    var journal: JournalStore! { store as? JournalStore }
+    /// The cluster backend's database (kept across restarts), nil on the journal.
+    private var databaseURL: String?
     private(set) var server: HTTPServer!
     private(set) var port: UInt16 = 0
     var configure: (inout Settings, inout HTTPServerConfiguration) -> Void
@@ -38,6 +54,7 @@ final class GatewayHarness {
         self.directory = directory ?? NSTemporaryDirectory() + "gateway-test-" + UUID().uuidString
         self.configure = configure
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
+        if Self.backend == .postgres { databaseURL = try TestPostgres.shared().freshDatabase() }
         try start()
     }
 
@@ -47,13 +64,19 @@ final class GatewayHarness {
         serverConfiguration.eventLoopCount = 1
         configure(&settings, &serverConfiguration)
         let logger = Logger(label: "gateway-test") { _ in SwiftLogNoOpLogHandler() }
-        var storeConfiguration = JournalStore.Configuration(directory: directory + "/journal")
-        storeConfiguration.idempotencyWindow = settings.idempotencyWindow
-        storeConfiguration.segmentSize = settings.segmentSize
-        storeConfiguration.retention = settings.retention
-        storeConfiguration.maintenanceInterval = settings.maintenanceInterval
-        storeConfiguration.journalObserver = settings.journalObserver
-        store = try JournalStore(configuration: storeConfiguration, logger: logger)
+        if let databaseURL {
+            var clusterConfiguration = PostgresStore.Configuration(url: databaseURL, nodeID: "test-node")
+            clusterConfiguration.idempotencyWindow = settings.idempotencyWindow
+            store = try PostgresStore(configuration: clusterConfiguration, logger: logger)
+        } else {
+            var storeConfiguration = JournalStore.Configuration(directory: directory + "/journal")
+            storeConfiguration.idempotencyWindow = settings.idempotencyWindow
+            storeConfiguration.segmentSize = settings.segmentSize
+            storeConfiguration.retention = settings.retention
+            storeConfiguration.maintenanceInterval = settings.maintenanceInterval
+            storeConfiguration.journalObserver = settings.journalObserver
+            store = try JournalStore(configuration: storeConfiguration, logger: logger)
+        }
         var coreConfiguration = GatewayCore.Configuration()
         coreConfiguration.requireEventTypes = settings.requireEventTypes
         coreConfiguration.maxBatchEvents = settings.maxBatchEvents
