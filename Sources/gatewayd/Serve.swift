@@ -155,6 +155,7 @@ struct Serve: ParsableCommand {
             configuration.idempotencyWindow = settings.idempotencyWindow
             configuration.leaseDuration = settings.leaseDuration
             configuration.transferTimeout = transferTimeout
+            configuration.retention = settings.retention
             do {
                 let store = try PostgresStore(configuration: configuration, logger: logger)
                 logger.info("joined the cluster", metadata: [

@@ -53,6 +53,16 @@ public final class TestPostgres: Sendable {
         }
     }
 
+    /// Stops the server but keeps its data (`resume` starts it again on the same port): the
+    /// database gone away.
+    public func pause() throws {
+        try Self.runScript(["stop", directory])
+    }
+
+    public func resume() throws {
+        _ = try Self.runScript(["start", directory, String(port)])
+    }
+
     /// `pg_ctl restart -m immediate`: PostgreSQL dies without a checkpoint and recovers from
     /// its WAL, as after a crash; returns once it accepts connections again.
     public func restartImmediately() throws {

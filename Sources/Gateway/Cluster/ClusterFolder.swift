@@ -18,6 +18,14 @@ final class ClusterFolder: Sendable {
 
     var foldedThrough: UInt64 { cursor.withLock { $0 } }
 
+    /// Starts from a snapshot's fold, which covers the log up to `sequence`.
+    func restore(_ fold: GatewayFold, covering sequence: UInt64) {
+        cursor.withLock { folded in
+            state.restore(fold)
+            folded = sequence
+        }
+    }
+
     /// Folds in the records after the cursor, in order (those at or below it were folded).
     func apply(_ records: [JournalRecord]) {
         cursor.withLock { folded in
@@ -62,6 +70,26 @@ final class ClusterFolder: Sendable {
         return JournalRecord(
             sequence: sequence, timestamp: timestamp, kind: RecordKind(rawValue: UInt8(truncatingIfNeeded: rows.int64(row, columns.2) ?? 0)),
             payload: payload, location: location(sequence: sequence, timestamp: timestamp, length: payload.count))
+    }
+
+    /// The kinds of record an event is read from: itself, or retention's copy of it.
+    static let eventKinds: PostgresValue = .int64Array([Int64(RecordKind.event.rawValue), Int64(RecordKind.eventCarried.rawValue)])
+
+    /// The event at a reference, as originally stored (a carried copy unwrapped); followed
+    /// to where retention carried it when it is no longer where the reference says.
+    func readEvent(at reference: EventReference, _ connection: PostgresConnection) throws(PostgresError) -> JournalRecord? {
+        if let record = try readEvent(at: reference.location, connection) { return record }
+        guard let moved = state.owedLocation(of: reference.sequence), moved != reference.location else { return nil }
+        return try readEvent(at: moved, connection)
+    }
+
+    private func readEvent(at location: RecordLocation, _ connection: PostgresConnection) throws(PostgresError) -> JournalRecord? {
+        let (lower, upper) = partitions.bounds(of: Int64(location.segment))
+        let rows = try connection.execute("""
+            SELECT sequence, committed_at, kind, payload FROM gateway_log
+            WHERE sequence = $1 AND committed_at >= $2 AND committed_at < $3 AND kind = ANY($4::int2[])
+            """, [.int64(Int64(location.offset)), .int64(lower), .int64(upper), Self.eventKinds])
+        return rows.isEmpty ? nil : record(rows, 0).unwrappingCarried()
     }
 
     /// Where a record is in the cluster: its partition and its sequence.

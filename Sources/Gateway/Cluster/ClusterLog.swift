@@ -258,7 +258,8 @@ final class ClusterLog: Sendable {
         for (index, event) in events.enumerated() {
             if let key = event.idempotencyKey, let entry = fold.key(GatewayFold.scopedKey(key, source: event.source)) {
                 guard entry.digest == KeyDigest(event.digest),
-                      let original = try readEvent(at: entry.sequence, connection),
+                      let record = try folder.readEvent(at: EventReference(sequence: entry.sequence, location: entry.location), connection),
+                      let original = try? EventRecord.decode(record.payload),
                       original.idempotencyKey == key, original.source == event.source else {
                     return ([], { _ in .ingested(.conflict(index: index, .keyReused(key))) })
                 }
@@ -288,15 +289,11 @@ final class ClusterLog: Sendable {
     }
 
     private func existingEventIDs(_ ids: [String], _ connection: PostgresConnection) throws(PostgresError) -> Set<String> {
-        let rows = try connection.execute("SELECT event_id FROM gateway_log WHERE event_id = ANY($1)", [.textArray(ids)])
+        let rows = try connection.execute(
+            "SELECT event_id FROM gateway_log WHERE event_id = ANY($1) AND kind = ANY($2::int2[])", [.textArray(ids), ClusterFolder.eventKinds])
         return Set((0..<rows.count).compactMap { rows.string($0, 0) })
     }
 
-    private func readEvent(at sequence: UInt64, _ connection: PostgresConnection) throws(PostgresError) -> EventRecord? {
-        let rows = try connection.execute(
-            "SELECT payload FROM gateway_log WHERE sequence = $1 AND kind = $2", [.int64(Int64(sequence)), .int32(Int32(RecordKind.event.rawValue))])
-        return rows.bytes(0, 0).flatMap { try? EventRecord.decode($0) }
-    }
 
     private func insert(_ entries: [ClusterEntry], _ records: [JournalRecord], _ connection: PostgresConnection) throws(PostgresError) {
         var start = 0

@@ -11,6 +11,9 @@ import Postgres
 enum ClusterSchema {
     /// Key of the advisory lock migrations run under (any fixed number: "gwmigrat").
     static let migrationLock: Int64 = 0x67_77_6D_69_67_72_61_74
+    /// Key of the advisory lock held by the one node that looks after retention and
+    /// snapshots (`ClusterMaintainer`): "gwmaint".
+    static let maintenanceLock: Int64 = 0x67_77_6D_61_69_6E_74
     /// Namespace of the advisory locks that tell a node is alive (`ShardLeases`).
     static let nodeLockNamespace: Int32 = 0x6777_6E64
 
@@ -63,6 +66,15 @@ enum ClusterSchema {
             expires_at timestamptz NOT NULL DEFAULT '-infinity'
         );
         INSERT INTO gateway_shards (shard) SELECT generate_series(0, 63);
+        """,
+        // 2: snapshots of the fold, so a node starts from one instead of the whole log, and
+        // retention may drop the partitions they cover.
+        """
+        CREATE TABLE gateway_snapshots (
+            sequence bigint PRIMARY KEY,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            fold bytea NOT NULL
+        );
         """,
     ]
 

@@ -139,8 +139,10 @@ final class ClusterEventReader: DeliveryEventReader {
         EventRecord.partitionKey(of: try record(event))
     }
 
+    /// The event's record (a carried copy unwrapped), from what was read ahead, else read
+    /// with the events after it in its partition (by where the records are now).
     private func record(_ event: EventReference) throws(StoreError) -> JournalRecord {
-        if let record = held[event.sequence] { return record }
+        if let record = held[event.location.offset] { return record }
         if held.count >= 16 * Self.readAhead { held.removeAll(keepingCapacity: true) }
         do throws(PostgresError) {
             let open: PostgresConnection
@@ -149,17 +151,20 @@ final class ClusterEventReader: DeliveryEventReader {
             let (lower, _) = folder.partitions.bounds(of: Int64(event.location.segment))
             let rows = try open.execute("""
                 SELECT sequence, committed_at, kind, payload FROM gateway_log
-                WHERE sequence >= $1 AND committed_at >= $2 AND kind = $3 ORDER BY sequence LIMIT $4
-                """, [.int64(Int64(event.sequence)), .int64(lower), .int32(Int32(RecordKind.event.rawValue)), .int64(Int64(Self.readAhead))])
+                WHERE sequence >= $1 AND committed_at >= $2 AND kind = ANY($3::int2[]) ORDER BY sequence LIMIT $4
+                """, [.int64(Int64(event.location.offset)), .int64(lower), ClusterFolder.eventKinds, .int64(Int64(Self.readAhead))])
             for row in 0..<rows.count {
                 let record = folder.record(rows, row)
-                held[record.sequence] = record
+                if let original = record.unwrappingCarried() { held[record.sequence] = original }
+            }
+            if held[event.location.offset] == nil, let found = try folder.readEvent(at: event, open) {
+                return found  // carried by retention since the reference was made
             }
         } catch {
             if error.connectionLost { connection = nil }
             throw StoreError(.unavailable, "the cluster's database cannot be read now (\(error.message))")
         }
-        guard let record = held[event.sequence] else {
+        guard let record = held[event.location.offset] else {
             throw StoreError(.corrupt, "no event at sequence \(event.sequence) in the cluster's log")
         }
         return record

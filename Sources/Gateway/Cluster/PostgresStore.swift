@@ -32,6 +32,10 @@ public final class PostgresStore: FoldBackedStore {
         public var pollInterval: Duration = .milliseconds(500)
         /// The log's partition period, when this node is the first (the cluster keeps its own).
         public var partitionPeriod: Duration = .seconds(24 * 3600)
+        /// How long events are kept (whole partitions are dropped), and dead letters.
+        public var retention = RetentionPolicy()
+        /// How often retention, snapshots and partitions are looked after.
+        public var maintenanceInterval: Duration = .seconds(10)
 
         public init(url: String, nodeID: String) {
             self.url = url
@@ -56,6 +60,9 @@ public final class PostgresStore: FoldBackedStore {
     private let log: ClusterLog
     private let tailer: ClusterTailer
     private let leases: ShardLeases
+    let maintainer: ClusterMaintainer
+    /// The sequence the snapshot this node started from covers (0 without one).
+    public let recoveredFromSnapshot: UInt64
     private let reads: ClusterReadPool
     private let connector: ClusterConnector
     private let view: OwnedDeliveries
@@ -78,6 +85,11 @@ public final class PostgresStore: FoldBackedStore {
             let partitions = try ClusterPartitions(connection: connection, proposed: configuration.partitionPeriod)
             folder = ClusterFolder(state: state, partitions: partitions)
             let started = monotonicMicroseconds()
+            if let snapshot = try ClusterMaintainer.loadNewestSnapshot(
+                connection, idempotencyWindow: configuration.idempotencyWindow.microseconds, logger: logger) {
+                folder.restore(snapshot.fold, covering: snapshot.covered)
+            }
+            recoveredFromSnapshot = folder.foldedThrough
             try folder.catchUp(using: connection)
             logger.info("folded the cluster's log", metadata: [
                 "through": "\(folder.foldedThrough)", "milliseconds": "\((monotonicMicroseconds() - started) / 1000)",
@@ -104,6 +116,15 @@ public final class PostgresStore: FoldBackedStore {
             throw .database("cannot start the cluster's threads: \(error)")
         }
         view.leases = leases
+        var upkeep = ClusterMaintainer.Configuration()
+        upkeep.retention = configuration.retention
+        upkeep.interval = configuration.maintenanceInterval
+        maintainer = ClusterMaintainer(folder: folder, log: log, connector: connector, configuration: upkeep, logger: logger)
+        do {
+            try maintainer.start()
+        } catch {
+            throw .database("cannot start the cluster's threads: \(error)")
+        }
     }
 
     public var deliveries: any DeliveryStore { view }
@@ -125,6 +146,7 @@ public final class PostgresStore: FoldBackedStore {
 
     /// Gives the shards back (the other nodes take them at once), then stops writing.
     public func close() {
+        maintainer.stop()
         leases.stop()
         tailer.stop()
         log.close()
@@ -158,14 +180,15 @@ public final class PostgresStore: FoldBackedStore {
     }
 
     public func event(id: String) throws(StoreError) -> StoredEvent? {
-        try readEvents("WHERE event_id = $1 AND kind = $2", [.text(id), .int32(Int32(RecordKind.event.rawValue))]).first
+        try readEvents("WHERE event_id = $1 AND kind = ANY($2::int2[]) ORDER BY sequence LIMIT 1", [.text(id), ClusterFolder.eventKinds]).first
     }
 
     public func event(at reference: EventReference) throws(StoreError) -> StoredEvent? {
-        let (lower, upper) = folder.partitions.bounds(of: Int64(reference.location.segment))
-        return try readEvents(
-            "WHERE sequence = $1 AND kind = $2 AND committed_at >= $3 AND committed_at < $4",
-            [.int64(Int64(reference.sequence)), .int32(Int32(RecordKind.event.rawValue)), .int64(lower), .int64(upper)]).first
+        let folder = self.folder
+        return try reads.read { connection throws(PostgresError) in
+            guard let record = try folder.readEvent(at: reference, connection) else { return nil }
+            return (try? EventRecord.decode(record.payload)).map { StoredEvent(record, $0) }
+        }
     }
 
     public func events(_ query: EventQuery) throws(StoreError) -> [StoredEvent] {
@@ -208,7 +231,7 @@ public final class PostgresStore: FoldBackedStore {
         return try reads.read { connection throws(PostgresError) in
             let rows = try connection.execute("SELECT sequence, committed_at, kind, payload FROM gateway_log " + conditions, parameters)
             return (0..<rows.count).compactMap { row in
-                let record = folder.record(rows, row)
+                guard let record = folder.record(rows, row).unwrappingCarried(), record.kind == .event else { return nil }
                 return (try? EventRecord.decode(record.payload)).map { StoredEvent(record, $0) }
             }
         }

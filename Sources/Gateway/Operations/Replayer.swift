@@ -40,7 +40,8 @@ final class Replayer: Sendable {
     func step() -> Bool {
         var moved = false
         for replay in store.replays(for: nil) where replay.status == .running {
-            guard let subscription = store.subscription(replay.subscriptionID),
+            // In a cluster, the node delivering the subscription is the one that replays it.
+            guard let subscription = store.deliveries.subscription(replay.subscriptionID),
                   replay.enqueued - replay.delivered - replay.deadLettered < Self.outstanding else { continue }
             do throws(StoreError) {
                 let events = try store.events(EventQuery(after: replay.cursor, since: replay.since, until: replay.until, limit: Self.chunk))

@@ -78,6 +78,9 @@ struct ServeConfiguration {
         policy.deadLetterRetention = try read.duration("dead-letter-retention")
         if read.optionalText("retention-bytes") != nil { policy.retentionBytes = try read.size("retention-bytes") }
         retention = policy
+        if databaseURL != nil, policy.retentionBytes != nil {
+            throw read.error("retention-bytes", "applies to the embedded journal only; in cluster mode retention is by time (--retention), partition by partition")
+        }
         let allowPrivate = try read.boolean("allow-private-targets")
         do {
             targets = try TargetAddressPolicy(allowPrivate: allowPrivate, allowing: read.list("allow-target"))

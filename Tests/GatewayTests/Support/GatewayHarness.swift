@@ -37,6 +37,8 @@ final class GatewayHarness {
         var ingestObserver: (any IngestObserver)?
         var journalObserver: (any JournalObserver)?
         var tenantDefaults = TenantDefaults()
+        /// Cluster mode: the log's partition period (a new database only).
+        var partitionPeriod: Duration = .seconds(24 * 3600)
     }
 
     let directory: String
@@ -45,16 +47,24 @@ final class GatewayHarness {
     /// The embedded store, for tests of the journal itself (`.enabled(if: GatewayHarness.onJournal)`).
     var journal: JournalStore! { store as? JournalStore }
     /// The cluster backend's database (kept across restarts), nil on the journal.
-    private var databaseURL: String?
+    private(set) var databaseURL: String?
+    let nodeID: String
+    /// The cluster node's store, nil on the journal.
+    var cluster: PostgresStore! { store as? PostgresStore }
     private(set) var server: HTTPServer!
     private(set) var port: UInt16 = 0
     var configure: (inout Settings, inout HTTPServerConfiguration) -> Void
 
-    init(directory: String? = nil, configure: @escaping (inout Settings, inout HTTPServerConfiguration) -> Void = { _, _ in }) throws {
+    /// `database`: run as a cluster node on it whatever the backend (several harnesses on one
+    /// database are several nodes of one cluster).
+    init(directory: String? = nil, database: String? = nil, nodeID: String = "test-node",
+         configure: @escaping (inout Settings, inout HTTPServerConfiguration) -> Void = { _, _ in }) throws {
         self.directory = directory ?? NSTemporaryDirectory() + "gateway-test-" + UUID().uuidString
         self.configure = configure
+        self.nodeID = nodeID
+        databaseURL = database
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
-        if Self.backend == .postgres { databaseURL = try TestPostgres.shared().freshDatabase() }
+        if databaseURL == nil && Self.backend == .postgres { databaseURL = try TestPostgres.shared().freshDatabase() }
         try start()
     }
 
@@ -65,8 +75,11 @@ final class GatewayHarness {
         configure(&settings, &serverConfiguration)
         let logger = Logger(label: "gateway-test") { _ in SwiftLogNoOpLogHandler() }
         if let databaseURL {
-            var clusterConfiguration = PostgresStore.Configuration(url: databaseURL, nodeID: "test-node")
+            var clusterConfiguration = PostgresStore.Configuration(url: databaseURL, nodeID: nodeID)
             clusterConfiguration.idempotencyWindow = settings.idempotencyWindow
+            clusterConfiguration.retention = settings.retention
+            clusterConfiguration.maintenanceInterval = settings.maintenanceInterval
+            clusterConfiguration.partitionPeriod = settings.partitionPeriod
             store = try PostgresStore(configuration: clusterConfiguration, logger: logger)
         } else {
             var storeConfiguration = JournalStore.Configuration(directory: directory + "/journal")
