@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""The chaos test's set-up and verdict (Benchmarks/chaos.sh), against the nodes' admin API.
+Standard library only.
+
+Usage:
+  chaos_check.py subscribe --ports P1,P2,P3 --token T --secret S --receiver PORT --out FILE
+      Creates the five subscriptions, each through another node, and waits until every node
+      lists all five; writes {name: {id, path, ...}} to FILE.
+  chaos_check.py verify --ports ... --token T --subscriptions FILE --acks FILE
+                        --deliveries FILE --chaos FILE --publisher FILE [--wait SECONDS]
+      Waits (at most --wait seconds) until every acknowledged event reached each subscription
+      it matches (the /fail one: is among its dead letters), then prints the figures and
+      exits 1 if an invariant failed.
+
+The subscriptions (receiver paths, see chaos_receiver.py):
+  ok      /ok/a        every chaos.* event
+  ordered /ok/ordered  every chaos.* event, "ordered": true (events carry partitionKey k0..k9)
+  flaky   /flaky/b     chaos.flaky: the first attempt of each event fails
+  fail    /fail/c      chaos.fail, "retry": {"maxAttempts": 3}: every attempt fails, so every
+                       event must end in its dead letters
+  rate    /ok/rate     chaos.rated, "rateLimit": 20
+"""
+import argparse
+import http.client
+import json
+import statistics
+import sys
+import time
+
+RATE_LIMIT = 20
+SUBSCRIPTIONS = {
+    "ok": {"path": "/ok/a", "types": ["chaos.*"], "extra": {}},
+    "ordered": {"path": "/ok/ordered", "types": ["chaos.*"], "extra": {"ordered": True}},
+    "flaky": {"path": "/flaky/b", "types": ["chaos.flaky"], "extra": {}},
+    "fail": {"path": "/fail/c", "types": ["chaos.fail"], "extra": {"retry": {"maxAttempts": 3}}},
+    "rate": {"path": "/ok/rate", "types": ["chaos.rated"], "extra": {"rateLimit": RATE_LIMIT}},
+}
+# How long after a kill, restart or PostgreSQL restart a subscription may still change hands
+# (a takeover within ~2 s of a kill; a rejoining node gets its share at the owners' next
+# lease round, 2 s apart, after its own start).
+HANDOVER_HORIZON = 6
+
+
+def matches(name, event_type):
+    patterns = SUBSCRIPTIONS[name]["types"]
+    return any(p == event_type or (p.endswith(".*") and event_type.startswith(p[:-1])) for p in patterns)
+
+
+class Admin:
+    """Admin API calls, each through the next node (or a given one first), retried through
+    the others while nodes are down or restarting; (None, None) when none answered."""
+
+    def __init__(self, ports, token):
+        self.ports, self.token, self.turn = ports, token, 0
+
+    def call(self, method, path, body=None, node=None, attempts=60):
+        for attempt in range(attempts):
+            if node is None or attempt > 0:
+                node = self.turn % len(self.ports)
+                self.turn += 1
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.ports[node], timeout=10)
+                connection.request(method, path, json.dumps(body) if body is not None else None,
+                                   {"Authorization": "Bearer " + self.token, "Content-Type": "application/json"})
+                response = connection.getresponse()
+                data = response.read()
+                connection.close()
+                if response.status < 500:
+                    return response.status, json.loads(data) if data else None
+            except (OSError, http.client.HTTPException, ValueError):
+                pass
+            if attempt + 1 < attempts:
+                time.sleep(0.5)
+        return None, None
+
+
+def subscribe(args):
+    admin = Admin(args.ports, args.token)
+    created = {}
+    for index, (name, spec) in enumerate(SUBSCRIPTIONS.items()):
+        body = dict({"url": "http://127.0.0.1:%d%s" % (args.receiver, spec["path"]), "eventTypes": spec["types"],
+                     "secret": args.secret, "description": "chaos " + name}, **spec["extra"])
+        node = index % len(args.ports)
+        status, answer = admin.call("POST", "/v1/subscriptions", body, node=node, attempts=1)
+        if status != 201:
+            sys.exit("chaos_check: creating %s through port %d: %s %s" % (name, args.ports[node], status, answer))
+        created[name] = {"id": answer["id"], "path": spec["path"], "types": spec["types"],
+                         "createdThrough": args.ports[node]}
+    # Configuration reaches every node within seconds: publish only once each lists them all.
+    wanted = {entry["id"] for entry in created.values()}
+    deadline = time.time() + 30
+    for node, port in enumerate(args.ports):
+        while True:
+            status, answer = admin.call("GET", "/v1/subscriptions", node=node, attempts=1)
+            if status == 200 and wanted <= {s["id"] for s in answer["subscriptions"]}:
+                break
+            if time.time() > deadline:
+                sys.exit("chaos_check: node on port %d does not list every subscription after 30 s" % port)
+            time.sleep(0.2)
+    with open(args.out, "w", encoding="utf-8") as file:
+        json.dump(created, file, indent=1)
+
+
+class Deliveries:
+    """The receiver's log, read incrementally."""
+
+    def __init__(self, path):
+        self.path, self.offset, self.entries = path, 0, []
+
+    def refresh(self):
+        with open(self.path, "rb") as file:
+            file.seek(self.offset)
+            chunk = file.read()
+        complete = chunk[:chunk.rfind(b"\n") + 1]  # a line still being written waits
+        self.offset += len(complete)
+        self.entries.extend(json.loads(line) for line in complete.splitlines() if line)
+
+    def succeeded(self, path):
+        return {e["id"] for e in self.entries if e["path"] == path and 200 <= e["status"] < 300}
+
+
+def read_lines(path):
+    with open(path, encoding="utf-8") as file:
+        return [json.loads(line) for line in file if line.strip()]
+
+
+def outstanding(subscriptions, expected, deliveries, dead_letters):
+    """Per subscription: the acknowledged events it has not got (delivered, or for /fail
+    dead-lettered) yet."""
+    missing = {}
+    for name, entry in subscriptions.items():
+        done = dead_letters if name == "fail" else deliveries.succeeded(entry["path"])
+        missing[name] = expected[name] - done
+    return missing
+
+
+def fetch_dead_letters(admin, subscription_id):
+    status, answer = admin.call("GET", "/v1/subscriptions/%s/dead-letters" % subscription_id)
+    if status != 200:
+        sys.exit("chaos_check: dead letters: %s %s" % (status, answer))
+    return {entry["eventId"] for entry in answer["deadLetters"]}
+
+
+def order_violations(entries, path):
+    """Per key, a first delivery of an event (a new webhook-id) whose seq is lower than one
+    already delivered. A repeat of an id already seen (re-sent after a kill) is a duplicate,
+    not a violation, even if a later event of its key came in between."""
+    seen, highest, violations = set(), {}, []
+    for entry in entries:
+        if entry["path"] != path or not (200 <= entry["status"] < 300) or entry["id"] in seen:
+            continue
+        seen.add(entry["id"])
+        key, seq = entry["data"]["key"], entry["data"]["seq"]
+        if seq < highest.get(key, 0):
+            violations.append({"key": key, "seq": seq, "after": highest[key], "id": entry["id"], "at": entry["at"]})
+        highest[key] = max(highest.get(key, 0), seq)
+    return violations
+
+
+def rate_windows(times, chaos_times, width):
+    """The busiest `width`-second window of requests, against what the token bucket allows in
+    it: RATE_LIMIT a second, plus one second's worth banked at the start, plus one more for
+    every time the subscription may have changed hands in or just before the window (a new
+    owner starts its lane with a full bucket while the old one has spent its own). Returns
+    (most, its allowance, windows over their allowance, the worst such window)."""
+    most, most_allowed, over, worst = 0, 0, 0, None
+    end = 0
+    for start in range(len(times)):
+        while end < len(times) and times[end] < times[start] + width:
+            end += 1
+        count = end - start
+        changes = sum(1 for t in chaos_times if times[start] - HANDOVER_HORIZON <= t <= times[start] + width)
+        allowed = RATE_LIMIT * width + RATE_LIMIT * (1 + changes)
+        if count > most:
+            most, most_allowed = count, allowed
+        if count > allowed:
+            over += 1
+            if worst is None or count - allowed > worst[0] - worst[1]:
+                worst = (count, allowed, times[start])
+    return most, most_allowed, over, worst
+
+
+def pauses_after_kills(entries, paths, kills):
+    """For each kill, the longest gap between successive deliveries to any of `paths` that
+    began within a second of it: about the takeover time when the killed node owned that
+    subscription, a few milliseconds when it did not."""
+    times = {path: sorted(e["at"] for e in entries if e["path"] == path and 200 <= e["status"] < 300) for path in paths}
+    pauses = []
+    for kill in kills:
+        longest = 0.0
+        for series in times.values():
+            for before, after in zip(series, series[1:]):
+                if kill - 1 <= before <= kill + 1:
+                    longest = max(longest, after - before)
+        pauses.append(longest)
+    return pauses
+
+
+def explain_lost(admin, missing, events, start):
+    """For a few lost events: which nodes know them (GET /v1/events/{id} through each). A node
+    that answers 404 for an event another node serves has a hole in what it folded."""
+    print("\nlost events, and what each node answers to GET /v1/events/{id}:")
+    for name, ids in missing.items():
+        for event_id in sorted(ids)[:5]:
+            event = events[event_id]
+            answers = []
+            for node, port in enumerate(admin.ports):
+                status, _ = admin.call("GET", "/v1/events/" + event_id, node=node, attempts=1)
+                answers.append("%d: %s" % (port, status))
+            print("  %s %s (%s seq %d, sequence %s, acknowledged through %s at +%.1f s): %s"
+                  % (name, event_id, event["partitionKey"], event["seq"], event.get("sequence"),
+                     event.get("port"), event["at"] - start, ", ".join(answers)))
+
+
+def verify(args):
+    subscriptions = json.load(open(args.subscriptions, encoding="utf-8"))
+    acks = read_lines(args.acks)
+    chaos = read_lines(args.chaos)
+    publisher = json.load(open(args.publisher, encoding="utf-8"))
+    events = {ack["id"]: ack for ack in acks}
+    expected = {name: {i for i, e in events.items() if matches(name, e["type"])} for name in subscriptions}
+    admin = Admin(args.ports, args.token)
+    deliveries = Deliveries(args.deliveries)
+
+    # Wait for the stragglers: the rate-limited backlog, retries, dead letters.
+    started, last_report = time.time(), 0
+    while True:
+        deliveries.refresh()
+        dead_letters = fetch_dead_letters(admin, subscriptions["fail"]["id"])
+        missing = outstanding(subscriptions, expected, deliveries, dead_letters)
+        left = sum(len(m) for m in missing.values())
+        waited = time.time() - started
+        if left == 0 or waited > args.wait:
+            break
+        if waited - last_report >= 5:
+            print("  waiting %2.0f s: %s" % (waited, ", ".join("%s %d" % (n, len(m)) for n, m in missing.items() if m)),
+                  flush=True)
+            last_report = waited
+        time.sleep(1)
+    time.sleep(1)  # late duplicates still on the wire are counted too
+    deliveries.refresh()
+    dead_letters = fetch_dead_letters(admin, subscriptions["fail"]["id"])
+    missing = outstanding(subscriptions, expected, deliveries, dead_letters)
+    entries = deliveries.entries
+    print("all delivered after %.0f s of waiting" % waited if left == 0 else
+          "gave up waiting after %.0f s: %d deliveries missing" % (waited, left))
+
+    failures = []
+    kinds = {}
+    for event in events.values():
+        kinds[event["type"]] = kinds.get(event["type"], 0) + 1
+    print("\nacknowledged events: %d (%s)" % (len(events), ", ".join("%s %d" % kv for kv in sorted(kinds.items()))))
+    print("publisher: %(retries)d retries (%(connectionErrors)d connection errors, %(timeouts)d timeouts, "
+          "%(status5xx)d 5xx), %(acknowledgedBy200)d acknowledged by a 200 (an earlier try had committed), "
+          "longest time to acknowledgement %(longestSecondsToAcknowledge).1f s" % publisher)
+    if publisher["unexpectedAnswers"] or publisher["gaveUp"]:
+        failures.append("the publisher got %d unexpected answers and gave up on %d events"
+                        % (publisher["unexpectedAnswers"], publisher["gaveUp"]))
+
+    print("\n%-8s %-12s %8s %8s %6s %10s %9s" % ("", "path", "expected", "got", "lost", "duplicates", "requests"))
+    unknown = set()
+    for name, entry in subscriptions.items():
+        mine = [e for e in entries if e["path"] == entry["path"]]
+        unknown |= {e["id"] for e in mine} - set(events)
+        ok = [e["id"] for e in mine if 200 <= e["status"] < 300]
+        duplicates = len(ok) - len(set(ok))
+        got = len(dead_letters & expected[name]) if name == "fail" else len(set(ok) & expected[name])
+        lost = len(missing[name])
+        note = ""
+        if name == "fail":
+            attempts = {}
+            for e in mine:
+                attempts[e["id"]] = attempts.get(e["id"], 0) + 1
+            note = "  (dead letters; attempts per event %s..%s)" % (min(attempts.values(), default=0),
+                                                                   max(attempts.values(), default=0))
+            unknown |= dead_letters - set(events)
+        print("%-8s %-12s %8d %8d %6d %10d %9d%s" % (name, entry["path"], len(expected[name]), got, lost,
+                                                    duplicates, len(mine), note))
+        if lost:
+            failures.append("%s lost %d acknowledged events, e.g. %s" % (name, lost, ", ".join(sorted(missing[name])[:3])))
+
+    if unknown:
+        failures.append("%d event ids delivered or dead-lettered that were never acknowledged, e.g. %s"
+                        % (len(unknown), ", ".join(sorted(unknown)[:3])))
+    stored_twice = {}
+    for e in entries:
+        if e["data"] and "key" in e["data"]:
+            stored_twice.setdefault((e["data"]["key"], e["data"]["seq"]), set()).add(e["id"])
+    twice = {k: ids for k, ids in stored_twice.items() if len(ids) > 1}
+    print("\nevents stored twice (one key+seq under two ids): %d" % len(twice))
+    if twice:
+        failures.append("%d events stored twice, e.g. %s" % (len(twice), list(twice.items())[:2]))
+    unsigned = sum(1 for e in entries if not e["signed"])
+    print("deliveries whose signature did not verify: %d of %d" % (unsigned, len(entries)))
+    if unsigned:
+        failures.append("%d deliveries with a bad signature" % unsigned)
+
+    violations = order_violations(entries, subscriptions["ordered"]["path"])
+    print("per-key order violations on /ok/ordered: %d" % len(violations))
+    if violations:
+        failures.append("%d order violations, e.g. %s" % (len(violations), violations[:3]))
+
+    print("idempotent re-sends through another node: %d, answered other than 200 with the original id: %d"
+          % (publisher["resends"], publisher["resendMismatches"]))
+    if publisher["resendMismatches"]:
+        failures.append("%d idempotent re-sends mismatched: %s" % (publisher["resendMismatches"], publisher["mismatches"]))
+
+    # Every moment a subscription may have changed hands.
+    chaos_times = [c["at"] for c in chaos if c["what"] in ("kill", "restart", "postgres-restart")]
+    rated = sorted(e["at"] for e in entries if e["path"] == subscriptions["rate"]["path"])
+    for width in (1, 10):
+        most, allowed, over, worst = rate_windows(rated, chaos_times, width)
+        print("/ok/rate: most requests in %2d s: %d (allowed there %d = %d/s x %d s + %d banked per possible handover + 1)"
+              % (width, most, allowed, RATE_LIMIT, width, RATE_LIMIT))
+        if over:
+            failures.append("/ok/rate: %d %d-second windows over the limit; the worst %d > %d at %.3f"
+                            % (over, width, worst[0], worst[1], worst[2]))
+    if len(rated) > 1:
+        print("/ok/rate: %d requests over %.1f s: %.1f/s on average"
+              % (len(rated), rated[-1] - rated[0], (len(rated) - 1) / (rated[-1] - rated[0])))
+
+    kills = [c for c in chaos if c["what"] == "kill"]
+    pg = [c for c in chaos if c["what"] == "postgres-restart"]
+    pauses = pauses_after_kills(entries, [subscriptions["ok"]["path"], subscriptions["ordered"]["path"]],
+                                [k["at"] for k in kills])
+    print("\nnodes killed (SIGKILL) and restarted: %d (%s)" % (len(kills), " ".join(k["node"] for k in kills)))
+    if pauses:
+        print("longest delivery pause after each kill (/ok/a, /ok/ordered): %s s; median %.1f s, max %.1f s"
+              % (" ".join("%.1f" % p for p in pauses), statistics.median(pauses), max(pauses)))
+    print("PostgreSQL restarted (-m immediate): %s" % ("at +%.0f s, took %.1f s" % (
+        pg[0]["at"] - chaos[0]["at"], pg[0]["took"]) if pg else "no"))
+
+    if any(missing.values()):
+        explain_lost(admin, missing, events, chaos[0]["at"] if chaos else 0)
+    if failures:
+        print("\nFAILED:")
+        for failure in failures:
+            print("  - " + failure)
+        sys.exit(1)
+    print("\nOK: every invariant held")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("command", choices=["subscribe", "verify"])
+    parser.add_argument("--ports", required=True, type=lambda text: [int(p) for p in text.split(",")])
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--secret")
+    parser.add_argument("--receiver", type=int)
+    parser.add_argument("--out")
+    parser.add_argument("--subscriptions")
+    parser.add_argument("--acks")
+    parser.add_argument("--deliveries")
+    parser.add_argument("--chaos")
+    parser.add_argument("--publisher")
+    parser.add_argument("--wait", type=float, default=60)
+    args = parser.parse_args()
+    subscribe(args) if args.command == "subscribe" else verify(args)
+
+
+if __name__ == "__main__":
+    main()
