@@ -21,7 +21,8 @@ find_gatewayd() {
     [ -x "$binary" ] || die "no release gatewayd at $binary: run \`make build\` first"
   fi
   [ -x "$binary" ] || die "GATEWAYD=$binary is not an executable"
-  "$binary" serve --help 2>/dev/null | grep -q -- '--database-url' ||
+  # Not `--help | grep -q`: grep leaving early would fail the pipe (SIGPIPE) under pipefail.
+  grep -q -- '--database-url' <<<"$("$binary" serve --help 2>&1)" ||
     die "$binary has no --database-url (cluster mode): rebuild it with \`make build\`"
   echo "$binary"
 }
