@@ -102,6 +102,17 @@ for n in "${nodes[@]}"; do wait_node_ready "${node_port[$n]}" "${node_pid[$n]}" 
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$receiver_port") 2>/dev/null && break; sleep 0.1; done
 echo "PostgreSQL $url; nodes on ports $ports; receiver on $receiver_port"
 
+# Nodes that join take their share of the shards from the first one over a few lease rounds;
+# a handover re-sends what was in flight, so the load starts once every shard has settled.
+settled=no
+for _ in $(seq 150); do
+  settled=$(scripts/pg-throwaway.sh psql "$work/pg" -At -c \
+    "select count(distinct owner) = ${#nodes[@]} and count(owner) = count(*) from gateway_shards")
+  [ "$settled" != t ] || break
+  pause 0.2
+done
+[ "$settled" = t ] || die "the shards did not settle on the ${#nodes[@]} nodes within 30 s (gateway_shards)"
+
 python3 Benchmarks/chaos_check.py subscribe --ports "$ports" --token "$token" --secret "$secret" \
   --receiver "$receiver_port" --out "$work/subscriptions.json"
 

@@ -28,6 +28,7 @@ import random
 import socket
 import threading
 import time
+import traceback
 
 KEYS = 10
 RESEND_SHARE = 0.05
@@ -52,7 +53,7 @@ class Stats:
         self.lock = threading.Lock()
         self.counts = {"acknowledged": 0, "acknowledgedBy200": 0, "retries": 0, "connectionErrors": 0,
                        "timeouts": 0, "status5xx": 0, "unexpectedAnswers": 0, "gaveUp": 0,
-                       "resends": 0, "resendMismatches": 0}
+                       "resends": 0, "resendMismatches": 0, "workersCrashed": 0}
         self.longest_to_ack = 0.0
         self.mismatches = []
 
@@ -149,7 +150,8 @@ class Worker(threading.Thread):
 
     def resend_one(self):
         key, body, original, acked_by = self.rng.choice(self.sent)
-        other = (acked_by + 1 + self.rng.randrange(len(self.args.ports) - 1)) % len(self.args.ports)
+        nodes = len(self.args.ports)
+        other = (acked_by + 1 + self.rng.randrange(max(1, nodes - 1))) % nodes  # with one node, that one
         self.stats.add("resends")
         result = self.send(body, key, other, time.time() + GIVE_UP_AFTER)
         if result is None:
@@ -158,6 +160,13 @@ class Worker(threading.Thread):
             self.stats.mismatch({"key": key, "original": original, "status": result[0], "answer": result[1]})
 
     def run(self):
+        try:
+            self.publish()
+        except Exception:
+            self.stats.add("workersCrashed")
+            traceback.print_exc()
+
+    def publish(self):
         interval = KEYS / self.args.rate
         next_at = time.time() + self.rng.random() * interval
         seq = 0
