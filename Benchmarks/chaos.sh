@@ -19,6 +19,7 @@
 # Usage: Benchmarks/chaos.sh   (`make chaos` builds the release gatewayd first)
 #   CHAOS_SECONDS=60  how long to publish and kill     CHAOS_RATE=60   events per second
 #   CHAOS_DRAIN=60    most seconds to wait afterwards  CHAOS_SEED=N    the kills' and events' randomness
+#   CHAOS_POSTGRES_RESTART=no  skip the PostgreSQL restart (node kills only)
 #   GATEWAYD=path     another gatewayd binary than the release build's
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,12 +30,15 @@ seconds=${CHAOS_SECONDS:-60}
 rate=${CHAOS_RATE:-60}
 drain=${CHAOS_DRAIN:-60}
 seed=${CHAOS_SEED:-$(( (RANDOM << 15) | RANDOM ))}
+restart_postgres=${CHAOS_POSTGRES_RESTART:-yes}
+[[ "$restart_postgres" =~ ^(yes|no)$ ]] || die "CHAOS_POSTGRES_RESTART must be yes or no, not '$restart_postgres'"
 token=chaos-admin-token
 nodes=(1 2 3)
 
 scripts/ensure-tools.sh postgresql python3 curl
 gatewayd=$(find_gatewayd)
-echo "Reproduce: CHAOS_SEED=$seed CHAOS_SECONDS=$seconds CHAOS_RATE=$rate CHAOS_DRAIN=$drain GATEWAYD=$gatewayd Benchmarks/chaos.sh"
+echo "Reproduce: CHAOS_SEED=$seed CHAOS_SECONDS=$seconds CHAOS_RATE=$rate CHAOS_DRAIN=$drain" \
+  "CHAOS_POSTGRES_RESTART=$restart_postgres GATEWAYD=$gatewayd Benchmarks/chaos.sh"
 RANDOM=$seed # the kills' timing and victims follow the seed
 
 out=Benchmarks/out/chaos
@@ -124,7 +128,7 @@ publisher_pid=$!
 
 load_end=$((SECONDS + seconds))
 postgres_at=$((SECONDS + seconds / 2))
-postgres_restarted=no
+postgres_restarted=$([ "$restart_postgres" = yes ] && echo no || echo skipped)
 while alive "$publisher_pid" && [ "$SECONDS" -lt "$load_end" ]; do
   pause "$((3 + RANDOM % 4)).$((RANDOM % 10))"
   [ "$SECONDS" -lt "$load_end" ] || break
@@ -155,7 +159,8 @@ for n in "${nodes[@]}"; do wait_node_ready "${node_port[$n]}" "${node_pid[$n]}" 
 set +e
 python3 Benchmarks/chaos_check.py verify --ports "$ports" --token "$token" --wait "$drain" \
   --subscriptions "$work/subscriptions.json" --acks "$work/acks.jsonl" --deliveries "$work/deliveries.jsonl" \
-  --chaos "$work/chaos.jsonl" --publisher "$work/publisher.json" | tee "$work/report.log"
+  --chaos "$work/chaos.jsonl" --publisher "$work/publisher.json" \
+  --node-logs "$work/node-1.log,$work/node-2.log,$work/node-3.log" | tee "$work/report.log"
 status=${PIPESTATUS[0]}
 set -e
 # What the nodes complained about: errors, and idempotent repeats refused because a node's

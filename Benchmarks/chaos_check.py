@@ -7,10 +7,12 @@ Usage:
       Creates the five subscriptions, each through another node, and waits until every node
       lists all five; writes {name: {id, path, ...}} to FILE.
   chaos_check.py verify --ports ... --token T --subscriptions FILE --acks FILE
-                        --deliveries FILE --chaos FILE --publisher FILE [--wait SECONDS]
+                        --deliveries FILE --chaos FILE --publisher FILE --node-logs L1,L2,L3
+                        [--wait SECONDS]
       Waits (at most --wait seconds) until every acknowledged event reached each subscription
       it matches (the /fail one: is among its dead letters), then prints the figures and
-      exits 1 if an invariant failed.
+      exits 1 if an invariant failed. --node-logs LOG,... (the nodes' logfmt output) tells
+      when shards changed hands.
 
 The subscriptions (receiver paths, see chaos_receiver.py):
   ok      /ok/a        every chaos.* event
@@ -21,6 +23,7 @@ The subscriptions (receiver paths, see chaos_receiver.py):
   rate    /ok/rate     chaos.rated, "rateLimit": 20
 """
 import argparse
+import datetime
 import http.client
 import json
 import statistics
@@ -35,10 +38,10 @@ SUBSCRIPTIONS = {
     "fail": {"path": "/fail/c", "types": ["chaos.fail"], "extra": {"retry": {"maxAttempts": 3}}},
     "rate": {"path": "/ok/rate", "types": ["chaos.rated"], "extra": {"rateLimit": RATE_LIMIT}},
 }
-# How long after a kill, restart or PostgreSQL restart a subscription may still change hands
-# (a takeover within ~2 s of a kill; a rejoining node gets its share at the owners' next
-# lease round, 2 s apart, after its own start).
-HANDOVER_HORIZON = 6
+# What a node logs when shards change hands (ShardLeases): it took some, gave some back,
+# lost them to another node, or stopped delivering them (no database, leases not renewed).
+HANDOVER_MESSAGES = ('msg="took shards"', 'msg="gave shards back"', 'msg="shards taken over by another node"',
+                     'msg="stopped delivering every shard"', 'msg="shard leases not renewed in time')
 
 
 def matches(name, event_type):
@@ -157,7 +160,7 @@ def order_violations(entries, path):
     return violations
 
 
-def rate_windows(times, chaos_times, width):
+def rate_windows(times, handovers, width):
     """The busiest `width`-second window of requests, against what the token bucket allows in
     it: RATE_LIMIT a second, plus one second's worth banked at the start, plus one more for
     every time the subscription may have changed hands in or just before the window (a new
@@ -170,7 +173,7 @@ def rate_windows(times, chaos_times, width):
         while end < len(times) and times[end] < times[start] + width:
             end += 1
         count = end - start
-        changes = sum(1 for t in chaos_times if times[start] - HANDOVER_HORIZON <= t <= times[start] + width)
+        changes = sum(1 for t in handovers if times[start] - 1 <= t <= times[start] + width)
         allowed = RATE_LIMIT * width + RATE_LIMIT * (1 + changes)
         if count > most:
             most, most_allowed, most_changes = count, allowed, changes
@@ -181,10 +184,10 @@ def rate_windows(times, chaos_times, width):
     return most, most_allowed, most_changes, over, worst
 
 
-def unexplained_duplicates(entries, chaos_times):
+def unexplained_duplicates(entries, handovers):
     """Repeats of a delivery (the same webhook-id answered 2xx again on the same path) with
-    no kill, restart or PostgreSQL restart between the first copy and the repeat: at-least-once
-    should re-send only what was in flight when a node or the database went away."""
+    no kill or handover of shards between the first copy and the repeat: at-least-once should
+    re-send only what was in flight when its subscription changed hands."""
     first, unexplained = {}, []
     for entry in entries:
         if not (200 <= entry["status"] < 300):
@@ -192,9 +195,21 @@ def unexplained_duplicates(entries, chaos_times):
         key = (entry["path"], entry["id"])
         if key not in first:
             first[key] = entry["at"]
-        elif not any(first[key] - 1 <= t <= entry["at"] for t in chaos_times):
+        elif not any(first[key] - 1 <= t <= entry["at"] for t in handovers):
             unexplained.append({"path": entry["path"], "id": entry["id"], "first": first[key], "again": entry["at"]})
     return unexplained
+
+
+def handover_times(paths):
+    """When the nodes logged shards changing hands (Unix seconds)."""
+    times = []
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            for line in file:
+                if line.startswith("time=") and any(message in line for message in HANDOVER_MESSAGES):
+                    stamp = datetime.datetime.strptime(line[5:line.index(" ")], "%Y-%m-%dT%H:%M:%S.%fZ")
+                    times.append(stamp.replace(tzinfo=datetime.timezone.utc).timestamp())
+    return times
 
 
 def pauses_after_kills(entries, paths, kills):
@@ -262,8 +277,8 @@ def verify(args):
     print("all delivered after %.0f s of waiting" % waited if left == 0 else
           "gave up waiting after %.0f s: %d deliveries missing" % (waited, left))
 
-    # Every moment a subscription may have changed hands.
-    chaos_times = [c["at"] for c in chaos if c["what"] in ("kill", "restart", "postgres-restart")]
+    # Every moment a subscription may have changed hands: kills, and what the nodes logged.
+    handovers = sorted([c["at"] for c in chaos if c["what"] == "kill"] + handover_times(args.node_logs))
     failures = []
     kinds = {}
     for event in events.values():
@@ -314,10 +329,10 @@ def verify(args):
     if unsigned:
         failures.append("%d deliveries with a bad signature" % unsigned)
 
-    unexplained = unexplained_duplicates(entries, chaos_times)
-    print("duplicates with no kill, restart or PostgreSQL restart between the copies: %d" % len(unexplained))
+    unexplained = unexplained_duplicates(entries, handovers)
+    print("duplicates with no kill or handover of shards between the two copies: %d" % len(unexplained))
     if unexplained:
-        failures.append("%d duplicates not explained by a kill or restart, e.g. %s" % (len(unexplained), unexplained[:3]))
+        failures.append("%d duplicates not explained by a kill or handover, e.g. %s" % (len(unexplained), unexplained[:3]))
     violations = order_violations(entries, subscriptions["ordered"]["path"])
     print("per-key order violations on /ok/ordered: %d" % len(violations))
     if violations:
@@ -330,7 +345,7 @@ def verify(args):
 
     rated = sorted(e["at"] for e in entries if e["path"] == subscriptions["rate"]["path"])
     for width in (1, 10):
-        most, allowed, changes, over, worst = rate_windows(rated, chaos_times, width)
+        most, allowed, changes, over, worst = rate_windows(rated, handovers, width)
         print("/ok/rate: most requests in %2d s: %d (allowed there: %d/s x %d s + %d banked x (1 + %d possible handovers) = %d)"
               % (width, most, RATE_LIMIT, width, RATE_LIMIT, changes, allowed))
         if over:
@@ -374,6 +389,7 @@ def main():
     parser.add_argument("--deliveries")
     parser.add_argument("--chaos")
     parser.add_argument("--publisher")
+    parser.add_argument("--node-logs", type=lambda text: text.split(","), default=[])
     parser.add_argument("--wait", type=float, default=60)
     args = parser.parse_args()
     subscribe(args) if args.command == "subscribe" else verify(args)
