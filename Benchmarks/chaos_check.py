@@ -24,9 +24,9 @@ The subscriptions (receiver paths, see chaos_receiver.py):
 """
 import argparse
 import datetime
+import re
 import http.client
 import json
-import statistics
 import sys
 import time
 
@@ -42,6 +42,7 @@ SUBSCRIPTIONS = {
 # lost them to another node, or stopped delivering them (no database, leases not renewed).
 HANDOVER_MESSAGES = ('msg="took shards"', 'msg="gave shards back"', 'msg="shards taken over by another node"',
                      'msg="stopped delivering every shard"', 'msg="shard leases not renewed in time')
+SHARD_COUNT = 64  # ClusterSchema.shardCount
 
 
 def matches(name, event_type):
@@ -200,32 +201,70 @@ def unexplained_duplicates(entries, handovers):
     return unexplained
 
 
-def handover_times(paths):
-    """When the nodes logged shards changing hands (Unix seconds)."""
-    times = []
-    for path in paths:
+def shard_of(subscription_id):
+    """The shard a subscription is leased with: ShardLeases.shard(of:), StableHash (FNV-1a,
+    then the SplitMix64 finalizer) of the id's UTF-8 modulo the shard count."""
+    mask = (1 << 64) - 1
+    value = 0xcbf29ce484222325
+    for byte in subscription_id.encode():
+        value = ((value ^ byte) * 0x100000001b3) & mask
+    value ^= value >> 30
+    value = (value * 0xbf58476d1ce4e5b9) & mask
+    value ^= value >> 27
+    value = (value * 0x94d049bb133111eb) & mask
+    value ^= value >> 31
+    return value % SHARD_COUNT
+
+
+def shard_log(paths):
+    """What the nodes logged about shards changing hands, in time order: (Unix seconds, node
+    log index, message, the shards listed or None for every one the node held)."""
+    lines = []
+    for index, path in enumerate(paths):
         with open(path, encoding="utf-8", errors="replace") as file:
             for line in file:
-                if line.startswith("time=") and any(message in line for message in HANDOVER_MESSAGES):
-                    stamp = datetime.datetime.strptime(line[5:line.index(" ")], "%Y-%m-%dT%H:%M:%S.%fZ")
-                    times.append(stamp.replace(tzinfo=datetime.timezone.utc).timestamp())
-    return times
+                message = next((m for m in HANDOVER_MESSAGES if m in line), None)
+                if not line.startswith("time=") or message is None:
+                    continue
+                stamp = datetime.datetime.strptime(line[5:line.index(" ")], "%Y-%m-%dT%H:%M:%S.%fZ")
+                listed = re.search(r'shards="\[([0-9, ]*)\]"', line)
+                shards = {int(n) for n in listed.group(1).split(",") if n.strip()} if listed else None
+                lines.append((stamp.replace(tzinfo=datetime.timezone.utc).timestamp(), index, message, shards))
+    return sorted(lines)
 
 
-def pauses_after_kills(entries, paths, kills):
-    """For each kill, the longest gap between successive deliveries to any of `paths` that
-    began within a second of it: about the takeover time when the killed node owned that
-    subscription, a few milliseconds when it did not."""
-    times = {path: sorted(e["at"] for e in entries if e["path"] == path and 200 <= e["status"] < 300) for path in paths}
-    pauses = []
+def handover_times(log, shard=None):
+    """When shards changed hands; with `shard`, only the lines that may concern it."""
+    return [t for t, _, _, shards in log if shard is None or shards is None or shard in shards]
+
+
+def owner_at(log, shard, moment):
+    """The node (log index) holding `shard` just before `moment`, by the logs; None if none."""
+    owner = None
+    for t, node, message, shards in log:
+        if t >= moment:
+            break
+        if shards is not None and shard not in shards:
+            continue
+        if message == 'msg="took shards"':
+            owner = node
+        elif owner == node:
+            owner = None
+    return owner
+
+
+def resumed_after_kills(entries, log, kills, subscriptions, names):
+    """For each kill of the node delivering one of `names`' subscriptions: seconds from the
+    kill to that subscription's next delivery (another node took it over)."""
+    resumed = []
     for kill in kills:
-        longest = 0.0
-        for series in times.values():
-            for before, after in zip(series, series[1:]):
-                if kill - 1 <= before <= kill + 1:
-                    longest = max(longest, after - before)
-        pauses.append(longest)
-    return pauses
+        for name in names:
+            if owner_at(log, shard_of(subscriptions[name]["id"]), kill["at"]) != kill["index"]:
+                continue
+            after = [e["at"] for e in entries if e["path"] == subscriptions[name]["path"] and e["at"] > kill["at"]]
+            if after:
+                resumed.append((kill["node"], name, min(after) - kill["at"]))
+    return resumed
 
 
 def explain_lost(admin, missing, events, start):
@@ -278,7 +317,8 @@ def verify(args):
           "gave up waiting after %.0f s: %d deliveries missing" % (waited, left))
 
     # Every moment a subscription may have changed hands: kills, and what the nodes logged.
-    handovers = sorted([c["at"] for c in chaos if c["what"] == "kill"] + handover_times(args.node_logs))
+    log = shard_log(args.node_logs)
+    handovers = sorted([c["at"] for c in chaos if c["what"] == "kill"] + handover_times(log))
     failures = []
     kinds = {}
     for event in events.values():
@@ -344,8 +384,13 @@ def verify(args):
         failures.append("%d idempotent re-sends mismatched: %s" % (publisher["resendMismatches"], publisher["mismatches"]))
 
     rated = sorted(e["at"] for e in entries if e["path"] == subscriptions["rate"]["path"])
+    # Only the handovers of /ok/rate's own shard give it a new owner with a full bucket.
+    rate_shard = shard_of(subscriptions["rate"]["id"])
+    rate_handovers = sorted([c["at"] for c in chaos if c["what"] == "kill"] + handover_times(log, rate_shard))
+    if not any(message == 'msg="took shards"' and shards and rate_shard in shards for _, _, message, shards in log):
+        failures.append("no node logged taking shard %d, where /ok/rate should be: has the shard hash changed?" % rate_shard)
     for width in (1, 10):
-        most, allowed, changes, over, worst = rate_windows(rated, handovers, width)
+        most, allowed, changes, over, worst = rate_windows(rated, rate_handovers, width)
         print("/ok/rate: most requests in %2d s: %d (allowed there: %d/s x %d s + %d banked x (1 + %d possible handovers) = %d)"
               % (width, most, RATE_LIMIT, width, RATE_LIMIT, changes, allowed))
         if over:
@@ -357,12 +402,13 @@ def verify(args):
 
     kills = [c for c in chaos if c["what"] == "kill"]
     pg = [c for c in chaos if c["what"] == "postgres-restart"]
-    pauses = pauses_after_kills(entries, [subscriptions["ok"]["path"], subscriptions["ordered"]["path"]],
-                                [k["at"] for k in kills])
-    print("\nnodes killed (SIGKILL) and restarted: %d (%s)" % (len(kills), " ".join(k["node"] for k in kills)))
-    if pauses:
-        print("longest delivery pause after each kill (/ok/a, /ok/ordered): %s s; median %.1f s, max %.1f s"
-              % (" ".join("%.1f" % p for p in pauses), statistics.median(pauses), max(pauses)))
+    # Node N's log is the Nth of --node-logs.
+    for kill in kills:
+        kill["index"] = int(kill["node"].rsplit("-", 1)[1]) - 1
+    resumed = resumed_after_kills(entries, log, kills, subscriptions, ["ok", "ordered", "rate"])
+    if resumed:
+        print("deliveries resumed after killing their node: %s; max %.1f s"
+              % (", ".join("%s %s %.1f s" % r for r in resumed), max(r[2] for r in resumed)))
     print("PostgreSQL restarted (-m immediate): %s" % ("at +%.0f s, took %.1f s" % (
         pg[0]["at"] - chaos[0]["at"], pg[0]["took"]) if pg else "no"))
 
