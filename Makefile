@@ -2,7 +2,7 @@
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test build deps bench-http bench-ingest bench-ingest-ab bench-fsync bench-subscriptions bench-tenants bench-inbound bench-restart bench-fanout bench-fanout-ab bench-latency bench-pending bench-isolation bench-history bench-soak crash-test cluster-demo clean
+.PHONY: run test build deps bench-http bench-ingest bench-ingest-ab bench-fsync bench-subscriptions bench-tenants bench-inbound bench-restart bench-fanout bench-fanout-ab bench-latency bench-pending bench-isolation bench-history bench-soak crash-test chaos cluster-demo clean
 
 # libcurl's and libpq's headers (and pkg-config) are the only system packages the build needs.
 deps:
@@ -95,6 +95,11 @@ CRASH_ROUNDS ?= 50
 crash-test: deps
 	swift build
 	CRASH_ROUNDS=$(CRASH_ROUNDS) swift test --filter CrashTests
+
+## Three cluster nodes on a throwaway PostgreSQL under load, SIGKILLed at random, PostgreSQL
+## restarted once; checks nothing acknowledged was lost (CHAOS_SECONDS, CHAOS_RATE, CHAOS_SEED).
+chaos: build
+	Benchmarks/chaos.sh
 
 ## Three nodes on a throwaway PostgreSQL in ./cluster-demo, behind nginx on 127.0.0.1:8080;
 ## prints what to try, runs until Ctrl-C (scripts/cluster-demo.sh stop ends one left running).

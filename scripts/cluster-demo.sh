@@ -20,41 +20,21 @@ secret=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 nodes=(1 2 3)
 
 die() { echo "cluster-demo: $*" >&2; exit 1; }
-# Whether PID is a process that has not ended (an exited child not yet reaped is a zombie,
-# which kill -0 still finds).
-alive() { kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+. scripts/cluster-lib.sh
 node_port() { echo $((8080 + $1)); }
 
-# Whether PID runs a command line containing WORD: a PID file left by a demo that died
-# may name a process that is something else by now, which must not be killed.
-runs() {
-  local pid=$1 word=$2
-  [[ "$pid" =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "$word"
-}
-
-# Sends SIGTERM to the processes named by PID FILEs (each checked to run WORD), waits up to
-# 30 s for them to end (a node finishes its in-flight deliveries), then SIGKILLs the rest.
+# Stops the processes named by PID FILEs (each checked to run WORD): SIGTERM, up to 30 s to
+# end, then SIGKILL.
 stop_pid_files() {
   local word=$1 file pid pids=()
   shift
   for file in "$@"; do
     [ -f "$file" ] || continue
     pid=$(cat "$file")
-    if runs "$pid" "$word"; then
-      kill -TERM "$pid" 2>/dev/null || true
-      pids+=("$pid")
-    fi
+    if runs "$pid" "$word"; then pids+=("$pid"); fi
     rm -f "$file"
   done
-  for _ in $(seq 300); do
-    local left=()
-    for pid in ${pids[@]+"${pids[@]}"}; do if alive "$pid"; then left+=("$pid"); fi; done
-    [ ${#left[@]} -gt 0 ] || return 0
-    pids=("${left[@]}")
-    sleep 0.1
-  done
-  echo "cluster-demo: ${pids[*]} did not stop within 30 s; killing" >&2
-  kill -KILL "${pids[@]}" 2>/dev/null || true
+  terminate_pids ${pids[@]+"${pids[@]}"}
 }
 
 # Stops everything a demo started, in order: the load balancer, the nodes (while their
@@ -67,42 +47,15 @@ stop_everything() {
   if [ -f "$demo/pg/port" ]; then scripts/pg-throwaway.sh stop "$demo/pg" || true; fi
 }
 
-# The release gatewayd (or $GATEWAYD), checked to have cluster mode.
-find_gatewayd() {
-  local binary=${GATEWAYD:-}
-  if [ -z "$binary" ]; then
-    binary="$(swift build -c release --show-bin-path)/gatewayd"
-    [ -x "$binary" ] || die "no release gatewayd at $binary: run \`make build\` (or \`make cluster-demo\`, which builds first)"
-  fi
-  [ -x "$binary" ] || die "GATEWAYD=$binary is not an executable"
-  "$binary" serve --help 2>/dev/null | grep -q -- '--database-url' ||
-    die "$binary has no --database-url (cluster mode): rebuild it with \`make build\`"
-  echo "$binary"
-}
-
 # Starts node N in the background on the demo's database; its PID goes to node-N.pid.
 # Each node has a data directory of its own, so none of them touches ./data.
 start_node() {
   local gatewayd=$1 url=$2 n=$3
-  "$gatewayd" serve --listen "127.0.0.1:$(node_port "$n")" --database-url "$url" --node-id "node-$n" \
-    --admin-token "$token" --allow-private-targets --data-dir "$demo/node-$n" \
-    >>"$demo/node-$n.log" 2>&1 </dev/null &
-  echo $! > "$demo/node-$n.pid"
+  start_cluster_node "$gatewayd" "$url" "node-$n" "$(node_port "$n")" "$token" "$demo/node-$n" "$demo/node-$n.log"
+  echo "$started_pid" > "$demo/node-$n.pid"
 }
 
-# Waits up to 60 s for node N's /readyz to answer 200; fails with its log's end if the node
-# exits or stays unready.
-wait_ready() {
-  local n=$1 pid
-  pid=$(cat "$demo/node-$n.pid")
-  for _ in $(seq 600); do
-    curl -sf -o /dev/null "http://127.0.0.1:$(node_port "$n")/readyz" && return 0
-    alive "$pid" || die "node-$n exited; the end of cluster-demo/node-$n.log:
-$(tail -n 20 "$demo/node-$n.log")"
-    sleep 0.1
-  done
-  die "node-$n is not ready after 60 s; see cluster-demo/node-$n.log"
-}
+wait_ready() { wait_node_ready "$(node_port "$1")" "$(cat "$demo/node-$1.pid")" "cluster-demo/node-$1.log"; }
 
 # Waits up to 10 s for a /readyz through nginx.
 wait_balancer() {
