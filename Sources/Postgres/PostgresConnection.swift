@@ -95,9 +95,15 @@ public final class PostgresConnection: @unchecked Sendable {
     /// The socket to wait on for notifications (`LISTEN`).
     public var socket: Int32 { connection.map { PQsocket($0) } ?? -1 }
 
-    /// Waits up to `timeoutMilliseconds` for notifications and returns their channels
-    /// (empty on timeout). Throws when the connection broke.
-    public func waitForNotifications(timeoutMilliseconds: Int32) throws(PostgresError) -> [String] {
+    /// A `NOTIFY` received: its channel and payload.
+    public struct Notification: Sendable, Equatable {
+        public var channel: String
+        public var payload: String
+    }
+
+    /// Waits up to `timeoutMilliseconds` for notifications and returns them (empty on
+    /// timeout). Throws when the connection broke.
+    public func waitForNotifications(timeoutMilliseconds: Int32) throws(PostgresError) -> [Notification] {
         guard let connection else { throw Self.closedError }
         var channels = try takeNotifications(connection)
         guard channels.isEmpty else { return channels }
@@ -107,16 +113,17 @@ public final class PostgresConnection: @unchecked Sendable {
         return channels
     }
 
-    private func takeNotifications(_ connection: OpaquePointer) throws(PostgresError) -> [String] {
+    private func takeNotifications(_ connection: OpaquePointer) throws(PostgresError) -> [Notification] {
         guard PQconsumeInput(connection) == 1 else {
             throw PostgresError(sqlState: nil, message: Self.trimmed(PQerrorMessage(connection)), connectionLost: true)
         }
-        var channels: [String] = []
+        var received: [Notification] = []
         while let notification = PQnotifies(connection) {
-            channels.append(String(cString: notification.pointee.relname))
+            received.append(Notification(channel: String(cString: notification.pointee.relname),
+                                         payload: String(cString: notification.pointee.extra)))
             PQfreemem(notification)
         }
-        return channels
+        return received
     }
 
     // MARK: - Results

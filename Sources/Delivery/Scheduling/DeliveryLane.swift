@@ -73,8 +73,16 @@ final class DeliveryLane {
     static let orderedLookAheadFactor = 10
 
     /// Reads a delivery's partition key from its event, for an ordered lane that was not
-    /// told it (the startup load, the backlog, a redelivered dead letter).
+    /// told it (the startup load, the backlog, a redelivered dead letter); `unreadableKey`
+    /// when the event cannot be read now.
     private let partitionKeyAt: (EventReference) -> String?
+
+    /// The key of a delivery whose event could not be read (its store unreachable for a
+    /// moment): in an ordered lane nothing after it may go, since any later delivery could
+    /// share its key, until a later pass reads it. Not a key an event can have (NUL).
+    static let unreadableKey = "\u{0}unreadable"
+    /// Deliveries whose key was unreadable, read again at each pass of an ordered lane.
+    private var unreadable = false
 
     init(
         subscriptionID: String, windowSize: Int = DeliveryLane.defaultWindowSize,
@@ -110,6 +118,7 @@ final class DeliveryLane {
         if item.partitionKey == nil {
             if ordered { item.partitionKey = partitionKeyAt(item.event) } else { keysKnown = false }
         }
+        if item.partitionKey == Self.unreadableKey { unreadable = true }
         insertIntoWindow(item)
     }
 
@@ -169,6 +178,7 @@ final class DeliveryLane {
     ) -> (due: [Item], wakeAt: Int64?) {
         compact()
         if ordered && !keysKnown { lookUpMissingKeys() }
+        if ordered && unreadable { readUnreadableKeys() }
         refillWindow(ordered: ordered, upTo: windowSize)
         if isCircuitOpen, let probe, let item = items[probe] {
             // Only the probe goes, and only when its retry is due.
@@ -206,6 +216,11 @@ final class DeliveryLane {
             position += 1
             guard let item = items[sequence] else { continue }
             if ordered {
+                if item.partitionKey == Self.unreadableKey {
+                    // Its key unknown: nothing later may overtake it. Tried again soon.
+                    wakeAt = min(wakeAt ?? now + 100_000, now + 100_000)
+                    break
+                }
                 // Everything with the same key waits for the earlier one to finish.
                 if blockedKeys.contains(item.partitionKey) { continue }
                 if item.inFlight || item.notBefore > now { blockedKeys.insert(item.partitionKey) }
@@ -292,10 +307,21 @@ final class DeliveryLane {
 
     private func lookUpMissingKeys() {
         for (sequence, item) in items where item.partitionKey == nil {
-            let key = partitionKeyAt(item.event)
-            items[sequence]?.partitionKey = key
+            setKey(partitionKeyAt(item.event), of: sequence)
         }
         keysKnown = true
+    }
+
+    private func readUnreadableKeys() {
+        unreadable = false
+        for (sequence, item) in items where item.partitionKey == Self.unreadableKey {
+            setKey(partitionKeyAt(item.event), of: sequence)
+        }
+    }
+
+    private func setKey(_ key: String?, of sequence: UInt64) {
+        items[sequence]?.partitionKey = key
+        if key == Self.unreadableKey { unreadable = true }
     }
 
     /// Moves backlogged deliveries into the window while it holds fewer than `limit` fresh ones.
@@ -310,8 +336,9 @@ final class DeliveryLane {
         let next = backlog[backlogHead]
         backlogHead += 1
         if !ordered { keysKnown = false }
-        let inserted = insertIntoWindow(Item(
-            event: next, partitionKey: ordered ? partitionKeyAt(next) : nil, attempts: 0, firstAttemptAt: nil, notBefore: 0))
+        let key = ordered ? partitionKeyAt(next) : nil
+        if key == Self.unreadableKey { unreadable = true }
+        let inserted = insertIntoWindow(Item(event: next, partitionKey: key, attempts: 0, firstAttemptAt: nil, notBefore: 0))
         compactBacklog()
         return inserted
     }

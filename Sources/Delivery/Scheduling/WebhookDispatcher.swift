@@ -121,6 +121,8 @@ public final class WebhookDispatcher: @unchecked Sendable {
     /// `configuration.attemptBatchInterval` in microseconds.
     private let attemptFlushInterval: Int64
     private var nextTag: UInt64 = 0
+    /// When (monotonic) an unreadable event was last logged.
+    private var lastUnreadableReport: Int64 = -10_000_000
     private var random = SystemRandomNumberGenerator()
 
     /// `status` receives each lane's run-time state for the stats endpoint. Without
@@ -375,7 +377,9 @@ public final class WebhookDispatcher: @unchecked Sendable {
     private func lane(_ id: String) -> DeliveryLane {
         if let existing = lanes[id] { return existing }
         let created = DeliveryLane(subscriptionID: id, windowSize: configuration.laneWindow) { [unowned self] event in
-            (try? events?.partitionKey(event)) ?? nil
+            // Unreadable is not "no key": an ordered lane would let a later event of the same
+            // key overtake this one (the store unreachable for a moment, in cluster mode).
+            do { return try events?.partitionKey(event) } catch { return DeliveryLane.unreadableKey }
         }
         lanes[id] = created
         return created
@@ -539,7 +543,12 @@ public final class WebhookDispatcher: @unchecked Sendable {
             (try? events?.envelope(item.event)) ?? nil
         }
         guard let envelope else {
-            logger.error("a pending delivery's event cannot be read", metadata: ["sequence": "\(item.sequence)"])
+            // Tried again every pass: said once per ten seconds, not every pass.
+            let now = clock.monotonicMicroseconds()
+            if now - lastUnreadableReport >= 10_000_000 {
+                lastUnreadableReport = now
+                logger.error("a pending delivery's event cannot be read; trying again", metadata: ["sequence": "\(item.sequence)"])
+            }
             return nil
         }
         let body = envelope.body

@@ -35,6 +35,12 @@ struct ClusterEntry: Sendable {
 /// with `synchronous_commit = on` before anyone is told (DESIGN invariant 1: a 202 is a
 /// COMMIT).
 ///
+/// Every commit waits for the disk, attempt outcomes' too, although the journal writes
+/// those lazily: every node folds a record as soon as it is committed, so a record an
+/// asynchronous commit lost in a PostgreSQL crash would have been folded already, its
+/// sequence then taken again by the next write after recovery — which nodes that folded
+/// the lost one would skip (`make chaos` found this: acknowledged events never delivered).
+///
 /// Every append, on every node, first locks the log's head row: sequences are taken under
 /// it and it is held through COMMIT, so the log's order is the commit order and has no gaps
 /// — a node folding the log never sees a later record before an earlier one that may still
@@ -63,9 +69,6 @@ final class ClusterLog: Sendable {
     struct Append: Sendable {
         var entries: [ClusterEntry]
         var kind: Kind
-        /// False for attempt outcomes: a batch of only those commits without waiting for the
-        /// standby and the disk (losing one only means an attempt is made again).
-        var durable: Bool
         var completion: @Sendable (Result) -> Void
     }
 
@@ -159,11 +162,17 @@ final class ClusterLog: Sendable {
     /// one that does not exist yet.
     private func transact(_ batch: [Append], _ connection: PostgresConnection) throws(PostgresError) -> ([Result], [JournalRecord]) {
         while true {
-            let durable = batch.contains { $0.durable }
-            let head = try connection.run(
-                "BEGIN; \(durable ? "" : "SET LOCAL synchronous_commit = off; ")"
-                    + "SELECT sequence, committed_at FROM gateway_head WHERE id = 1 FOR UPDATE")
+            let head = try connection.run("BEGIN; SELECT sequence, committed_at FROM gateway_head WHERE id = 1 FOR UPDATE")
             let headSequence = UInt64(head.int64(0, 0) ?? 0)
+            guard headSequence >= folder.foldedThrough else {
+                // The database lost records this node folded (restored from an older backup,
+                // or a failover to a standby that was behind): appending now would reuse their
+                // sequences. Only a restart, which folds the log as it is, is safe.
+                logger.critical("the cluster's log is behind what this node folded; restart this node", metadata: [
+                    "log-head": "\(headSequence)", "folded": "\(folder.foldedThrough)",
+                ])
+                throw PostgresError(sqlState: nil, message: "the database's log went back in time (head \(headSequence), folded \(folder.foldedThrough)); restart this node", connectionLost: false)
+            }
             let timestamp = max(wallClockMicroseconds(), head.int64(0, 1) ?? 0)
             let partition = folder.partitions.number(at: timestamp)
             guard folder.partitions.exists(partition) else {
@@ -200,7 +209,7 @@ final class ClusterLog: Sendable {
                 try insertKeys(batch, decided.entries, records, connection)
                 try connection.run(
                     "UPDATE gateway_head SET sequence = \(next), committed_at = \(timestamp) WHERE id = 1; "
-                        + "SELECT pg_notify('gateway_log', ''); COMMIT")
+                        + "SELECT pg_notify('gateway_log', $$\(nodeID.replacingOccurrences(of: "$", with: ""))$$); COMMIT")
             } else {
                 try connection.run("COMMIT")
             }

@@ -205,7 +205,7 @@ final class ClusterMaintainer: Sendable {
 
     private func appendAndWait(_ entries: [ClusterEntry]) throws(PostgresError) {
         let done = WorkQueue<ClusterLog.Result>()
-        log.append(ClusterLog.Append(entries: entries, kind: .records, durable: true) { _ = done.push($0) })
+        log.append(ClusterLog.Append(entries: entries, kind: .records) { _ = done.push($0) })
         guard case .items(let results) = done.takeAll(), case .written = results.first else {
             throw PostgresError(sqlState: nil, message: "a retention write failed", connectionLost: false)
         }

@@ -13,6 +13,7 @@ import Synchronization
 final class ClusterTailer: Sendable {
     private let folder: ClusterFolder
     private let connector: ClusterConnector
+    private var nodeID: String { connector.nodeID }
     private let pollInterval: Duration
     private let logger: Logger
     private let stopping = Atomic(false)
@@ -39,6 +40,8 @@ final class ClusterTailer: Sendable {
 
     private func run() {
         var connection: PostgresConnection?
+        var due = true
+        var lastLook: Int64 = 0
         let wait = Int32(clamping: pollInterval.microseconds / 1000)
         while !stopping.load(ordering: .relaxed) {
             do throws(PostgresError) {
@@ -49,15 +52,22 @@ final class ClusterTailer: Sendable {
                     connection = open
                     if failure.withLock({ $0 }) != nil { logger.notice("reconnected to the cluster's database") }
                 }
-                try folder.catchUp(using: open)
+                if due || monotonicMicroseconds() - lastLook >= pollInterval.microseconds {
+                    try folder.catchUp(using: open)
+                    lastLook = monotonicMicroseconds()
+                }
                 failure.withLock { $0 = nil }
-                _ = try open.waitForNotifications(timeoutMilliseconds: max(10, wait))
+                // This node's own appends it folds as it commits them: their notifications
+                // would only read them back. Others' wake it at once; silence, every poll.
+                let notified = try open.waitForNotifications(timeoutMilliseconds: max(10, wait))
+                due = notified.isEmpty || notified.contains { $0.payload != nodeID }
             } catch {
                 if failure.withLock({ $0 }) == nil {
                     logger.warning("lost the cluster's database; reconnecting", metadata: ["error": "\(error)"])
                 }
                 failure.withLock { $0 = "PostgreSQL is unreachable: \(error.message)" }
                 connection = nil
+                due = true
                 // Not faster than the poll: a database that is down is asked about once a period.
                 usleep(UInt32(clamping: max(100_000, min(1_000_000, pollInterval.microseconds))))
             }

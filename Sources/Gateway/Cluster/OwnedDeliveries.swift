@@ -102,7 +102,7 @@ final class OwnedDeliveries: DeliveryStore, Sendable {
             return ClusterEntry(entry: JournalEntry(kind: .deliveryAttempted, payload: outcome.encode()), subject: outcome.sequence, fence: lease)
         }
         guard !entries.isEmpty else { return }
-        log.append(ClusterLog.Append(entries: entries, kind: .records, durable: false) { _ in })
+        log.append(ClusterLog.Append(entries: entries, kind: .records) { _ in })
     }
 
     func disableSubscription(_ id: String, reason: String, fenced: Bool, done: @escaping @Sendable () -> Void) -> Bool {
@@ -112,7 +112,7 @@ final class OwnedDeliveries: DeliveryStore, Sendable {
         let payload = SubscriptionDisabledRecord(subscriptionID: id, reason: reason).encode()
         log.append(ClusterLog.Append(
             entries: [ClusterEntry(entry: JournalEntry(kind: .subscriptionDisabled, payload: payload), fence: lease)],
-            kind: .records, durable: true) { _ in done() })
+            kind: .records) { _ in done() })
         return true
     }
 }

@@ -131,7 +131,7 @@ public final class PostgresStore: FoldBackedStore {
 
     func waitForWrites() {
         let done = WorkQueue<Bool>()
-        log.append(ClusterLog.Append(entries: [], kind: .records, durable: false) { _ in _ = done.push(true) })
+        log.append(ClusterLog.Append(entries: [], kind: .records) { _ in _ = done.push(true) })
         _ = done.takeAll()
     }
 
@@ -167,7 +167,7 @@ public final class PostgresStore: FoldBackedStore {
                     entries: events.map {
                         ClusterEntry(entry: JournalEntry(kind: .event, payload: EventRecord($0).encode()), eventID: $0.id, eventType: $0.type)
                     },
-                    kind: .events(events), durable: true,
+                    kind: .events(events),
                     completion: { result in
                         switch result {
                         case .ingested(let outcome): done(outcome)
@@ -309,7 +309,7 @@ public final class PostgresStore: FoldBackedStore {
     private func append(
         _ entries: [ClusterEntry], _ kind: ClusterLog.Kind, _ completion: @escaping @Sendable (Result<CommitStamp, StoreError>) -> Void
     ) {
-        log.append(ClusterLog.Append(entries: entries, kind: kind, durable: true) { result in
+        log.append(ClusterLog.Append(entries: entries, kind: kind) { result in
             switch result {
             case .written(let records):
                 guard let first = records.first else {
