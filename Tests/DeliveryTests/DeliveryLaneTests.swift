@@ -1,5 +1,6 @@
 @testable import Delivery
 @testable import Gateway
+import Synchronization
 import Testing
 
 /// The lane on its own: what it sends next, in which order, and what it keeps in memory.
@@ -37,6 +38,23 @@ struct DeliveryLaneTests {
             }
         }
         return sent
+    }
+
+    /// A key that cannot be read now (cluster mode: the database unreachable for a moment)
+    /// is not "no key": nothing after its delivery goes until a later pass reads it — any
+    /// of them could share its key. `make chaos` saw a key's later event overtake it.
+    @Test func anUnreadableKeyHoldsBackEverythingAfterItUntilItIsRead() {
+        let readable = Mutex(false)
+        let lane = DeliveryLane(subscriptionID: "s", windowSize: 8) { event in
+            if event.sequence == 1 && !readable.withLock({ $0 }) { return DeliveryLane.unreadableKey }
+            return "k"
+        }
+        for sequence in UInt64(1)...3 { lane.add(Self.attempted(sequence, notBefore: 0), ordered: true) }
+        let (held, wakeAt) = lane.takeDue(now: 1, maxInFlight: 10, rateLimit: nil, ordered: true)
+        #expect(held.isEmpty)
+        #expect(wakeAt != nil)
+        readable.withLock { $0 = true }
+        #expect(Self.drain(lane, maxInFlight: 10, ordered: true) == [1, 2, 3])
     }
 
     @Test("beyond the window, deliveries wait in the backlog and still go in journal order")
