@@ -193,7 +193,8 @@ struct Serve: ParsableCommand {
     /// among nodes on one host.
     static func defaultNodeID(_ listen: SocketAddress) -> String {
         var name = [CChar](repeating: 0, count: 256)
-        let host = gethostname(&name, name.count) == 0 ? String(cString: name) : "node"
+        let host = gethostname(&name, name.count) == 0
+            ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "node"
         return "\(host):\(listen.port)"
     }
 }
