@@ -9,6 +9,10 @@ public enum PostgresValue: Sendable {
     case int64Array([Int64])
     case textArray([String])
     case bytesArray([[UInt8]])
+    /// Arrays whose elements may be NULL (a column of rows sent at once, `unnest`).
+    case optionalInt64Array([Int64?])
+    case optionalTextArray([String?])
+    case int16Array([Int16])
     /// SQL NULL of a type (its OID).
     case null(oid: UInt32)
 
@@ -29,6 +33,8 @@ public enum PostgresValue: Sendable {
         public static let int8Array: UInt32 = 1016
         public static let textArray: UInt32 = 1009
         public static let byteaArray: UInt32 = 1001
+        public static let int2: UInt32 = 21
+        public static let int2Array: UInt32 = 1005
     }
 
     var oid: UInt32 {
@@ -41,6 +47,9 @@ public enum PostgresValue: Sendable {
         case .int64Array: TypeOID.int8Array
         case .textArray: TypeOID.textArray
         case .bytesArray: TypeOID.byteaArray
+        case .optionalInt64Array: TypeOID.int8Array
+        case .optionalTextArray: TypeOID.textArray
+        case .int16Array: TypeOID.int2Array
         case .null(let oid): oid
         }
     }
@@ -57,21 +66,30 @@ public enum PostgresValue: Sendable {
             return Self.array(of: TypeOID.int8, values.map { Self.bigEndian(UInt64(bitPattern: $0)) })
         case .textArray(let values): return Self.array(of: TypeOID.text, values.map { Array($0.utf8) })
         case .bytesArray(let values): return Self.array(of: TypeOID.bytea, values)
+        case .optionalInt64Array(let values):
+            return Self.array(of: TypeOID.int8, values.map { $0.map { Self.bigEndian(UInt64(bitPattern: $0)) } })
+        case .optionalTextArray(let values): return Self.array(of: TypeOID.text, values.map { $0.map { Array($0.utf8) } })
+        case .int16Array(let values): return Self.array(of: TypeOID.int2, values.map { Self.bigEndian(UInt16(bitPattern: $0)) })
         case .null: return nil
         }
     }
 
-    /// A one-dimensional array without NULLs: dimensions, flags, element type, then each
-    /// element as its length and bytes (array_send in PostgreSQL's arrayfuncs.c).
-    private static func array(of elementOID: UInt32, _ elements: [[UInt8]]) -> [UInt8] {
+    /// A one-dimensional array: dimensions, whether it has NULLs, element type, length and
+    /// lower bound, then each element as its length (-1 for NULL) and bytes (array_send in
+    /// PostgreSQL's arrayfuncs.c).
+    private static func array(of elementOID: UInt32, _ elements: [[UInt8]?]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(20 + elements.reduce(0) { $0 + 4 + $1.count })
-        out += bigEndian(UInt32(1))  // dimensions
-        out += bigEndian(UInt32(0))  // no NULLs
+        out.reserveCapacity(20 + elements.reduce(0) { $0 + 4 + ($1?.count ?? 0) })
+        out += bigEndian(UInt32(1))
+        out += bigEndian(UInt32(elements.contains { $0 == nil } ? 1 : 0))
         out += bigEndian(elementOID)
         out += bigEndian(UInt32(elements.count))
-        out += bigEndian(UInt32(1))  // lower bound
+        out += bigEndian(UInt32(1))
         for element in elements {
+            guard let element else {
+                out += bigEndian(Int32(-1))
+                continue
+            }
             out += bigEndian(UInt32(element.count))
             out += element
         }

@@ -56,9 +56,12 @@ final class ClusterFolder: Sendable {
 
     /// Records after a sequence, in order.
     func fetch(after: UInt64, through: UInt64?, limit: Int, _ connection: PostgresConnection) throws(PostgresError) -> [JournalRecord] {
+        // The log has no gaps, so the next `limit` records are a closed range of sequences:
+        // a plan on the sequence index whatever the statistics say (a fresh partition has none).
+        let last = min(through ?? .max, after + UInt64(limit))
         let rows = try connection.execute(
-            "SELECT sequence, committed_at, kind, payload FROM gateway_log WHERE sequence > $1 AND sequence <= $2 ORDER BY sequence LIMIT $3",
-            [.int64(Int64(after)), .int64(through.map { Int64($0) } ?? .max), .int64(Int64(limit))])
+            "SELECT sequence, committed_at, kind, payload FROM gateway_log WHERE sequence > $1 AND sequence <= $2 ORDER BY sequence",
+            [.int64(Int64(after)), .int64(Int64(clamping: last))])
         return (0..<rows.count).map { record(rows, $0) }
     }
 

@@ -290,10 +290,12 @@ final class ClusterLog: Sendable {
         return (fresh, verdict)
     }
 
-    /// The leases this node holds, locked against a takeover until this transaction ends.
+    /// The leases this node holds. Exact until this transaction ends, without locking them:
+    /// a lease changes hands (a takeover, a give-back) only under the head row's lock too
+    /// (`ShardLeases`), which this transaction holds. An expired lease nobody took yet is
+    /// still this node's to record on: no other node delivered its subscriptions.
     private func heldLeases(_ connection: PostgresConnection) throws(PostgresError) -> Set<ShardLease> {
-        let rows = try connection.execute(
-            "SELECT shard, epoch FROM gateway_shards WHERE owner = $1 AND expires_at > now() FOR SHARE", [.text(nodeID)])
+        let rows = try connection.execute("SELECT shard, epoch FROM gateway_shards WHERE owner = $1", [.text(nodeID)])
         return Set((0..<rows.count).map { ShardLease(shard: Int(rows.int64($0, 0) ?? -1), epoch: rows.int64($0, 1) ?? -1) })
     }
 
@@ -304,26 +306,21 @@ final class ClusterLog: Sendable {
     }
 
 
+    /// The rows, one array per column (one parameter each, however many rows): PostgreSQL
+    /// parses and plans one short statement, and nothing here builds SQL per row.
     private func insert(_ entries: [ClusterEntry], _ records: [JournalRecord], _ connection: PostgresConnection) throws(PostgresError) {
-        var start = 0
-        while start < entries.count {
-            let end = min(entries.count, start + 1000)
-            var sql = "INSERT INTO gateway_log (sequence, committed_at, kind, payload, event_id, event_type, subject) VALUES "
-            var parameters: [PostgresValue] = []
-            parameters.reserveCapacity((end - start) * 7)
-            for index in start..<end {
-                let base = parameters.count
-                if index > start { sql += "," }
-                sql += "($\(base + 1),$\(base + 2),$\(base + 3),$\(base + 4),$\(base + 5),$\(base + 6),$\(base + 7))"
-                let entry = entries[index], record = records[index]
-                parameters += [
-                    .int64(Int64(record.sequence)), .int64(record.timestamp), .int32(Int32(record.kind.rawValue)),
-                    .bytes(record.payload), .text(entry.eventID), .text(entry.eventType), .int64(entry.subject.map { Int64($0) }),
-                ]
-            }
-            try connection.execute(sql, parameters)
-            start = end
-        }
+        try connection.execute("""
+            INSERT INTO gateway_log (sequence, committed_at, kind, payload, event_id, event_type, subject)
+            SELECT * FROM unnest($1::int8[], $2::int8[], $3::int2[], $4::bytea[], $5::text[], $6::text[], $7::int8[])
+            """, [
+                .int64Array(records.map { Int64($0.sequence) }),
+                .int64Array(records.map(\.timestamp)),
+                .int16Array(records.map { Int16($0.kind.rawValue) }),
+                .bytesArray(records.map(\.payload)),
+                .optionalTextArray(entries.map(\.eventID)),
+                .optionalTextArray(entries.map(\.eventType)),
+                .optionalInt64Array(entries.map { $0.subject.map { Int64($0) } }),
+            ])
     }
 
     /// The idempotency keys of the events written: their unique constraint is what makes a

@@ -124,7 +124,8 @@ final class ClusterEventReader: DeliveryEventReader {
     private let connector: ClusterConnector
     private var connection: PostgresConnection?
     private var held: [UInt64: JournalRecord] = [:]
-    static let readAhead = 64
+    /// Records (of any kind) read ahead past the one asked for.
+    static let readAhead = 256
 
     init(folder: ClusterFolder, connector: ClusterConnector) {
         self.folder = folder
@@ -149,10 +150,14 @@ final class ClusterEventReader: DeliveryEventReader {
             if let connection { open = connection } else { open = try connector.connect(role: "deliveries") }
             connection = open
             let (lower, _) = folder.partitions.bounds(of: Int64(event.location.segment))
+            // A closed range of sequences, not `ORDER BY … LIMIT`: its plan (the sequence
+            // index) does not depend on statistics, which a partition filling up has not got
+            // yet — without them PostgreSQL sorted the whole partition for each read.
+            let first = Int64(event.location.offset)
             let rows = try open.execute("""
                 SELECT sequence, committed_at, kind, payload FROM gateway_log
-                WHERE sequence >= $1 AND committed_at >= $2 AND kind = ANY($3::int2[]) ORDER BY sequence LIMIT $4
-                """, [.int64(Int64(event.location.offset)), .int64(lower), ClusterFolder.eventKinds, .int64(Int64(Self.readAhead))])
+                WHERE sequence >= $1 AND sequence < $2 AND committed_at >= $3 AND kind = ANY($4::int2[])
+                """, [.int64(first), .int64(first + Int64(Self.readAhead)), .int64(lower), ClusterFolder.eventKinds])
             for row in 0..<rows.count {
                 let record = folder.record(rows, row)
                 if let original = record.unwrappingCarried() { held[record.sequence] = original }

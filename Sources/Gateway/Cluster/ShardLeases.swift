@@ -19,7 +19,8 @@ import Synchronization
 ///   keeps its shards until their lease expires: `leaseDuration` after its last renewal.
 /// - Every takeover bumps the shard's epoch; records a node makes under a lease (attempt
 ///   outcomes, a disable) are written only if it still holds that epoch at commit
-///   (`ClusterLog`), so a stale owner's writes match nothing.
+///   (`ClusterLog`), so a stale owner's writes match nothing. Shards change hands only under
+///   the log's head lock, which every append holds, so that check needs no lock of its own.
 /// - A node that cannot renew stops delivering once its lease could have expired, less the
 ///   time a transfer in flight may still take: `leaseDuration` must be longer than the
 ///   delivery timeout plus a renewal (checked at start), or a transfer could outlive the
@@ -204,7 +205,11 @@ final class ShardLeases: Sendable {
     /// Takes up to `count` shards that are free: never owned, given back, expired, or held by
     /// a node whose lock is gone (it died).
     private func claim(_ count: Int, _ session: Session, validUntil: Int64) throws(PostgresError) {
-        let rows = try session.connection.execute("""
+        // Under the log's head lock, as every change of hands: a writer checking its fences
+        // holds it, so its check stays true until its COMMIT (`ClusterLog.heldLeases`).
+        let rows = try session.connection.transaction { () throws(PostgresError) -> PostgresRows in
+            try session.connection.run("SELECT 1 FROM gateway_head WHERE id = 1 FOR UPDATE")
+            return try session.connection.execute("""
             UPDATE gateway_shards SET owner = $1, owner_lock = $2, epoch = epoch + 1,
                 expires_at = now() + $3 * interval '1 microsecond'
             WHERE shard IN (
@@ -217,6 +222,7 @@ final class ShardLeases: Sendable {
             RETURNING shard, epoch
             """, [.text(nodeID), .int32(session.lockID), .int64(configuration.leaseDuration.microseconds),
                   .int32(ClusterSchema.nodeLockNamespace), .int64(Int64(count))])
+        }
         guard !rows.isEmpty else { return }
         let gained = (0..<rows.count).map { ShardLease(shard: Int(rows.int64($0, 0) ?? 0), epoch: rows.int64($0, 1) ?? 0) }
         logger.info("took shards", metadata: ["shards": "\(gained.map(\.shard))"])
@@ -233,9 +239,12 @@ final class ShardLeases: Sendable {
         guard !shards.isEmpty else { return }
         held.withLock { held in for shard in shards { held.leases[shard] = nil } }
         callbacks.lost(shards)
-        _ = try? session.connection.execute(
-            "UPDATE gateway_shards SET owner = NULL, owner_lock = NULL, expires_at = '-infinity' WHERE owner = $1 AND shard = ANY($2)",
-            [.text(nodeID), .int64Array(shards.map { Int64($0) })])
+        _ = try? session.connection.transaction { () throws(PostgresError) in
+            try session.connection.run("SELECT 1 FROM gateway_head WHERE id = 1 FOR UPDATE")
+            try session.connection.execute(
+                "UPDATE gateway_shards SET owner = NULL, owner_lock = NULL, expires_at = '-infinity' WHERE owner = $1 AND shard = ANY($2)",
+                [.text(nodeID), .int64Array(shards.map { Int64($0) })])
+        }
         logger.info("gave shards back", metadata: ["shards": "\(shards)"])
     }
 
