@@ -2,7 +2,7 @@
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test build deps bench-http bench-ingest bench-ingest-ab bench-fsync bench-subscriptions bench-tenants bench-inbound bench-restart bench-fanout bench-fanout-ab bench-latency bench-pending bench-isolation bench-history bench-soak crash-test chaos cluster-demo clean
+.PHONY: run test build deps bench-http bench-ingest bench-ingest-ab bench-fsync bench-subscriptions bench-tenants bench-inbound bench-cluster bench-restart bench-fanout bench-fanout-ab bench-latency bench-pending bench-isolation bench-history bench-soak crash-test chaos cluster-demo clean
 
 # libcurl's and libpq's headers (and pkg-config) are the only system packages the build needs.
 deps:
@@ -65,6 +65,10 @@ bench-restart: deps
 ## Fan-out throughput vs a libcurl multi C reference (see BENCHMARKS.md).
 bench-fanout: deps
 	Benchmarks/fanout.sh
+
+## Cluster mode on PostgreSQL against the embedded journal: ingest, fan-out, takeover (see BENCHMARKS.md).
+bench-cluster: deps
+	Benchmarks/cluster.sh
 
 ## Two gatewayd builds alternating on the same fan-out: make bench-fanout-ab A=path B=path.
 bench-fanout-ab: deps
