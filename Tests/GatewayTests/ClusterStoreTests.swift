@@ -7,6 +7,18 @@ import Synchronization
 import TestSupport
 import Testing
 
+/// The lease must outlive the longest delivery: a node that cannot renew stops starting
+/// deliveries once its lease could have expired, less a delivery's timeout — with a lease
+/// shorter than that, a delivery could still be in flight when another node takes over.
+@Test func aLeaseShorterThanADeliveryPlusRenewalsIsRefused() {
+    var configuration = ShardLeases.Configuration()
+    #expect(ShardLeases.problem(with: configuration) == nil)
+    configuration.leaseDuration = .seconds(20)
+    #expect(ShardLeases.problem(with: configuration)?.contains("must be longer than the delivery timeout") == true)
+    configuration.transferTimeout = .seconds(10)
+    #expect(ShardLeases.problem(with: configuration) == nil)
+}
+
 /// Cluster mode's guarantees with several nodes in one process on one throwaway PostgreSQL:
 /// what one node stores the others see; idempotency, names and quotas are exact across
 /// nodes; the log has one order without gaps; schema migrations, shard leases and their

@@ -35,6 +35,18 @@ struct SettingsTests {
         }
     }
 
+    /// Cluster mode: every node must take the same admin token (none is generated per node),
+    /// retention is by time only, and the URL (which may hold a password) is a secret.
+    @Test func clusterModeSettingsAreCheckedAtStart() throws {
+        let cluster = try settings(["--database-url", "postgresql://gw:pw@db/gateway", "--admin-token", "t", "--node-id", "n1"])
+        #expect(cluster.databaseURL == "postgresql://gw:pw@db/gateway" && cluster.nodeID == "n1")
+        #expect(cluster.leaseDuration == .seconds(45))
+        #expect(refusal(["--database-url", "postgresql://db/gateway"])?.description.contains("needs --admin-token") == true)
+        #expect(refusal(["--database-url", "postgresql://db/gateway", "--admin-token", "t", "--retention-bytes", "1GiB"])?
+            .description.contains("embedded journal only") == true)
+        #expect(ServeSettings.named("database-url").isSecret)
+    }
+
     @Test func defaultsAreTheDocumentedOnes() throws {
         let defaults = try settings()
         #expect(defaults.listen.description == "127.0.0.1:8080" && defaults.dataDir == "./data")
