@@ -92,9 +92,6 @@ public final class PostgresConnection: @unchecked Sendable {
 
     // MARK: - Notifications
 
-    /// The socket to wait on for notifications (`LISTEN`).
-    public var socket: Int32 { connection.map { PQsocket($0) } ?? -1 }
-
     /// A `NOTIFY` received: its channel and payload.
     public struct Notification: Sendable, Equatable {
         public var channel: String

@@ -22,6 +22,4 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
 
     /// A unique constraint refused the row.
     public var isUniqueViolation: Bool { sqlState == "23505" }
-    /// A row fits no partition of a partitioned table.
-    public var isNoPartition: Bool { sqlState == "23514" && message.contains("no partition") }
 }

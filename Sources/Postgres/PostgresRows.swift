@@ -8,8 +8,6 @@ public struct PostgresRows: Sendable {
     private let cells: [[UInt8]?]
     /// Per column: true when it came in binary format (`execute`), false for text (`run`).
     private let binary: [Bool]
-    /// The number of rows a command changed (`UPDATE … ` without RETURNING).
-    public let affected: Int
 
     public var count: Int { columns == 0 ? 0 : cells.count / columns }
     public var isEmpty: Bool { count == 0 }
@@ -35,10 +33,7 @@ public struct PostgresRows: Sendable {
         self.columns = columns
         self.cells = cells
         binary = (0..<columns).map { PQfformat(result, Int32($0)) == 1 }
-        affected = Int(String(cString: PQcmdTuples(result))) ?? 0
     }
-
-    public func isNull(_ row: Int, _ column: Int) -> Bool { cells[row * columns + column] == nil }
 
     public func bytes(_ row: Int, _ column: Int) -> [UInt8]? { cells[row * columns + column] }
 

@@ -18,7 +18,6 @@ public enum PostgresValue: Sendable {
 
     public static let nullText = PostgresValue.null(oid: TypeOID.text)
     public static let nullInt64 = PostgresValue.null(oid: TypeOID.int8)
-    public static let nullBytes = PostgresValue.null(oid: TypeOID.bytea)
 
     public static func text(_ value: String?) -> PostgresValue { value.map { .text($0) } ?? .nullText }
     public static func int64(_ value: Int64?) -> PostgresValue { value.map { .int64($0) } ?? .nullInt64 }

@@ -36,10 +36,10 @@ final class ClusterFolder: Sendable {
         }
     }
 
-    /// Runs `body` with nothing folded meanwhile, given the sequence folded through: what a
-    /// snapshot of the state and a change of ownership must agree on.
-    func whileHeld<T>(_ body: (UInt64) -> T) -> T {
-        cursor.withLock { body($0) }
+    /// Runs `body` with nothing folded meanwhile: what a snapshot of the state and a change
+    /// of ownership must agree on.
+    func whileHeld<T>(_ body: () -> T) -> T {
+        cursor.withLock { _ in body() }
     }
 
     /// Folds every record committed after the cursor, up to `through` when given.

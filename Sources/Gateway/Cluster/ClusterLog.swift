@@ -80,7 +80,6 @@ final class ClusterLog: Sendable {
     private let thread = Mutex<pthread_t?>(nil)
     /// Why the last write failed for want of PostgreSQL, until one succeeds.
     private let failure = Mutex<String?>(nil)
-    private let statistics = Atomic<Int>(0)
 
     init(folder: ClusterFolder, connector: ClusterConnector, nodeID: String, logger: Logger) throws(SystemError) {
         self.folder = folder
@@ -92,9 +91,6 @@ final class ClusterLog: Sendable {
     }
 
     var unavailableReason: String? { failure.withLock { $0 } }
-
-    /// Transactions committed since start.
-    var commits: Int { statistics.load(ordering: .relaxed) }
 
     func append(_ append: Append) {
         if !queue.push(append) { append.completion(.failed(StoreError(.unavailable, "the gateway is shutting down"))) }
@@ -213,7 +209,6 @@ final class ClusterLog: Sendable {
             } else {
                 try connection.run("COMMIT")
             }
-            statistics.add(1, ordering: .relaxed)
             return (results, records)
         }
     }

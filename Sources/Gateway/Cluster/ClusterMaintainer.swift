@@ -60,9 +60,6 @@ final class ClusterMaintainer: Sendable {
         session.withLock { $0 = nil }
     }
 
-    /// Runs a round now (tests).
-    func nudge() { loop.nudge() }
-
     var partitionsDropped: Int { droppedPartitions.load(ordering: .relaxed) }
 
     /// The newest snapshot that decodes, with the sequence it covers.

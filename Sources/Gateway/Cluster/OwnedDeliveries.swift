@@ -41,7 +41,7 @@ final class OwnedDeliveries: DeliveryStore, Sendable {
 
     func gained(_ leases: [ShardLease], take: () -> Void) {
         let shards = Set(leases.map(\.shard))
-        folder.whileHeld { _ in
+        folder.whileHeld {
             take()
             var snapshot = state.pendingSnapshot()
             snapshot.owed.removeAll { !shards.contains(ShardLeases.shard(of: $0.subscriptionID)) }
@@ -69,7 +69,7 @@ final class OwnedDeliveries: DeliveryStore, Sendable {
     }
 
     func pendingSnapshot() -> PendingSnapshot {
-        folder.whileHeld { _ in
+        folder.whileHeld {
             var snapshot = state.pendingSnapshot()
             snapshot.owed.removeAll { !owns($0.subscriptionID) }
             return snapshot
