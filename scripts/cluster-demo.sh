@@ -150,8 +150,9 @@ Publish a few events: each request goes to the next node, every event reaches th
   done
 
 Kill a node the hard way and publish again (the same loop): nginx leaves it out, the other two
-answer, and once its leases expire another node takes over its subscriptions' deliveries
-(any it had in flight arrive again, with the same webhook-id):
+answer, and within about 2 s another node takes over its subscriptions' deliveries (its
+PostgreSQL advisory lock went with its connection; any deliveries it had in flight arrive
+again, with the same webhook-id):
 
   kill -9 \$(cat cluster-demo/node-1.pid)
   tail -f cluster-demo/node-*.log      # who holds what
