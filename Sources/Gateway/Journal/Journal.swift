@@ -344,9 +344,11 @@ public final class Journal: Sendable {
                 observer.groupWritten(records: records.count, bytes: records.reduce(0) { $0 + Int($1.location.length) })
             }
             onCommit(records)
-            for (batch, records) in zip(batches, committed) { batch.completion(.success(records)) }
             // Only a durable append ends a shortage: a small lazy one may fit where events do not.
+            // Before the answers, so whoever hears of the write sees the journal writable
+            // (`/readyz` right after a 202; the full-disk test read it stale under load).
             if batches.contains(where: \.durable) { endSpaceShortage() }
+            for (batch, records) in zip(batches, committed) { batch.completion(.success(records)) }
             // After the answers: the zeros for later batches are no part of this one's latency.
             writer.withLock { prepareAhead(&$0) }
         case .failure(let error):
