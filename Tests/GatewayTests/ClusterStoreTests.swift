@@ -165,6 +165,17 @@ struct ClusterStoreTests {
         #expect(await eventually(timeout: .seconds(10)) { view.subscription(subscription) == nil })
     }
 
+    /// Advisory locks are per database, pg_locks the whole server's: another cluster on the
+    /// same server (another database) is not counted among this one's nodes, nor taken for
+    /// one of them. (The API suites running on one server in parallel found this.)
+    @Test func anotherClusterOnTheSameServerIsNotCountedAsANode() async throws {
+        let (a, b) = try Self.twoNodes()
+        let alone = try GatewayHarness(database: try TestPostgres.shared().freshDatabase(), nodeID: "alone")
+        #expect(await eventually(timeout: .seconds(15)) {
+            alone.cluster.heldShards.count == 64 && a.cluster.heldShards.count == 32 && b.cluster.heldShards.count == 32
+        }, "alone: \(alone.cluster.heldShards.count), a: \(a.cluster.heldShards.count), b: \(b.cluster.heldShards.count)")
+    }
+
     @Test func retentionDropsWholePartitionsButNothingOwed() async throws {
         let database = try TestPostgres.shared().freshDatabase()
         let node = try GatewayHarness(database: database) { settings, _ in

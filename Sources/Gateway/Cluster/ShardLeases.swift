@@ -188,9 +188,12 @@ final class ShardLeases: Sendable {
             logger.notice("shards taken over by another node", metadata: ["shards": "\(lost)"])
             callbacks.lost(lost)
         }
+        // Advisory locks are per database, but pg_locks shows the whole server's: another
+        // cluster's nodes on the same server (another database) are not this one's.
         let live = try connection.execute("""
             SELECT count(*) FROM pg_locks
             WHERE locktype = 'advisory' AND granted AND classid = $1::int8::oid AND objsubid = 2
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
             """, [.int32(ClusterSchema.nodeLockNamespace)])
         let nodes = max(1, Int(live.int64(0, 0) ?? 1))
         let share = (ClusterSchema.shardCount + nodes - 1) / nodes
@@ -217,7 +220,8 @@ final class ShardLeases: Sendable {
                 WHERE s.owner IS NULL OR s.expires_at < now() OR NOT EXISTS (
                     SELECT 1 FROM pg_locks l
                     WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $4::int8::oid
-                      AND l.objid = s.owner_lock::int8::oid AND l.objsubid = 2)
+                      AND l.objid = s.owner_lock::int8::oid AND l.objsubid = 2
+                      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
                 ORDER BY s.shard LIMIT $5 FOR UPDATE SKIP LOCKED)
             RETURNING shard, epoch
             """, [.text(nodeID), .int32(session.lockID), .int64(configuration.leaseDuration.microseconds),
