@@ -24,15 +24,24 @@ import Testing
 /// nodes; the log has one order without gaps; schema migrations, shard leases and their
 /// fencing, retention by partitions, and PostgreSQL going away. (The API suites run on this
 /// backend too: `make test`; the kill -9 takeover is in GatewaydTests' ClusterNodeTests.)
-@Suite("Cluster store", .enabled(if: TestPostgres.isAvailable, "PostgreSQL (initdb, pg_ctl) is not installed here"))
+///
+/// Serialized: each test runs two or three nodes (threads and PostgreSQL backends of their
+/// own) and blocks on them; side by side they starved the rest of the suite on 2 cores.
+@Suite("Cluster store", .serialized, .enabled(if: TestPostgres.isAvailable, "PostgreSQL (initdb, pg_ctl) is not installed here"))
 struct ClusterStoreTests {
     static let order = #"{"type":"order.created","data":{"n":1}}"#
+
+    /// A fresh database of the shared server, made off Swift Testing's few threads: the
+    /// first one starts the server (initdb), seconds a pool thread would be blocked for.
+    static func freshDatabase() async throws -> String {
+        try await offThePool { try TestPostgres.shared().freshDatabase() }
+    }
 
     /// Two nodes on a fresh database of the shared server.
     static func twoNodes(
         configure: @escaping (inout GatewayHarness.Settings, inout HTTPServerConfiguration) -> Void = { _, _ in }
-    ) throws -> (GatewayHarness, GatewayHarness) {
-        let database = try TestPostgres.shared().freshDatabase()
+    ) async throws -> (GatewayHarness, GatewayHarness) {
+        let database = try await freshDatabase()
         return (try GatewayHarness(database: database, nodeID: "a", configure: configure),
                 try GatewayHarness(database: database, nodeID: "b", configure: configure))
     }
@@ -45,7 +54,7 @@ struct ClusterStoreTests {
     }
 
     @Test func whatOneNodeStoresTheOthersSeeAndIdempotencyHoldsAcrossNodes() async throws {
-        let (a, b) = try Self.twoNodes()
+        let (a, b) = try await Self.twoNodes()
         let type = #"{"description":"orders","schema":{"type":"object","required":["n"]}}"#
         #expect(try a.request("PUT", "/v1/event-types/order.created", body: type).status == 201)
         let created = try a.request("POST", "/v1/subscriptions", body: #"{"url":"https://example.com/hook","eventTypes":["order.*"]}"#)
@@ -72,7 +81,7 @@ struct ClusterStoreTests {
     }
 
     @Test func concurrentRepeatsThroughTwoNodesStoreOneEvent() async throws {
-        let (a, b) = try Self.twoNodes()
+        let (a, b) = try await Self.twoNodes()
         let ports = [a.port, b.port]
         let answers = try await concurrently(20) { client in
             let response = try HTTPTestClient.request(
@@ -90,7 +99,7 @@ struct ClusterStoreTests {
     /// is its commit order, without gaps, so no node ever folds a later record before an
     /// earlier one that could still commit (an ordered lane would deliver out of order).
     @Test func theLogHasOneOrderWithoutGapsWhateverNodeWrote() async throws {
-        let (a, b) = try Self.twoNodes()
+        let (a, b) = try await Self.twoNodes()
         let ports = [a.port, b.port]
         _ = try await concurrently(8) { client in
             for n in 0..<25 {
@@ -109,7 +118,7 @@ struct ClusterStoreTests {
     }
 
     @Test func aSourceNameTakenThroughAnotherNodeIsRefused() async throws {
-        let (a, b) = try Self.twoNodes()
+        let (a, b) = try await Self.twoNodes()
         #expect(try a.request("POST", "/v1/sources", body: #"{"name":"billing"}"#).status == 201)
         // Before b folded it, the write decides against the up-to-date log.
         let second = try b.request("POST", "/v1/sources", body: #"{"name":"billing"}"#)
@@ -118,7 +127,7 @@ struct ClusterStoreTests {
     }
 
     @Test func migrationsRunOnceWhenNodesStartTogetherAndANewerDatabaseIsRefused() async throws {
-        let database = try TestPostgres.shared().freshDatabase()
+        let database = try await Self.freshDatabase()
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let stores = try await concurrently(3) { index in
             try PostgresStore(configuration: PostgresStore.Configuration(url: database, nodeID: "n\(index)"), logger: logger)
@@ -137,7 +146,7 @@ struct ClusterStoreTests {
     }
 
     @Test func shardsAreSplitAndABusyNodeGivesThemBackAndFencingDropsAStaleOwnersOutcomes() async throws {
-        let (a, b) = try Self.twoNodes()
+        let (a, b) = try await Self.twoNodes()
         #expect(await eventually(timeout: .seconds(15)) {
             a.cluster.heldShards.count == 32 && b.cluster.heldShards.count == 32
         }, "a: \(a.cluster.heldShards.count), b: \(b.cluster.heldShards.count)")
@@ -169,15 +178,15 @@ struct ClusterStoreTests {
     /// same server (another database) is not counted among this one's nodes, nor taken for
     /// one of them. (The API suites running on one server in parallel found this.)
     @Test func anotherClusterOnTheSameServerIsNotCountedAsANode() async throws {
-        let (a, b) = try Self.twoNodes()
-        let alone = try GatewayHarness(database: try TestPostgres.shared().freshDatabase(), nodeID: "alone")
+        let (a, b) = try await Self.twoNodes()
+        let alone = try GatewayHarness(database: try await Self.freshDatabase(), nodeID: "alone")
         #expect(await eventually(timeout: .seconds(15)) {
             alone.cluster.heldShards.count == 64 && a.cluster.heldShards.count == 32 && b.cluster.heldShards.count == 32
         }, "alone: \(alone.cluster.heldShards.count), a: \(a.cluster.heldShards.count), b: \(b.cluster.heldShards.count)")
     }
 
     @Test func retentionDropsWholePartitionsButNothingOwed() async throws {
-        let database = try TestPostgres.shared().freshDatabase()
+        let database = try await Self.freshDatabase()
         let node = try GatewayHarness(database: database) { settings, _ in
             settings.partitionPeriod = .seconds(1)
             settings.retention.retention = .seconds(1)
@@ -213,12 +222,12 @@ struct ClusterStoreTests {
     /// PostgreSQL gone: ingest answers 503 with Retry-After (never 202), `/readyz` says why;
     /// back: the node reconnects by itself. Restarted abruptly: nothing acknowledged is lost.
     @Test(.timeLimit(.minutes(2))) func postgresGoingAwayIsA503AndComingBackNeedsNothing() async throws {
-        let server = try TestPostgres.start()
+        let server = try await offThePool { try TestPostgres.start() }
         defer { try? server.stop() }
         let node = try GatewayHarness(database: server.url)
         #expect(try node.request("POST", "/v1/events", body: Self.order).status == 202)
 
-        try server.pause()
+        try await offThePool { try server.pause() }
         let refused = try node.request("POST", "/v1/events", body: Self.order)
         #expect(refused.status == 503, "\(refused.text)")
         #expect(refused.header("Retry-After") != nil)
@@ -227,7 +236,7 @@ struct ClusterStoreTests {
             return ready?.status == 503 && ready?.text.contains("database") == true
         })
 
-        try server.resume()
+        try await offThePool { try server.resume() }
         #expect(await eventually(timeout: .seconds(20)) {
             (try? node.request("POST", "/v1/events", body: Self.order).status) == 202
         })
