@@ -17,17 +17,18 @@ ARGS ?=
 run: build
 	"$$(swift build -c release --show-bin-path)/gatewayd" serve --listen $(LISTEN) --data-dir $(DATA_DIR) $(ARGS)
 
-## The whole test suite; then the API suites again with every gateway on cluster mode's
-## PostgreSQL backend (GATEWAY_TEST_BACKEND=postgres), or a line saying they were skipped
-## where a throwaway PostgreSQL cannot start.
-CLUSTER_API_SUITES = AccessAndTypesAPITests|EventsAPITests|SubscriptionsTests|ReplaysAPITests|TenantsAPITests|TenantIsolationTests|TenantAddressingTests|InboundAPITests|OpenAPITokensTests|HealthAPITests|DeliveryLedgerTests|TenantDurabilityTests
+## The whole test suite; then the PostgreSQL phase (GATEWAY_TEST_BACKEND=postgres): the API
+## suites again with every gateway a cluster-mode node, and the cluster's own suites (which
+## the first run lists as skipped) — or a line saying it was skipped where a throwaway
+## PostgreSQL cannot start.
+CLUSTER_API_SUITES = AccessAndTypesAPITests|EventsAPITests|SubscriptionsTests|ReplaysAPITests|TenantsAPITests|TenantIsolationTests|TenantAddressingTests|InboundAPITests|OpenAPITokensTests|HealthAPITests|DeliveryLedgerTests|TenantDurabilityTests|ClusterStoreTests|ClusterNodeTests|TestPostgresTests
 test: deps
 	swift test
 	@if scripts/pg-throwaway.sh available >/dev/null 2>&1; then \
-	  echo "The API suites again, on PostgreSQL (cluster mode):"; \
+	  echo "The PostgreSQL phase: the API suites on cluster mode, and the cluster's own suites:"; \
 	  GATEWAY_TEST_BACKEND=postgres swift test --skip-build --filter '$(CLUSTER_API_SUITES)'; \
 	else \
-	  echo "SKIPPED: the API suites on PostgreSQL (cluster mode): $$(scripts/pg-throwaway.sh available 2>&1 | tail -1)"; \
+	  echo "SKIPPED: the PostgreSQL phase (the API suites on cluster mode, the cluster's own suites): $$(scripts/pg-throwaway.sh available 2>&1 | tail -1)"; \
 	fi
 
 ## HTTP ceiling benchmark: our server vs nginx, alternating (see BENCHMARKS.md).

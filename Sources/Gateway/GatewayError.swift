@@ -21,9 +21,15 @@ public struct GatewayError: Error, Sendable {
     static func notFound(_ detail: String) -> GatewayError { GatewayError(status: 404, detail: detail) }
     static func conflict(_ detail: String) -> GatewayError { GatewayError(status: 409, detail: detail) }
 
-    /// A change could not be stored: nothing changed, try again later.
+    /// A change could not be stored: nothing changed; try again later, unless the store
+    /// refused it for what was stored meanwhile.
     static func notStored(_ failure: StoreError) -> GatewayError {
-        GatewayError(status: 503, detail: "The change was not stored: \(failure).", retryAfter: 30)
+        switch failure.kind {
+        case .conflict: GatewayError(status: 409, detail: failure.message)
+        case .invalid: GatewayError(status: 422, detail: failure.message)
+        case .notFound: GatewayError(status: 404, detail: failure.message)
+        case .unavailable, .corrupt: GatewayError(status: 503, detail: "The change was not stored: \(failure).", retryAfter: 30)
+        }
     }
 }
 
@@ -36,6 +42,7 @@ func readingStore<T>(_ body: () throws(StoreError) -> T) throws(GatewayError) ->
         switch error.kind {
         case .unavailable: throw GatewayError(status: 503, detail: "The store cannot be read: \(error).", retryAfter: 30)
         case .corrupt: throw GatewayError(status: 500, detail: "Stored data cannot be read back: \(error).")
+        case .conflict, .invalid, .notFound: throw GatewayError.notStored(error)
         }
     }
 }

@@ -7,7 +7,8 @@ import Testing
 /// was committed, and is gone once stopped.
 @Suite("TestPostgres")
 struct TestPostgresTests {
-    @Test(.enabled(if: TestPostgres.isAvailable, "PostgreSQL's server (initdb, pg_ctl) is not installed, or cannot run here"))
+    @Test(.enabled(if: TestPostgres.isAvailable, "PostgreSQL's server (initdb, pg_ctl) is not installed, or cannot run here"),
+          .enabled(if: TestPostgres.isClusterPhase, "runs in make test's PostgreSQL phase (GATEWAY_TEST_BACKEND=postgres)"))
     func startsAnswersSurvivesAnImmediateRestartAndStops() async throws {
         let postgres = try await offThePool { try TestPostgres.start() }
         #expect(postgres.url == "postgresql://gateway@127.0.0.1:\(postgres.port)/gateway")

@@ -11,6 +11,7 @@ import Testing
 /// nodes and PostgreSQL restarted too.
 @Suite("Cluster nodes", .serialized,
        .enabled(if: TestPostgres.isAvailable, "PostgreSQL (initdb, pg_ctl) is not installed here"),
+       .enabled(if: TestPostgres.isClusterPhase, "runs in make test's PostgreSQL phase (GATEWAY_TEST_BACKEND=postgres)"),
        .enabled(if: CrashTests.gatewayd != nil, "no gatewayd binary in .build (run `swift build` first)"))
 struct ClusterNodeTests {
     @Test(.timeLimit(.minutes(2))) func aKilledNodesSubscriptionsAreTakenOverAndNothingAcknowledgedIsLost() async throws {

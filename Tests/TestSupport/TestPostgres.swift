@@ -20,6 +20,14 @@ public final class TestPostgres: Sendable {
         (try? runScript(["available"])) != nil
     }()
 
+    /// Whether this is `make test`'s PostgreSQL phase (`GATEWAY_TEST_BACKEND=postgres`), where
+    /// the cluster's own suites run: started servers, nodes and gatewayd processes in the main
+    /// run's parallel crowd starved timing-sensitive tests on 2 cores.
+    public static let isClusterPhase: Bool = ProcessInfo.processInfo.environment["GATEWAY_TEST_BACKEND"] == "postgres"
+
+    /// For `.enabled(if:)` of a cluster suite: PostgreSQL here, and the PostgreSQL phase.
+    public static let runsClusterSuites = isAvailable && isClusterPhase
+
     /// `postgresql://gateway@127.0.0.1:PORT/gateway`
     public let url: String
     public let port: Int

@@ -252,7 +252,7 @@ public final class PostgresStore: FoldBackedStore {
         let state = self.state
         append([ClusterEntry(entry: JournalEntry(kind: .sourceCreated, payload: payload))], .guarded { fold, claims in
             guard fold.sources[name] == nil, claims.names.insert("source:" + name).inserted else {
-                return StoreError(.unavailable, "a source named \(name) was created through another node at the same moment")
+                return StoreError(.conflict, "A source named '\(name)' already exists.")
             }
             return nil
         }) { result in
@@ -270,7 +270,7 @@ public final class PostgresStore: FoldBackedStore {
         let state = self.state
         append([ClusterEntry(entry: JournalEntry(kind: .tenantChanged, payload: payload))], .guarded { fold, claims in
             guard fold.tenants[id] == nil, claims.names.insert("tenant:" + id).inserted else {
-                return StoreError(.unavailable, "a tenant with id \(id) was created through another node at the same moment")
+                return StoreError(.conflict, "A tenant with id '\(id)' already exists.")
             }
             return nil
         }) { result in
@@ -291,11 +291,9 @@ public final class PostgresStore: FoldBackedStore {
         if let refusal = state.reserveSubscriptionSlot(tenant: tenant, limit: limit) { return refusal }
         let state = self.state
         append([ClusterEntry(entry: JournalEntry(.subscriptionCreated(subscription)))], .guarded { fold, claims in
-            guard fold.tenants[tenant] != nil else { return StoreError(.unavailable, "the tenant \(tenant) was deleted meanwhile") }
+            guard fold.tenants[tenant] != nil else { return StoreError(.notFound, "No tenant with id '\(tenant)'.") }
             let count = (fold.tenantSubscriptions[tenant]?.count ?? 0) + claims.subscriptionsByTenant[tenant, default: 0]
-            guard count < limit else {
-                return StoreError(.unavailable, "the tenant's quotas.maxSubscriptions (\(limit)) was reached through another node meanwhile")
-            }
+            guard count < limit else { return StoreError(.invalid, GatewayCore.quotaReached(tenant, limit: limit).detail) }
             claims.subscriptionsByTenant[tenant, default: 0] += 1
             return nil
         }) { result in

@@ -150,6 +150,7 @@ extension GatewayError {
         switch failure.kind {
         case .unavailable: GatewayError(status: 503, detail: "The event was not stored: \(failure).", retryAfter: 30)
         case .corrupt: GatewayError(status: 500, detail: "The event could not be read back: \(failure).")
+        case .conflict, .invalid, .notFound: GatewayError.notStored(failure)
         }
     }
 }

@@ -44,6 +44,10 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case unavailable
         /// What was stored cannot be read back as it was written.
         case corrupt
+        /// The change contradicts what was stored meanwhile (cluster mode: another node took
+        /// the name, the quota or the tenant at the same moment); the message is the whole
+        /// answer: a conflict (409), an invalid request (422), or something gone (404).
+        case conflict, invalid, notFound
     }
 
     public let kind: Kind
