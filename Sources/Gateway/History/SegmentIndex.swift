@@ -268,13 +268,16 @@ final class SegmentIndexFile: Sendable {
         bodyChecksum = u32(60)
         var info = stat()
         guard summary.base == base, summary.length == segmentLength, fstat(fd, &info) == 0, Int(info.st_size) == fileSize else {
-            close(fd)
+            // Every stored property is set by now, so `deinit` runs and closes `fd`: closing it
+            // here too closed whatever another thread had opened under that number meanwhile
+            // (an HTTP connection, in a full test run: its event loop read EBADF and trapped).
             throw .damaged("does not describe this segment")
         }
     }
 
     private let bodyChecksum: UInt32
 
+    /// Also after a throw once every stored property was set (the last check of `init`).
     deinit { close(fd) }
 
     /// Checks the body against its checksum: one sequential read of the file, a MiB at a
